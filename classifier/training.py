@@ -1,0 +1,155 @@
+"""Training: read labeled comments, fit a :class:`CommentClassifier`, measure it on held-out data."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
+
+import numpy as np
+from sklearn.metrics import average_precision_score, precision_score, recall_score, roc_auc_score
+from sklearn.model_selection import train_test_split
+
+from classifier.model import LABELS, CommentClassifier
+from classifier.normalize import normalize
+
+if TYPE_CHECKING:
+    from classifier.registry import ModelRegistry
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class Corpus:
+    """Labeled comments: ``texts`` and a 0/1 matrix ``y`` with one column per label."""
+
+    texts: list[str] = field(default_factory=list)
+    y: np.ndarray = field(default_factory=lambda: np.zeros((0, len(LABELS)), dtype=np.int8))
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def fingerprint(self) -> str:
+        """A sha256 over texts and labels, the same whatever order the rows came in."""
+        digest = hashlib.sha256()
+        for text, labels in sorted(zip(self.texts, map(tuple, self.y.tolist()))):
+            digest.update(json.dumps([text, labels]).encode())
+        return digest.hexdigest()
+
+    def label_counts(self) -> dict[str, int]:
+        return {label: int(n) for label, n in zip(LABELS, self.y.sum(axis=0))}
+
+
+def read_labeled_csv(paths: Iterable[Path]) -> Corpus:
+    """Read the seed-corpus CSV files (``text`` plus one 0/1 column per label).
+
+    Texts that normalise to the same string are one example; their labels are merged,
+    so the same comment written twice cannot teach the model two answers.
+    """
+    merged: dict[str, tuple[str, np.ndarray]] = {}
+    for path in sorted(paths):
+        with open(path, newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            missing = {"text", *LABELS} - set(reader.fieldnames or ())
+            if missing:
+                raise ValueError(f"{path}: missing columns {sorted(missing)}")
+            for line, row in enumerate(reader, start=2):
+                text = (row["text"] or "").strip()
+                try:
+                    labels = np.array([int(row[label]) for label in LABELS], dtype=np.int8)
+                except (TypeError, ValueError):
+                    raise ValueError(f"{path}:{line}: labels must be 0 or 1") from None
+                if not text or not set(labels.tolist()) <= {0, 1}:
+                    raise ValueError(f"{path}:{line}: empty text or a label other than 0/1")
+                key = normalize(text)
+                if key in merged:
+                    labels = np.maximum(labels, merged[key][1])
+                    text = merged[key][0]
+                merged[key] = (text, labels)
+    rows = list(merged.values())
+    return Corpus(texts=[t for t, _ in rows],
+                  y=np.array([labels for _, labels in rows], dtype=np.int8).reshape(-1, len(LABELS)))
+
+
+def seed_corpus(directory: Path) -> Corpus:
+    """The project's own labeled comments: every ``*.csv`` in ``directory``."""
+    paths = list(Path(directory).glob("*.csv"))
+    if not paths:
+        raise FileNotFoundError(f"no *.csv training files in {directory}")
+    return read_labeled_csv(paths)
+
+
+@dataclass
+class TrainingResult:
+    model: CommentClassifier
+    metrics: dict[str, dict[str, float]]
+    train_rows: int
+    holdout_rows: int
+
+
+def train(corpus: Corpus, *, holdout: float = 0.2, random_state: int = 0,
+          progress: Progress = lambda message: None, **params) -> TrainingResult:
+    """Fit on all but a stratified ``holdout`` share, measure on it, then refit on everything.
+
+    The metrics describe a model trained on less data than the one returned, so they are a
+    slightly pessimistic estimate of it.
+    """
+    if len(corpus) < 20:
+        raise ValueError(f"need at least 20 labeled comments to train, got {len(corpus)}")
+    any_label = corpus.y.any(axis=1)
+    indices = np.arange(len(corpus))
+    train_idx, test_idx = train_test_split(indices, test_size=holdout, random_state=random_state,
+                                           stratify=any_label)
+    texts = np.array(corpus.texts, dtype=object)
+    progress(f"fitting on {len(train_idx)} comments to measure on {len(test_idx)} held out")
+    candidate = CommentClassifier(random_state=random_state, **params)
+    candidate.fit(list(texts[train_idx]), corpus.y[train_idx])
+    metrics = evaluate(candidate, list(texts[test_idx]), corpus.y[test_idx])
+    if "roc_auc" in metrics["any"]:
+        progress(f"held-out ROC-AUC of the combined score: {metrics['any']['roc_auc']:.3f}")
+    progress(f"refitting on all {len(corpus)} comments")
+    model = CommentClassifier(random_state=random_state, **params).fit(corpus.texts, corpus.y)
+    return TrainingResult(model=model, metrics=metrics, train_rows=len(corpus),
+                          holdout_rows=len(test_idx))
+
+
+def evaluate(model: CommentClassifier, texts: Sequence[str], y: np.ndarray,
+             threshold: float = 0.5) -> dict[str, dict[str, float]]:
+    """ROC-AUC, PR-AUC, and precision and recall at ``threshold``, per label and for "any"."""
+    proba = model.predict_proba(texts)
+    truth = np.column_stack([y, y.any(axis=1)])
+    metrics = {}
+    for j, name in enumerate([*model.labels_, "any"]):
+        positives = int(truth[:, j].sum())
+        entry: dict[str, float] = {"positives": positives, "rows": len(texts)}
+        if 0 < positives < len(texts):
+            predicted = proba[:, j] >= threshold
+            entry.update(
+                roc_auc=round(float(roc_auc_score(truth[:, j], proba[:, j])), 4),
+                pr_auc=round(float(average_precision_score(truth[:, j], proba[:, j])), 4),
+                precision=round(float(precision_score(truth[:, j], predicted, zero_division=0)), 4),
+                recall=round(float(recall_score(truth[:, j], predicted, zero_division=0)), 4),
+            )
+        metrics[name] = entry
+    return metrics
+
+
+def train_and_save(corpus: Corpus, registry: "ModelRegistry", *, source: str,
+                   progress: Progress = lambda message: None) -> dict:
+    """Train on ``corpus``, save the model in ``registry`` and return its metadata."""
+    result = train(corpus, progress=progress)
+    version = registry.save(result.model, {
+        "training_data": {
+            "source": source,
+            "fingerprint": corpus.fingerprint(),
+            "rows": result.train_rows,
+            "holdout_rows": result.holdout_rows,
+            "label_counts": corpus.label_counts(),
+        },
+        "metrics": result.metrics,
+    })
+    progress(f"saved model {version}")
+    return registry.metadata(version)

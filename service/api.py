@@ -1,0 +1,119 @@
+"""The JSON API's shared pieces: one error shape, site authentication, input hygiene.
+
+Every error answers ``{"code", "status", "message", "errors"?}``: flask-smorest's shape,
+with ``message`` always set and domain errors mapped onto their HTTP status here, so views
+never build an error by hand.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Any, Callable
+
+import marshmallow as ma
+from flask import Flask, current_app, g, request
+from flask_smorest import Api, abort
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from service.errors import Conflict, DomainError, InvalidInput, NotFound, Unavailable
+
+log = logging.getLogger(__name__)
+
+_DEFAULT_MESSAGES = {
+    400: "The request body is not valid JSON.",
+    401: "Missing or invalid API key: send 'Authorization: Bearer <api key>'.",
+    404: "Not found.",
+    405: "Method not allowed on this resource.",
+    413: "The request body is larger than the limit.",
+    415: "The request body must be JSON (Content-Type: application/json).",
+    422: "Some fields are invalid: see 'errors'.",
+    500: "Internal error. It has been logged.",
+}
+
+_DOMAIN_STATUS: dict[type[DomainError], int] = {
+    NotFound: 404, Conflict: 409, InvalidInput: 422, Unavailable: 503,
+}
+
+
+class ModerationApi(Api):
+    """flask-smorest's Api, with a message on every error and domain errors mapped."""
+
+    def handle_http_exception(self, error: HTTPException):
+        if isinstance(error, InternalServerError):
+            original = getattr(error, "original_exception", None)
+            if original is not None:
+                log.error("unhandled error on %s %s", request.method, request.path,
+                          exc_info=original)
+            error.data = {}  # never echo an internal exception to the caller
+        payload, code, headers = super().handle_http_exception(error)
+        payload.setdefault("message", _DEFAULT_MESSAGES.get(code) or error.description)
+        if code == 401:
+            headers = {**headers, "WWW-Authenticate": 'Bearer realm="moderation"'}
+        return payload, code, headers
+
+    def handle_domain_error(self, error: DomainError):
+        code = _DOMAIN_STATUS.get(type(error), 400)
+        exception = HTTPException()
+        exception.code = code
+        exception.data = {"message": str(error)}
+        if isinstance(error, InvalidInput):
+            exception.data["errors"] = {"json": error.errors}
+        if isinstance(error, Unavailable):
+            exception.data["headers"] = {"Retry-After": "30"}
+        return self.handle_http_exception(exception)
+
+    def init_app(self, app: Flask, *args: Any, **kwargs: Any) -> None:
+        super().init_app(app, *args, **kwargs)
+        app.register_error_handler(DomainError, self.handle_domain_error)
+        self.spec.components.security_scheme(
+            "siteKey", {"type": "http", "scheme": "bearer",
+                        "description": "The site's API key, from `flask --app wsgi sites create`."})
+
+
+def require_json_body() -> None:
+    """Refuse a body that is not JSON before any view reads it (``before_request`` hook)."""
+    if request.method in ("POST", "PUT", "PATCH") and not request.is_json:
+        abort(415)
+
+
+def site_required(view: Callable) -> Callable:
+    """Authenticate the host site from ``Authorization: Bearer <api key>`` into ``g.site``."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any):
+        scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+        site = None
+        if scheme.lower() == "bearer" and key.strip():
+            site = current_app.extensions["moderation.sites"].authenticate(key.strip())
+        if site is None:
+            abort(401)
+        g.site = site
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+SITE_SECURITY = [{"siteKey": []}]
+
+
+class CleanString(ma.fields.String):
+    """A string trimmed of surrounding white space, refused if it holds NUL or lone surrogates.
+
+    Neither can be stored in PostgreSQL text, and neither belongs in a comment.
+    """
+
+    default_error_messages = {
+        "nul": "Must not contain NUL characters.",
+        "encoding": "Must be valid Unicode text.",
+    }
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        if "\x00" in text:
+            raise self.make_error("nul")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise self.make_error("encoding") from None
+        return text

@@ -1,0 +1,108 @@
+"""Settings from environment variables, checked once at start-up.
+
+A missing or invalid setting raises :class:`ConfigError` naming the variable, and the
+entry points turn it into one clear line on stderr instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+ENVIRONMENTS = ("development", "production", "testing")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the message names it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str
+    database_url: str
+    secret_key: str
+    log_level: str
+    approve_below: float
+    reject_at: float
+    model_dir: Path
+    training_data_dir: Path
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], instance_path: Path) -> "Settings":
+        env = _choice(environ, "APP_ENV", ENVIRONMENTS, default="production")
+        approve_below = _fraction(environ, "DEFAULT_APPROVE_BELOW", default=0.3)
+        reject_at = _fraction(environ, "DEFAULT_REJECT_AT", default=0.9)
+        if not approve_below <= reject_at:
+            raise ConfigError(
+                f"DEFAULT_APPROVE_BELOW ({approve_below}) must not exceed "
+                f"DEFAULT_REJECT_AT ({reject_at})")
+        database_url = environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'moderation.db'}"
+        if not database_url.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
+            raise ConfigError("DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL")
+        if database_url.startswith("postgresql:"):
+            # psycopg 3 is the driver we ship; the bare scheme would ask for psycopg2.
+            database_url = "postgresql+psycopg:" + database_url[len("postgresql:"):]
+        root = Path(__file__).resolve().parent.parent
+        return cls(
+            env=env,
+            database_url=database_url,
+            secret_key=_secret_key(environ, env, instance_path),
+            log_level=_choice(environ, "LOG_LEVEL", LOG_LEVELS, default="INFO", upper=True),
+            approve_below=approve_below,
+            reject_at=reject_at,
+            model_dir=Path(environ.get("MODEL_DIR") or instance_path / "models"),
+            training_data_dir=Path(environ.get("TRAINING_DATA_DIR") or root / "training_data"),
+        )
+
+
+def _choice(environ: Mapping[str, str], name: str, allowed: tuple[str, ...], *,
+            default: str, upper: bool = False) -> str:
+    value = environ.get(name) or default
+    value = value.upper() if upper else value.lower()
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+    return value
+
+
+def _fraction(environ: Mapping[str, str], name: str, *, default: float) -> float:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number between 0 and 1; got {raw!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise ConfigError(f"{name} must be a number between 0 and 1; got {raw!r}")
+    return value
+
+
+def _secret_key(environ: Mapping[str, str], env: str, instance_path: Path) -> str:
+    key = environ.get("SECRET_KEY", "")
+    if key:
+        if len(key) < 16:
+            raise ConfigError("SECRET_KEY must be at least 16 characters long")
+        return key
+    if env == "production":
+        raise ConfigError("SECRET_KEY is required when APP_ENV=production "
+                          "(generate one with: python -c 'import secrets; print(secrets.token_hex(32))')")
+    # Development and tests: one random key kept in the instance folder, so every gunicorn
+    # worker and every restart signs sessions with the same key.
+    path = instance_path / "dev-secret-key"
+    instance_path.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def settings_from_environment(instance_path: Path) -> Settings:
+    return Settings.from_env(os.environ, instance_path)

@@ -1,0 +1,1 @@
+"""Scoring: the active model, kept current without a restart, and the decision policy."""

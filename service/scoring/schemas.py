@@ -1,0 +1,44 @@
+"""Score-only requests: nothing is stored."""
+
+import marshmallow as ma
+from marshmallow import validate
+
+from service.api import CleanString
+from service.submission.schemas import MAX_TEXT, ReasonOut
+
+MAX_BATCH = 500
+
+
+class ScoreIn(ma.Schema):
+    text = CleanString(required=True, validate=validate.Length(1, MAX_TEXT))
+
+
+class ScoreBatchIn(ma.Schema):
+    texts = ma.fields.List(CleanString(validate=validate.Length(1, MAX_TEXT)), required=True,
+                           validate=validate.Length(1, MAX_BATCH),
+                           metadata={"description": "1 to 500 texts."})
+
+
+class SpanOut(ma.Schema):
+    label = ma.fields.String()
+    start = ma.fields.Integer(metadata={"description": "Offset of the first character."})
+    end = ma.fields.Integer(metadata={"description": "Offset after the last character."})
+    text = ma.fields.String()
+    weight = ma.fields.Float(metadata={"description": "How much it raised the label's logit."})
+
+
+class ScoreOut(ma.Schema):
+    score = ma.fields.Float()
+    scores = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Float())
+    status = ma.fields.String(metadata={"description": "The decision a submission would get."})
+    reasons = ma.fields.List(ma.fields.Nested(ReasonOut))
+    model_version = ma.fields.String()
+
+
+class ScoreWithSpansOut(ScoreOut):
+    spans = ma.fields.List(ma.fields.Nested(SpanOut),
+                           metadata={"description": "The words that drove each likely label."})
+
+
+class ScoreBatchOut(ma.Schema):
+    results = ma.fields.List(ma.fields.Nested(ScoreOut))

@@ -1,0 +1,130 @@
+"""Score texts with the active model and turn scores into decisions under a site's policy."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Sequence
+
+from classifier import CommentScore, LoadedModel, ModelNotFound, ModelRegistry, ModelRejected, Span
+
+from service.comments.models import CommentStatus
+from service.errors import Unavailable
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Below ``approve_below`` a comment is published; from ``reject_at`` it is rejected."""
+
+    approve_below: float
+    reject_at: float
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """A scored text and the decision the policy takes on it."""
+
+    score: float
+    scores: dict[str, float]
+    status: CommentStatus
+    reasons: list[dict]
+    model_version: str
+
+
+def decide(result: CommentScore, thresholds: Thresholds) -> tuple[CommentStatus, list[dict]]:
+    """Approve, hold or reject on the combined score; list the labels that crossed a threshold.
+
+    A label "crossed" a threshold when its own probability reached it: those are the reasons
+    a moderator and the host site see.
+    """
+    if result.score >= thresholds.reject_at:
+        status = CommentStatus.REJECTED
+    elif result.score >= thresholds.approve_below:
+        status = CommentStatus.PENDING_REVIEW
+    else:
+        status = CommentStatus.APPROVED
+    reasons = []
+    for label, value in sorted(result.labels.items(), key=lambda item: -item[1]):
+        for name, threshold in (("reject_at", thresholds.reject_at),
+                                ("approve_below", thresholds.approve_below)):
+            if value >= threshold:
+                reasons.append({"label": label, "score": round(value, 4),
+                                "threshold": name, "value": threshold})
+                break
+    return status, reasons
+
+
+class ScoringService:
+    """Holds the active model and swaps in a newly activated one within ``refresh_seconds``.
+
+    Every web worker has its own instance; they all follow the registry's ACTIVE pointer, so
+    activating a version reaches every worker without a restart.
+    """
+
+    def __init__(self, registry: ModelRegistry, *, refresh_seconds: float = 2.0) -> None:
+        self.registry = registry
+        self.refresh_seconds = refresh_seconds
+        self._loaded: LoadedModel | None = None
+        self._marker: float | None = None
+        self._checked_at = 0.0
+        self._lock = threading.Lock()
+
+    def current(self) -> LoadedModel:
+        """The active model; raises :class:`Unavailable` when there is none that can be trusted."""
+        now = time.monotonic()
+        if self._loaded is None or now - self._checked_at >= self.refresh_seconds:
+            with self._lock:
+                self._refresh(now)
+        if self._loaded is None:
+            raise Unavailable("no classifier model is active yet "
+                              "(train one with: flask --app wsgi model train)")
+        return self._loaded
+
+    def _refresh(self, now: float) -> None:
+        self._checked_at = now
+        marker = self.registry.active_marker()
+        if marker == self._marker and self._loaded is not None:
+            return
+        try:
+            loaded = self.registry.load_active()
+        except ModelNotFound:
+            return
+        except ModelRejected as error:
+            # Keep serving the model we have; a rejected artifact is an operator's problem.
+            log.error("active model refused: %s", error)
+            return
+        self._loaded, self._marker = loaded, marker
+        log.info("scoring with model %s", loaded.version)
+
+    @property
+    def ready(self) -> bool:
+        try:
+            self.current()
+        except Unavailable:
+            return False
+        return True
+
+    def assess(self, texts: Sequence[str], thresholds: Thresholds) -> list[Assessment]:
+        """Score ``texts`` with the active model and decide each under ``thresholds``."""
+        return self._assess(self.current(), texts, thresholds)
+
+    def preview(self, text: str, thresholds: Thresholds) -> tuple[Assessment, list[Span]]:
+        """Assess one text and explain it, both by the same model version."""
+        loaded = self.current()
+        return self._assess(loaded, [text], thresholds)[0], loaded.model.explain(text)
+
+    @staticmethod
+    def _assess(loaded: LoadedModel, texts: Sequence[str],
+                thresholds: Thresholds) -> list[Assessment]:
+        assessments = []
+        for result in loaded.model.score(texts):
+            status, reasons = decide(result, thresholds)
+            assessments.append(Assessment(
+                score=round(result.score, 4),
+                scores={label: round(value, 4) for label, value in result.labels.items()},
+                status=status, reasons=reasons, model_version=loaded.version))
+        return assessments

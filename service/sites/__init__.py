@@ -1,0 +1,1 @@
+"""Sites (tenants): their API keys, webhook settings and decision thresholds."""

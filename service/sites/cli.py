@@ -1,0 +1,104 @@
+"""`flask --app wsgi sites ...`: create sites, list them, rotate their keys."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from service.errors import DomainError
+from service.sites.models import Site
+from service.sites.services import SiteService
+
+sites_cli = AppGroup("sites", help="Manage the news sites (tenants) and their API keys.")
+
+
+def _service() -> SiteService:
+    return current_app.extensions["moderation.sites"]
+
+
+def _describe(site: Site) -> dict:
+    low, high = _service().thresholds(site)
+    return {"id": site.id, "name": site.name, "webhook_url": site.webhook_url,
+            "approve_below": low, "reject_at": high,
+            "created_at": site.created_at.isoformat()}
+
+
+def _fail(error: DomainError) -> None:
+    raise click.ClickException(str(error))
+
+
+@sites_cli.command("create")
+@click.argument("name")
+@click.option("--webhook-url", help="Where decisions are delivered.")
+@click.option("--approve-below", type=float, help="Publish comments scoring below this.")
+@click.option("--reject-at", type=float, help="Reject comments scoring at least this.")
+@click.option("--if-missing", is_flag=True, help="Do nothing if a site with this name exists.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def create_site(name: str, webhook_url: str | None, approve_below: float | None,
+                reject_at: float | None, if_missing: bool, as_json: bool) -> None:
+    """Create a site and print its API key (shown only this once)."""
+    service = _service()
+    if if_missing and any(site.name == name for site in service.list()):
+        click.echo(f"Site {name!r} exists already; its API key was printed when it was created "
+                   f"(a new one: flask --app wsgi sites rotate-key {name}).", err=as_json)
+        return
+    try:
+        issued = service.create(name, webhook_url=webhook_url, approve_below=approve_below,
+                                reject_at=reject_at)
+    except DomainError as error:
+        _fail(error)
+    if as_json:
+        click.echo(json.dumps({**_describe(issued.site), "api_key": issued.api_key,
+                               "webhook_secret": issued.site.webhook_secret}))
+        return
+    click.echo(f"Created site {issued.site.name!r} (id {issued.site.id}).")
+    click.echo(f"API key (shown once, keep it safe): {issued.api_key}")
+    click.echo(f"Webhook signing secret: {issued.site.webhook_secret}")
+
+
+@sites_cli.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON array.")
+def list_sites(as_json: bool) -> None:
+    """List the sites (never their keys)."""
+    sites = [_describe(site) for site in _service().list()]
+    if as_json:
+        click.echo(json.dumps(sites))
+        return
+    for site in sites:
+        click.echo(f"{site['id']:>4}  {site['name']:<30} approve<{site['approve_below']} "
+                   f"reject>={site['reject_at']}  {site['webhook_url'] or '-'}")
+
+
+@sites_cli.command("rotate-key")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def rotate_key(name: str, as_json: bool) -> None:
+    """Issue a new API key; the old one stops working at once."""
+    try:
+        issued = _service().rotate_key(name)
+    except DomainError as error:
+        _fail(error)
+    if as_json:
+        click.echo(json.dumps({"id": issued.site.id, "name": issued.site.name,
+                               "api_key": issued.api_key}))
+    else:
+        click.echo(f"New API key for {name!r} (shown once): {issued.api_key}")
+
+
+@sites_cli.command("update")
+@click.argument("name")
+@click.option("--webhook-url", help="Where decisions are delivered.")
+@click.option("--approve-below", type=float, help="Publish comments scoring below this.")
+@click.option("--reject-at", type=float, help="Reject comments scoring at least this.")
+def update_site(name: str, webhook_url: str | None, approve_below: float | None,
+                reject_at: float | None) -> None:
+    """Change a site's webhook URL or thresholds."""
+    try:
+        site = _service().update(name, webhook_url=webhook_url, approve_below=approve_below,
+                                 reject_at=reject_at)
+    except DomainError as error:
+        _fail(error)
+    click.echo(json.dumps(_describe(site)))

@@ -1,0 +1,26 @@
+"""A site is a tenant: one news site with its own API key, webhook and thresholds."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Float, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from service.extensions import UtcDateTime, db, utcnow
+
+
+class Site(db.Model):
+    __tablename__ = "sites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    # The key itself is never stored: its first characters find the row, its sha256 proves it.
+    key_prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    webhook_url: Mapped[str | None] = mapped_column(String(2000))
+    webhook_secret: Mapped[str] = mapped_column(String(100))
+    # Per-site decision policy; None means the service default.
+    approve_below: Mapped[float | None] = mapped_column(Float)
+    reject_at: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

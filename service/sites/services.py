@@ -1,0 +1,142 @@
+"""Creating sites, issuing and checking their API keys."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.errors import Conflict, InvalidInput, NotFound
+from service.sites.models import Site
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$")
+_KEY = re.compile(r"^mk_([0-9a-f]{12})_[A-Za-z0-9_-]{43}$")
+# Compared against when no site has the presented prefix, so that a wrong prefix costs as
+# much time as a wrong secret.
+_DUMMY_HASH = hashlib.sha256(b"no such key").hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    """A newly created site and the API key, which is shown once and never stored."""
+
+    site: Site
+    api_key: str
+
+
+def new_webhook_secret() -> str:
+    """A Standard Webhooks secret: ``whsec_`` and base64 of 24 random bytes."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+def _new_api_key() -> tuple[str, str, str]:
+    prefix = secrets.token_hex(6)
+    key = f"mk_{prefix}_{secrets.token_urlsafe(32)}"
+    return key, prefix, _hash(key)
+
+
+def _hash(key: str) -> str:
+    # API keys carry 256 random bits, so a fast hash is enough: there is nothing to brute-force.
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def validate_thresholds(approve_below: float | None, reject_at: float | None,
+                        defaults: tuple[float, float]) -> None:
+    low = defaults[0] if approve_below is None else approve_below
+    high = defaults[1] if reject_at is None else reject_at
+    errors = {}
+    for field, value in (("approve_below", approve_below), ("reject_at", reject_at)):
+        if value is not None and not 0.0 <= value <= 1.0:
+            errors[field] = ["must be between 0 and 1"]
+    if not errors and low > high:
+        errors["approve_below"] = [f"must not exceed reject_at ({high})"]
+    if errors:
+        raise InvalidInput(errors)
+
+
+def validate_webhook_url(url: str | None) -> None:
+    if url is None:
+        return
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2000:
+        raise InvalidInput({"webhook_url": ["must be an http(s) URL of at most 2000 characters"]})
+
+
+class SiteService:
+    """Tenants and their credentials."""
+
+    def __init__(self, session: Session, default_thresholds: tuple[float, float]) -> None:
+        self.session = session
+        self.default_thresholds = default_thresholds
+
+    def create(self, name: str, *, webhook_url: str | None = None,
+               approve_below: float | None = None, reject_at: float | None = None) -> IssuedKey:
+        if not _NAME.match(name):
+            raise InvalidInput({"name": ["1-100 letters, digits, spaces, '.', '_' or '-'"]})
+        validate_webhook_url(webhook_url)
+        validate_thresholds(approve_below, reject_at, self.default_thresholds)
+        if self.session.scalar(select(Site.id).where(Site.name == name)) is not None:
+            raise Conflict(f"a site named {name!r} already exists")
+        key, prefix, key_hash = _new_api_key()
+        site = Site(name=name, key_prefix=prefix, key_hash=key_hash, webhook_url=webhook_url,
+                    webhook_secret=new_webhook_secret(), approve_below=approve_below,
+                    reject_at=reject_at)
+        self.session.add(site)
+        self.session.commit()
+        return IssuedKey(site=site, api_key=key)
+
+    def get(self, name: str) -> Site:
+        site = self.session.scalar(select(Site).where(Site.name == name))
+        if site is None:
+            raise NotFound(f"no site named {name!r}")
+        return site
+
+    def list(self) -> list[Site]:
+        return list(self.session.scalars(select(Site).order_by(Site.id)))
+
+    def rotate_key(self, name: str) -> IssuedKey:
+        """Issue a new key; the old one stops working at once."""
+        site = self.get(name)
+        key, site.key_prefix, site.key_hash = _new_api_key()
+        self.session.commit()
+        return IssuedKey(site=site, api_key=key)
+
+    def update(self, name: str, *, webhook_url: str | None = None,
+               approve_below: float | None = None, reject_at: float | None = None) -> Site:
+        site = self.get(name)
+        validate_webhook_url(webhook_url)
+        validate_thresholds(
+            site.approve_below if approve_below is None else approve_below,
+            site.reject_at if reject_at is None else reject_at, self.default_thresholds)
+        if webhook_url is not None:
+            site.webhook_url = webhook_url
+        if approve_below is not None:
+            site.approve_below = approve_below
+        if reject_at is not None:
+            site.reject_at = reject_at
+        self.session.commit()
+        return site
+
+    def authenticate(self, api_key: str) -> Site | None:
+        """The site whose key this is, or None; the comparison runs in constant time."""
+        match = _KEY.match(api_key)
+        site = None
+        if match:
+            site = self.session.scalar(select(Site).where(Site.key_prefix == match.group(1)))
+        expected = site.key_hash if site is not None else _DUMMY_HASH
+        if hmac.compare_digest(_hash(api_key), expected) and site is not None:
+            return site
+        return None
+
+    def thresholds(self, site: Site) -> tuple[float, float]:
+        """The site's (approve_below, reject_at), falling back to the service defaults."""
+        low, high = self.default_thresholds
+        return (low if site.approve_below is None else site.approve_below,
+                high if site.reject_at is None else site.reject_at)

@@ -1,0 +1,1 @@
+"""Submission: host sites post comments, which are scored and decided at once."""

@@ -1,0 +1,62 @@
+"""What a host site sends and what it gets back, for comments."""
+
+import marshmallow as ma
+from marshmallow import validate
+
+from service.api import CleanString
+
+MAX_TEXT = 10_000
+MAX_ID = 2**63 - 1  # ids are 64-bit: anything larger cannot be one of ours
+
+
+class AuthorIn(ma.Schema):
+    id = CleanString(required=True, validate=validate.Length(1, 200),
+                     metadata={"description": "The site's own id for the author."})
+    name = CleanString(validate=validate.Length(max=200))
+
+
+class CommentIn(ma.Schema):
+    article_id = CleanString(required=True, validate=validate.Length(1, 200),
+                             metadata={"description": "The site's own id for the article; "
+                                                      "created on first use."})
+    article_url = ma.fields.Url(schemes={"http", "https"}, validate=validate.Length(max=2000))
+    article_title = CleanString(validate=validate.Length(max=500))
+    author = ma.fields.Nested(AuthorIn, required=True)
+    text = CleanString(required=True, validate=validate.Length(1, MAX_TEXT),
+                       metadata={"description": "1 to 10,000 characters after trimming."})
+    parent_id = ma.fields.Integer(strict=True, validate=validate.Range(1, MAX_ID),
+                                  metadata={"description": "Id of the comment this replies to, "
+                                                           "on the same article."})
+    client_id = CleanString(validate=validate.Length(1, 200),
+                            metadata={"description": "The site's own id for the comment; a "
+                                                     "repeat with it is answered, not stored twice."})
+
+
+class ReasonOut(ma.Schema):
+    label = ma.fields.String()
+    score = ma.fields.Float()
+    threshold = ma.fields.String(metadata={"description": "approve_below or reject_at"})
+    value = ma.fields.Float(metadata={"description": "The threshold's value."})
+
+
+class AuthorOut(ma.Schema):
+    id = ma.fields.String(attribute="external_id")
+    name = ma.fields.String(allow_none=True)
+
+
+class CommentOut(ma.Schema):
+    id = ma.fields.Integer()
+    status = ma.fields.String(metadata={"enum": ["approved", "pending_review", "rejected"]})
+    score = ma.fields.Float(metadata={"description": "0-1: how likely the comment should not "
+                                                     "be published."})
+    scores = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Float(),
+                            metadata={"description": "One 0-1 probability per label."})
+    reasons = ma.fields.List(ma.fields.Nested(ReasonOut))
+    model_version = ma.fields.String()
+    article_id = ma.fields.Function(lambda comment: comment.article.external_id)
+    author = ma.fields.Nested(AuthorOut)
+    parent_id = ma.fields.Integer(allow_none=True)
+    client_id = ma.fields.String(allow_none=True)
+    text = ma.fields.String()
+    created_at = ma.fields.DateTime()
+    updated_at = ma.fields.DateTime()

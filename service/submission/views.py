@@ -1,0 +1,44 @@
+"""Host-site endpoints for comments: submit one, read one back."""
+
+from flask import current_app, g
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from service.api import SITE_SECURITY, require_json_body, site_required
+from service.submission.schemas import CommentIn, CommentOut
+from service.submission.services import SubmissionService
+
+blp = Blueprint("comments", __name__, url_prefix="/v1/comments",
+                description="Submit comments for moderation and read their status.")
+blp.before_request(require_json_body)
+
+
+def submissions() -> SubmissionService:
+    return current_app.extensions["moderation.submissions"]
+
+
+@blp.route("")
+class Comments(MethodView):
+    decorators = [site_required]
+
+    @blp.doc(security=SITE_SECURITY)
+    @blp.arguments(CommentIn)
+    @blp.response(201, CommentOut, description="Stored and decided.")
+    @blp.alt_response(200, schema=CommentOut,
+                      description="A repeat of an earlier submission with the same client_id.")
+    @blp.alt_response(409, description="The client_id was used for a different comment.")
+    def post(self, payload):
+        """Submit a comment: it is scored and approved, rejected or held for review at once."""
+        comment, created = submissions().submit(g.site, payload)
+        return comment, 201 if created else 200
+
+
+@blp.route("/<int:comment_id>")
+class CommentById(MethodView):
+    decorators = [site_required]
+
+    @blp.doc(security=SITE_SECURITY)
+    @blp.response(200, CommentOut)
+    def get(self, comment_id: int):
+        """A comment with its current status and scores."""
+        return submissions().get(g.site, comment_id)

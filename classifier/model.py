@@ -13,7 +13,7 @@ from typing import Iterable, Sequence
 import numpy as np
 from scipy import sparse
 from sklearn.base import BaseEstimator
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import FeatureUnion
@@ -189,27 +189,40 @@ class CommentClassifier(BaseEstimator):
                 per_label: int = 5) -> list[Span]:
         """The words that drove each likely label's score, as character offsets into ``text``.
 
-        For every label whose probability reaches ``min_probability``, up to ``per_label``
-        words whose own features push that label up the most (at least a third as much as
-        the strongest word), strongest first.
+        Each feature of the text contributes its TF-IDF value times its weight to a label's
+        logit; a word is credited with the features it produces (its word and its character
+        n-grams), shared equally with other words producing the same feature. For every
+        label whose probability reaches ``min_probability``, up to ``per_label`` words that
+        push it up the most (at least a third as much as the strongest) are returned,
+        strongest first. Function words are never highlighted.
         """
-        tokens = _explain_tokens(text)
+        # Function words ("you", "will") carry weight in the model but tell a moderator
+        # nothing: they are never highlighted.
+        tokens = [(start, end) for start, end in _explain_tokens(text)
+                  if text[start:end].lower() not in ENGLISH_STOP_WORDS]
         if not tokens:
             return []
         probabilities = self.predict_proba([text])[0]
+        likely = [j for j in range(len(self.labels_)) if probabilities[j] >= min_probability]
+        if not likely:
+            return []
+        document = self.transform([text])
+        columns, values = document.indices, document.data
         pieces = [normalize(text[start:end]) for start, end in tokens]
-        contributions = np.asarray(self.vectorizer_.transform(pieces) @ self.coef_.T)
+        produces = (self.vectorizer_.transform(pieces)[:, columns] != 0).astype(np.float32)
+        producers = np.maximum(np.asarray(produces.sum(axis=0)).ravel(), 1.0)
+        credit = produces.multiply(values / producers).tocsr()
+        contributions = np.asarray(credit @ self.coef_[likely][:, columns].T)
         spans = []
-        for j, label in enumerate(self.labels_):
-            if probabilities[j] < min_probability:
-                continue
-            column = contributions[:, j]
+        for k, j in enumerate(likely):
+            column = contributions[:, k]
             strongest = column.max()
             for i in np.argsort(-column, kind="stable")[:per_label]:
                 if column[i] <= 0 or column[i] < strongest / 3:
                     break
                 start, end = tokens[i]
-                spans.append(Span(label, start, end, text[start:end], round(float(column[i]), 3)))
+                spans.append(Span(self.labels_[j], start, end, text[start:end],
+                                  round(float(column[i]), 3)))
         return spans
 
 

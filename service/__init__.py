@@ -25,8 +25,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     Raises :class:`service.config.ConfigError` naming the first bad setting.
     """
     root = Path(__file__).resolve().parent.parent
-    instance_path = Path(os.environ.get("INSTANCE_PATH") or root / "instance")
-    settings = Settings.from_env({**os.environ, **(test_config or {})}, instance_path)
+    environ = {**os.environ, **(test_config or {})}
+    instance_path = Path(environ.get("INSTANCE_PATH") or root / "instance")
+    settings = Settings.from_env(environ, instance_path)
 
     app = Flask(__name__, instance_path=str(instance_path))
     app.config.update(

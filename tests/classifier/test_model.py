@@ -1,0 +1,101 @@
+import pickle
+
+import numpy as np
+import pytest
+
+from classifier import LABELS, CommentClassifier
+
+
+@pytest.fixture(scope="module")
+def model(seed_model):
+    return seed_model.model
+
+
+def label_of(model, text, label):
+    return model.score([text])[0].labels[label]
+
+
+@pytest.mark.parametrize("plain, disguised, label", [
+    ("you are an idiot", "you are an 1d10t", "insult"),
+    ("you are an idiot", "y o u  a r e  a n  i d i o t", "insult"),
+    ("you are an idiot", "you are an idiooooot", "insult"),
+    ("you are an idiot", "you are an i.d.i.o.t", "insult"),
+    ("you are an idiot", "you are an \u0456di\u043et", "insult"),
+    ("shut up you moron", "shut up you m0r0n", "insult"),
+    ("what a load of shit", "what a load of sh1t", "obscene"),
+    ("what a load of shit", "what a load of s h i t", "obscene"),
+    ("fuck off", "ｆｕｃｋ off", "obscene"),
+    ("fuck off", "f\u200bu\u200bc\u200bk off", "obscene"),
+])
+def test_obfuscated_variants_score_like_their_plain_form(model, plain, disguised, label):
+    assert label_of(model, disguised, label) == pytest.approx(label_of(model, plain, label), abs=0.1)
+    assert label_of(model, disguised, label) > 0.5
+
+
+@pytest.mark.parametrize("text", [
+    "Thanks for covering the council meeting, very useful.",
+    "The new phone's battery life is a killer feature.",
+    "I hate traffic on the ring road every morning.",
+    "The suspect was charged with assault and released on bail.",
+    "Agreed.",
+])
+def test_ordinary_comments_score_low(model, text):
+    assert model.score([text])[0].score < 0.3
+
+
+@pytest.mark.parametrize("text, label", [
+    ("You are a pathetic idiot and everyone here knows it.", "insult"),
+    ("Keep writing this and I will find you and hurt you.", "threat"),
+    ("Earn $5,000 a week from home, message me on WhatsApp +1 555 010 2233", "spam"),
+])
+def test_harmful_comments_score_high_on_their_label(model, text, label):
+    result = model.score([text])[0]
+    assert result.labels[label] > 0.5
+    assert result.score >= result.labels[label]
+
+
+def test_probabilities_are_in_range_and_combined_score_bounds_each_label(model):
+    texts = ["hello there", "you idiot", "buy now at cheap dot biz", "I will hurt you"]
+    proba = model.predict_proba(texts)
+    assert proba.shape == (4, len(LABELS) + 1)
+    assert np.all((proba >= 0) & (proba <= 1))
+    assert np.all(proba[:, -1] >= proba[:, :-1].max(axis=1))
+
+
+@pytest.mark.parametrize("text, label, word", [
+    ("Honestly you are an idiot, the article was fine.", "insult", "idiot"),
+    ("Great piece. You are a 1d10t though.", "insult", "1d10t"),
+    ("I know where you live and I will hurt you.", "threat", "live"),
+    ("You people are vermin and should be deported.", "severe_toxicity", "vermin"),
+    ("Make money fast, call +1 555 010 2233 today!", "spam", "+1 555 010 2233"),
+])
+def test_explain_points_at_the_words_a_moderator_would_highlight(model, text, label, word):
+    spans = [span for span in model.explain(text) if span.label == label]
+    assert spans, f"no {label} spans for {text!r}"
+    assert word in [span.text for span in spans[:2]]
+    for span in spans:
+        assert text[span.start:span.end] == span.text
+
+
+def test_explain_gives_no_spans_for_a_clean_comment(model):
+    assert model.explain("Thanks for the thorough reporting on the flood defences.") == []
+
+
+def test_pickle_round_trip_scores_the_same(model):
+    texts = ["you idiot", "nice article"]
+    clone = pickle.loads(pickle.dumps(model))
+    np.testing.assert_allclose(clone.predict_proba(texts), model.predict_proba(texts))
+
+
+def test_fit_refuses_a_label_matrix_of_the_wrong_shape():
+    with pytest.raises(ValueError, match="shape"):
+        CommentClassifier().fit(["a", "b"], np.zeros((2, 3)))
+
+
+def test_a_label_with_no_examples_gets_a_constant_low_probability():
+    texts = [f"clean comment number {i}" for i in range(10)] + [f"you idiot {i}" for i in range(10)]
+    y = np.zeros((20, len(LABELS)), dtype=int)
+    y[10:, 0] = y[10:, 2] = 1
+    model = CommentClassifier(calibration_folds=2).fit(texts, y)
+    threat = model.score(["I will hurt you"])[0].labels["threat"]
+    assert threat < 0.01

@@ -1,0 +1,52 @@
+import pytest
+
+from classifier import normalize
+
+
+@pytest.mark.parametrize("disguised, plain", [
+    ("1d10t", "idiot"),
+    ("m0r0n", "moron"),
+    ("a$$hole", "asshole"),
+    ("sh1t", "shit"),
+    ("@ss", "ass"),
+    ("stuuuuupid", "stupid"),
+    ("fuuuuck", "fuck"),
+    ("f u c k", "fuck"),
+    ("i.d.i.o.t", "idiot"),
+    ("m-o-r-o-n", "moron"),
+    ("ｆｕｃｋ", "fuck"),                 # full-width letters
+    ("f\u200buck", "fuck"),              # zero-width space inside the word
+    ("id\u00adiot", "idiot"),            # soft hyphen
+    ("\u0456di\u043et", "idiot"),        # Cyrillic i and o
+    ("MoRoN", "moron"),
+    ("ïdïöt", "idiot"),
+])
+def test_disguised_words_normalise_to_their_plain_form(disguised, plain):
+    assert normalize(disguised) == plain
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("In 2024 we had 35 cases", "in 2024 we had 35 cases"),
+    ("Tickets cost $90 each", "tickets cost xxmoney each"),
+    ("Killer feature!", "killer feature!"),
+    ("Scunthorpe United", "scunthorpe united"),
+])
+def test_ordinary_text_keeps_its_words_and_numbers(text, expected):
+    assert normalize(text) == expected
+
+
+@pytest.mark.parametrize("text, marker", [
+    ("visit https://quickcash247.biz/offer now", "xxurl"),
+    ("go to www.cheap-pills.example", "xxurl"),
+    ("quickcash247 dot biz", "xxurl"),
+    ("mail me at jo.smith@example.org", "xxemail"),
+    ("call +44 7700 900123 today", "xxphone"),
+    ("WhatsApp (555) 010-4477", "xxphone"),
+    ("I made $8,400 in two weeks", "xxmoney"),
+])
+def test_contact_details_and_money_become_markers(text, marker):
+    assert marker in normalize(text).split()
+
+
+def test_a_mention_is_not_read_as_leetspeak():
+    assert normalize("@editor_desk thanks") == "@editor_desk thanks"

@@ -1,0 +1,96 @@
+"""Shared fixtures: a model trained once from the seed corpus, and an app per database.
+
+Every app test runs on SQLite, and on PostgreSQL too when TEST_DATABASE_URL is set.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from classifier import LoadedModel, ModelRegistry, seed_corpus, train_and_save
+from service import create_app
+from service.extensions import db
+
+ROOT = Path(__file__).resolve().parent.parent
+DATABASES = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory) -> Path:
+    """A registry holding one active model trained on training_data/, shared by all tests."""
+    registry = ModelRegistry(tmp_path_factory.mktemp("models"))
+    metadata = train_and_save(seed_corpus(ROOT / "training_data"), registry, source="seed")
+    registry.activate(metadata["version"])
+    return registry.root
+
+
+@pytest.fixture(scope="session")
+def seed_model(model_dir) -> LoadedModel:
+    return ModelRegistry(model_dir).load_active()
+
+
+@pytest.fixture(params=DATABASES)
+def database_url(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    return os.environ["TEST_DATABASE_URL"]
+
+
+@pytest.fixture
+def app_config(database_url, model_dir, tmp_path) -> dict[str, str]:
+    return {"APP_ENV": "testing", "DATABASE_URL": database_url, "MODEL_DIR": str(model_dir),
+            "SECRET_KEY": "test-secret-key-not-for-production", "INSTANCE_PATH": str(tmp_path)}
+
+
+@pytest.fixture
+def app(app_config):
+    app = create_app(app_config)
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.drop_all()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@dataclass
+class SiteKey:
+    id: int
+    name: str
+    api_key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+
+def make_site(app, name: str, **options) -> SiteKey:
+    with app.app_context():
+        issued = app.extensions["moderation.sites"].create(name, **options)
+        return SiteKey(issued.site.id, issued.site.name, issued.api_key)
+
+
+@pytest.fixture
+def site(app) -> SiteKey:
+    return make_site(app, "daily-bugle")
+
+
+@pytest.fixture
+def other_site(app) -> SiteKey:
+    return make_site(app, "the-planet")

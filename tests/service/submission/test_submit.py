@@ -1,0 +1,133 @@
+"""POST /v1/comments and GET /v1/comments/<id>, as a host site sees them."""
+
+import pytest
+from sqlalchemy import func, select
+
+from service.comments.models import Comment
+from service.extensions import db
+from tests.conftest import make_site
+
+CLEAN = "Thanks for the clear explanation of the new bus timetable."
+ABUSIVE = "You are a pathetic idiot and a disgrace, shut up."
+
+
+def comment(text=CLEAN, **extra):
+    return {"article_id": "2026/11/budget", "author": {"id": "reader-1", "name": "Ada"},
+            "text": text, **extra}
+
+
+def stored_comments(app) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(Comment))
+
+
+def score_of(client, site, text) -> float:
+    return client.post("/v1/score", json={"text": text}, headers=site.headers).json["score"]
+
+
+def test_a_clean_comment_is_approved_with_its_scores(client, site):
+    response = client.post("/v1/comments", json=comment(), headers=site.headers)
+    assert response.status_code == 201
+    body = response.json
+    assert body["status"] == "approved"
+    assert 0 <= body["score"] < 0.3
+    assert set(body["scores"]) == {"toxicity", "severe_toxicity", "insult", "threat",
+                                   "identity_attack", "obscene", "spam"}
+    assert body["reasons"] == []
+    assert body["article_id"] == "2026/11/budget"
+    assert body["model_version"]
+    assert body["created_at"].endswith("+00:00")
+
+
+def test_an_abusive_comment_is_rejected_with_the_labels_that_crossed(client, site):
+    body = client.post("/v1/comments", json=comment(ABUSIVE), headers=site.headers).json
+    assert body["status"] == "rejected"
+    assert body["score"] >= 0.9
+    insult = [r for r in body["reasons"] if r["label"] == "insult"]
+    assert insult and insult[0]["threshold"] == "reject_at" and insult[0]["value"] == 0.9
+
+
+def test_a_borderline_comment_waits_for_review_under_the_sites_thresholds(app, client):
+    text = "What a stupid decision by the council."
+    probe = make_site(app, "probe")
+    score = score_of(client, probe, text)
+    strict = make_site(app, "strict", approve_below=max(score - 0.05, 0.0),
+                       reject_at=min(score + 0.05, 1.0))
+    body = client.post("/v1/comments", json=comment(text), headers=strict.headers).json
+    assert body["status"] == "pending_review"
+    assert body["reasons"][0]["threshold"] == "approve_below"
+
+
+def test_the_stored_comment_reads_back_with_its_status(client, site):
+    created = client.post("/v1/comments", json=comment(ABUSIVE), headers=site.headers).json
+    fetched = client.get(f"/v1/comments/{created['id']}", headers=site.headers)
+    assert fetched.status_code == 200
+    assert fetched.json == created
+
+
+def test_a_replay_with_the_same_client_id_answers_the_stored_comment(app, client, site):
+    first = client.post("/v1/comments", json=comment(client_id="c-1"), headers=site.headers)
+    again = client.post("/v1/comments", json=comment(client_id="c-1"), headers=site.headers)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json == first.json
+    assert stored_comments(app) == 1
+
+
+def test_the_same_client_id_with_other_content_is_a_conflict(app, client, site):
+    client.post("/v1/comments", json=comment(client_id="c-1"), headers=site.headers)
+    response = client.post("/v1/comments", json=comment("Something else", client_id="c-1"),
+                           headers=site.headers)
+    assert response.status_code == 409
+    assert "c-1" in response.json["message"]
+    assert stored_comments(app) == 1
+
+
+def test_client_ids_are_per_site(client, site, other_site):
+    a = client.post("/v1/comments", json=comment(client_id="c-1"), headers=site.headers)
+    b = client.post("/v1/comments", json=comment("Other", client_id="c-1"),
+                    headers=other_site.headers)
+    assert (a.status_code, b.status_code) == (201, 201)
+
+
+def test_a_reply_on_the_same_article_is_threaded(client, site):
+    parent = client.post("/v1/comments", json=comment(), headers=site.headers).json
+    reply = client.post("/v1/comments", json=comment("Agreed, well put.", parent_id=parent["id"]),
+                        headers=site.headers)
+    assert reply.status_code == 201
+    assert reply.json["parent_id"] == parent["id"]
+
+
+def test_a_reply_to_a_comment_on_another_article_is_refused(app, client, site):
+    parent = client.post("/v1/comments", json=comment(), headers=site.headers).json
+    response = client.post("/v1/comments", json=comment(
+        "Agreed.", article_id="other-story", parent_id=parent["id"]), headers=site.headers)
+    assert response.status_code == 422
+    assert "another article" in response.json["errors"]["json"]["parent_id"][0]
+    assert stored_comments(app) == 1
+
+
+def test_a_site_cannot_read_or_reply_to_another_sites_comment(app, client, site, other_site):
+    theirs = client.post("/v1/comments", json=comment(), headers=other_site.headers).json
+    read = client.get(f"/v1/comments/{theirs['id']}", headers=site.headers)
+    assert read.status_code == 404
+    assert read.json["code"] == 404
+    reply = client.post("/v1/comments", json=comment(parent_id=theirs["id"]), headers=site.headers)
+    assert reply.status_code == 422
+    assert stored_comments(app) == 1
+
+
+def test_article_title_and_url_are_kept_and_updated(app, client, site):
+    client.post("/v1/comments", json=comment(article_title="Budget day"), headers=site.headers)
+    client.post("/v1/comments", json=comment("Second.", article_title="Budget day: live",
+                                             article_url="https://news.example/budget"),
+                headers=site.headers)
+    with app.app_context():
+        from service.comments.models import Article
+        articles = db.session.scalars(select(Article)).all()
+    assert [(a.title, a.url) for a in articles] == [("Budget day: live", "https://news.example/budget")]
+
+
+def test_text_is_stored_trimmed_and_unescaped(client, site):
+    text = "  <script>alert('x')</script> & friends  "
+    body = client.post("/v1/comments", json=comment(text), headers=site.headers).json
+    assert body["text"] == "<script>alert('x')</script> & friends"

@@ -1,0 +1,50 @@
+# Two commands on a fresh machine:  make run   |   make test
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+FLASK  := $(BIN)/flask --app wsgi
+PYTEST_ARGS ?=
+
+# `make run` is for trying the service on this machine: development settings unless told
+# otherwise (production needs APP_ENV=production and SECRET_KEY).
+run: export APP_ENV ?= development
+
+.PHONY: run setup test bench bench-quality clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+$(VENV)/.bench: requirements-bench.txt $(VENV)/.dev
+	$(BIN)/pip install --quiet -r requirements-bench.txt
+	touch $@
+
+## setup: install, migrate the database, train a model if none is active, create the demo site
+setup: $(VENV)/.runtime
+	$(FLASK) db upgrade
+	$(FLASK) model train --if-missing
+	$(FLASK) sites create demo --if-missing
+
+## run: set everything up and serve on 127.0.0.1:$$PORT (8000) with gunicorn
+run: setup
+	$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+
+## test: install what the tests need and run the whole suite
+test: $(VENV)/.dev
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## bench: speed against alt-profanity-check and a bare endpoint (not part of the tests)
+bench: $(VENV)/.bench
+	$(BIN)/python -m bench.scoring
+	$(BIN)/python -m bench.http
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

@@ -62,6 +62,7 @@ class SubmissionService:
             score=assessment.score, scores=assessment.scores, reasons=assessment.reasons,
             model_version=assessment.model_version)
         change_status(comment, assessment.status, actor=CLASSIFIER)
+        comment.created_at = comment.updated_at
         self.session.add(comment)
         try:
             self.session.commit()

@@ -9,7 +9,6 @@ batch throughput (texts per second) and single-comment latency (p50, p99) for bo
 from __future__ import annotations
 
 import os
-import resource
 import tempfile
 import time
 from pathlib import Path
@@ -45,7 +44,6 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as directory:
         registry = ModelRegistry(directory)
         metadata = train_and_save(seed_corpus(ROOT / "training_data"), registry, source="seed")
-        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         loaded = registry.load(metadata["version"])
         model_bytes = metadata["artifact_bytes"]
 
@@ -56,7 +54,6 @@ def main() -> None:
     for name, score in peers.items():
         single = latencies_ms(score, texts)
         results[name] = (throughput(score, texts), percentile(single, 50), percentile(single, 99))
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     print(f"In-process scoring on {described}; {os.cpu_count()} cores")
     print("| scorer | texts/s (batch) | p50 ms (one text) | p99 ms (one text) |")
@@ -66,8 +63,7 @@ def main() -> None:
     (our_rate, our_p50, our_p99), (peer_rate, peer_p50, peer_p99) = results.values()
     print(f"\nthroughput ratio (ours / alt-profanity-check): {our_rate / peer_rate:.2f}")
     print(f"p99 ratio (ours / alt-profanity-check): {our_p99 / peer_p99:.2f}")
-    print(f"model artifact: {model_bytes / 1e6:.1f} MB; peak RSS of this process: {rss_mb:.0f} MB "
-          f"({rss_before / 1024:.0f} MB before loading our model)")
+    print(f"model artifact: {model_bytes / 1e6:.1f} MB")
 
 
 if __name__ == "__main__":

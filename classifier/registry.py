@@ -73,7 +73,7 @@ class ModelRegistry:
         record = {
             **metadata,
             "version": version,
-            "created_at": now.isoformat(timespec="seconds"),
+            "created_at": now.isoformat(timespec="microseconds"),
             "sklearn_version": sklearn.__version__,
             "python_version": platform.python_version(),
             "labels": list(model.labels_),
@@ -93,7 +93,7 @@ class ModelRegistry:
                 record = json.loads(path.read_text())
                 record["active"] = record.get("version") == active
                 records.append(record)
-        return sorted(records, key=lambda r: r["version"], reverse=True)
+        return sorted(records, key=lambda r: r["created_at"], reverse=True)
 
     def metadata(self, version: str) -> dict[str, Any]:
         path = self._version_dir(version) / METADATA

@@ -4,17 +4,17 @@ import os
 import sys
 
 
-def _port() -> int:
-    raw = os.environ.get("PORT", "8000")
-    if not raw.isdigit() or not 0 < int(raw) < 65536:
-        print(f"configuration error: PORT must be a number from 1 to 65535; got {raw!r}",
+def _number(name: str, default: str, low: int, high: int) -> int:
+    raw = os.environ.get(name) or default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        print(f"configuration error: {name} must be a number from {low} to {high}; got {raw!r}",
               file=sys.stderr)
         raise SystemExit(2)
     return int(raw)
 
 
-bind = f"{os.environ.get('HOST', '127.0.0.1')}:{_port()}"
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+bind = f"{os.environ.get('HOST') or '127.0.0.1'}:{_number('PORT', '8000', 1, 65535)}"
+workers = _number("WEB_CONCURRENCY", "2", 1, 64)
 worker_class = "sync"
 timeout = 30
 graceful_timeout = 20

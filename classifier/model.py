@@ -13,11 +13,11 @@ from typing import Iterable, Sequence
 import numpy as np
 from scipy import sparse
 from sklearn.base import BaseEstimator
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
-from sklearn.pipeline import FeatureUnion
 
+from classifier.features import CommentVectorizer, Projection
 from classifier.normalize import normalize
 
 LABELS: tuple[str, ...] = (
@@ -31,9 +31,14 @@ LABELS: tuple[str, ...] = (
 )
 """The labels every model scores, in this order."""
 
-# Tokens for the word features: words, plus the "*" and "#" readers use to mask letters
-# ("f*ck"), so a masked word stays one token.
-_WORD_TOKENS = r"(?u)[\w*#]{2,}|\b\w\b"
+TRAFFIC_PREVALENCE: dict[str, float] = {
+    "toxicity": 0.08, "severe_toxicity": 0.01, "insult": 0.04, "threat": 0.005,
+    "identity_attack": 0.01, "obscene": 0.04, "spam": 0.03, "any": 0.12,
+}
+"""How common each label is in a news site's live comments (about the rates of a random
+draw of real comments, such as the Jigsaw sample). Training sets are far richer in abuse;
+calibration is shifted from the training rate to these, so that a score is a probability
+for the traffic the model will actually see."""
 
 # Spans for explanations: a spelled-out link, a phone number or a run of spaced-out single
 # letters is one span; anything else between white space is one span, minus the
@@ -72,7 +77,9 @@ class CommentClassifier(BaseEstimator):
     One logistic-regression head per label plus one for "any label" (the probability that
     the comment should not be published), over shared word and character TF-IDF features
     of the normalised text. Each head's decision value is mapped to a probability by a
-    sigmoid fitted on out-of-fold decision values (Platt scaling), so 0.8 means about 80%.
+    sigmoid fitted on out-of-fold decision values (Platt scaling), then shifted from the
+    label's rate in the training data to its rate in live traffic (``prevalence``), so 0.8
+    means about 80% among real comments.
 
     Parameters
     ----------
@@ -86,6 +93,9 @@ class CommentClassifier(BaseEstimator):
         Features seen in fewer documents are dropped.
     calibration_folds : int
         Folds for the out-of-fold decision values the calibration is fitted on.
+    prevalence : dict or None
+        Expected share of each label (and "any") in live traffic; None keeps the training
+        rates. Defaults to :data:`TRAFFIC_PREVALENCE`.
     random_state : int
         Seed for the calibration folds, so training is repeatable.
 
@@ -105,6 +115,7 @@ class CommentClassifier(BaseEstimator):
         char_ngram_range: tuple[int, int] = (2, 5),
         min_df: int = 1,
         calibration_folds: int = 3,
+        prevalence: dict[str, float] | None = TRAFFIC_PREVALENCE,
         random_state: int = 0,
     ) -> None:
         self.labels = labels
@@ -113,40 +124,55 @@ class CommentClassifier(BaseEstimator):
         self.char_ngram_range = char_ngram_range
         self.min_df = min_df
         self.calibration_folds = calibration_folds
+        self.prevalence = prevalence
         self.random_state = random_state
 
     # -- training -------------------------------------------------------------------------
 
     def fit(self, X: Sequence[str], y: np.ndarray) -> "CommentClassifier":
-        """Fit the features and every head on texts ``X`` and 0/1 label matrix ``y``."""
+        """Fit the features and every head on texts ``X`` and label matrix ``y``.
+
+        ``y`` holds 1, 0, or -1 where a data set does not say (YouTube spam labels only
+        spam): each head learns from the rows that know its label. The "any label" head
+        learns from rows with a 1 anywhere, or with every label known to be 0.
+        """
         y = np.asarray(y, dtype=np.int8)
         if y.shape != (len(X), len(self.labels)):
             raise ValueError(f"y must have shape ({len(X)}, {len(self.labels)}), got {y.shape}")
-        self.vectorizer_ = FeatureUnion([
-            ("words", TfidfVectorizer(
-                lowercase=False, token_pattern=_WORD_TOKENS, ngram_range=self.word_ngram_range,
-                min_df=self.min_df, sublinear_tf=True, dtype=np.float32)),
-            ("chars", TfidfVectorizer(
-                lowercase=False, analyzer="char_wb", ngram_range=self.char_ngram_range,
-                min_df=self.min_df, sublinear_tf=True, dtype=np.float32)),
-        ])
-        features = self.vectorizer_.fit_transform([normalize(t) for t in X])
-        targets = np.column_stack([y, y.any(axis=1)])
-        heads = [self._fit_head(features, targets[:, j]) for j in range(targets.shape[1])]
+        texts = [normalize(t) for t in X]
+        self.vectorizer_ = CommentVectorizer(
+            word_ngram_range=self.word_ngram_range, char_ngram_range=self.char_ngram_range,
+            min_df=self.min_df).fit(texts)
+        features = self.vectorizer_.transform(texts)
+        any_label = np.where((y == 1).any(axis=1), 1, np.where((y == 0).all(axis=1), 0, -1))
+        targets = np.column_stack([y, any_label])
+        heads = []
+        for j, name in enumerate([*self.labels, "any"]):
+            known = targets[:, j] >= 0
+            target = targets[known, j]
+            coef, intercept, (slope, offset) = self._fit_head(features[known], target)
+            heads.append((coef, intercept, (slope, offset + self._prior_shift(name, target))))
         self.coef_ = np.vstack([h[0] for h in heads]).astype(np.float32)
         self.intercept_ = np.array([h[1] for h in heads], dtype=np.float64)
         self.calibration_ = np.array([h[2] for h in heads], dtype=np.float64)
         self.labels_ = tuple(self.labels)
-        self.positives_ = {label: int(n) for label, n in zip(self.labels_, y.sum(axis=0))}
         return self
+
+    def _prior_shift(self, name: str, target: np.ndarray) -> float:
+        """Logit shift from the training rate of a head to its rate in live traffic."""
+        if not self.prevalence or name not in self.prevalence or len(target) == 0:
+            return 0.0
+        trained = min(max(float(target.mean()), 1e-4), 1 - 1e-4)
+        live = self.prevalence[name]
+        return float(np.log(live / (1 - live)) - np.log(trained / (1 - trained)))
 
     def _fit_head(self, features: sparse.spmatrix, target: np.ndarray):
         """Fit one head; returns (weights, intercept, (slope, offset) of its calibration)."""
         n_features = features.shape[1]
         positives = int(target.sum())
-        if positives == 0 or positives == len(target):
+        if len(target) == 0 or positives == 0 or positives == len(target):
             # Nothing to learn: a constant probability equal to the observed rate.
-            rate = min(max(positives / len(target), 1e-4), 1 - 1e-4)
+            rate = min(max(positives / max(len(target), 1), 1e-4), 1 - 1e-4)
             return np.zeros(n_features), 0.0, (0.0, float(np.log(rate / (1 - rate))))
         head = LogisticRegression(C=self.C, class_weight="balanced", solver="liblinear",
                                   max_iter=1000)
@@ -165,13 +191,24 @@ class CommentClassifier(BaseEstimator):
     # -- scoring --------------------------------------------------------------------------
 
     def transform(self, X: Iterable[str]) -> sparse.csr_matrix:
-        """The TF-IDF features of the normalised texts."""
+        """The TF-IDF features of the normalised texts (for training and analysis)."""
         return self.vectorizer_.transform([normalize(t) for t in X])
+
+    def decision_function(self, X: Iterable[str]) -> np.ndarray:
+        """Uncalibrated decision values, shape (n_texts, n_labels + 1), computed word by word."""
+        projection = self.__dict__.get("_projection")
+        if projection is None:
+            projection = self.__dict__["_projection"] = Projection(self.vectorizer_, self.coef_)
+        return projection([normalize(t) for t in X]) + self.intercept_
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("_projection", None)  # a cache, rebuilt after loading
+        return state
 
     def predict_proba(self, X: Iterable[str]) -> np.ndarray:
         """Calibrated probabilities, shape (n_texts, n_labels + 1); the last column is "any"."""
-        decision = self.transform(X) @ self.coef_.T + self.intercept_
-        logits = decision * self.calibration_[:, 0] + self.calibration_[:, 1]
+        logits = self.decision_function(X) * self.calibration_[:, 0] + self.calibration_[:, 1]
         proba = 1.0 / (1.0 + np.exp(-logits))
         # "Any label" can be no less likely than the likeliest single label.
         proba[:, -1] = np.maximum(proba[:, -1], proba[:, :-1].max(axis=1))

@@ -5,15 +5,20 @@ Readers who want to get abuse published write ``1d10t``, ``f u c k``, ``stuuupid
 classifier sees every text through :func:`normalize`, at training and at scoring time, so an
 obfuscated variant lands on the same features as its plain form.
 
-Links, e-mail addresses, phone numbers and money amounts are replaced by marker tokens
-(``xxurl``, ``xxemail``, ``xxphone``, ``xxmoney``): what matters for spam is that a comment
+Links, e-mail addresses, phone numbers, IP addresses and money amounts become marker tokens
+(``xxurl``, ``xxemail``, ``xxphone``, ``xxip``, ``xxmoney``): what matters is that a comment
 carries one, not which one.
+
+Most of the work is per word and cached, since the same words come back in every comment;
+only what spans words (spaced-out letters, "site dot com", phone numbers written in groups)
+is handled on the sequence of words. That keeps normalisation off the scoring hot path.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 # Characters that render as nothing (or nearly) and are used to split words invisibly.
 _INVISIBLE = dict.fromkeys(
@@ -31,48 +36,114 @@ _CONFUSABLES = str.maketrans(
     "abeikvoptuxABEZHIKMNOPTYX",
 )
 
-# Digits and symbols read as letters, applied only inside tokens that also hold letters,
-# so that "2024" and "$90" keep their meaning while "1d10t" and "a$$" lose their disguise.
+# Digits and symbols read as letters inside a word that also holds letters, so that "2024"
+# and "$90" keep their meaning while "1d10t" and "a$$" lose their disguise.
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t",
                        "8": "b", "9": "g", "@": "a", "$": "s", "!": "i", "|": "l", "€": "e"})
-_LEET_TOKEN = re.compile(r"[\w@$!|€]*[a-z][\w@$!|€]*|[\w@$!|€]*[@$!|€][a-z][\w@$!|€]*")
+_LEET_WORD = re.compile(r"[\w@$!|€]+")
+_LEET_CHARS = re.compile(r"[0-9@$!|€]")
 _HAS_LETTER = re.compile(r"[a-z]")
+_ORDINAL_OR_UNIT = re.compile(r"\d+(?:st|nd|rd|th|s|am|pm|k|m|bn|km|kg|mm|cm|ml|mg|g|x|d|h|p)")
 
-_URL = re.compile(
-    r"(?:https?://|www\.)\S+"
-    r"|\b[a-z0-9][a-z0-9-]{1,62}(?:\.|\s*\(?\bdot\b\)?\s*)"
-    r"(?:com|net|org|biz|info|io|co|xyz|ru|top|site|online|shop|club|ly|me|tk|us|uk|in)\b(?:/\S*)?",
-)
-_EMAIL = re.compile(r"\b[\w.+-]+\s*(?:@|\(at\)|\[at\])\s*[\w-]+(?:\.[\w-]+)+\b")
-_PHONE = re.compile(r"(?<![\w$£€])\+?\(?\d[\d\s().-]{6,}\d(?![\d%])")
-_MONEY = re.compile(r"[$£€₹]\s?\d[\d,.]*\s?[kKmM]?|\b\d[\d,.]*\s?(?:usd|dollars|bucks|btc|eth)\b")
+_TLDS = ("com", "net", "org", "biz", "info", "io", "co", "xyz", "ru", "top", "site", "online",
+         "shop", "club", "ly", "me", "tk", "us", "uk", "in")
+_URL = re.compile(r"(?:https?://|www\.)\S+|\b[a-z0-9][a-z0-9-]*\.(?:" + "|".join(_TLDS)
+                  + r")\b(?:/\S*)?")
+_EMAIL = re.compile(r"[\w.+-]++@[\w-]++(?:\.[\w-]++)+")
+_MONEY = re.compile(r"[$£€₹]\d[\d,.]*[km]?|\d[\d,.]*(?:usd|dollars|bucks|btc|eth)\b")
+_IP_ADDRESS = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
+_PHONE = re.compile(r"(?<![\d().-])\+?\(?\d[\d().-]{6,}+(?<=\d)")
 
-# Three or more single letters separated by spaces, dots, dashes or stars: "f u c k",
-# "i.d.i.o.t", "m-o-r-o-n". The separators go; the letters close up into one word.
-_SPACED_LETTERS = re.compile(r"(?<![\w*])(?:[a-z][ .\-_*]{1,3}){2,}[a-z](?![\w*])")
-_SPACED_SEPARATORS = re.compile(r"[ .\-_*]+")
+# No real word is longer; a longer "word" is cut here (after its link, if any, is marked).
+MAX_WORD = 40
+_LINK_START = re.compile(r"(?:https?://|www\.)")
 
+# Letters separated by dots, dashes, underscores or stars inside one word: "i.d.i.o.t".
+_SEPARATED_LETTERS = re.compile(r"^(?:[a-z][.\-_*]){2,}[a-z][.,!?]*$")
+_SEPARATORS = re.compile(r"[.\-_*]")
 # A letter repeated three or more times ("stuuupid", "fuuuck") collapses to one.
 _REPEATS = re.compile(r"([a-z])\1{2,}")
-_SPACES = re.compile(r"\s+")
+_PHONE_PIECE = re.compile(r"^\+?\(?\d[\d().-]*$")
 
 
 def normalize(text: str) -> str:
     """Return the canonical form of ``text`` that the classifier's features are built on.
 
     >>> normalize("Y O U  are a 1d10t!!! ｆｕｃｋ")
-    'youareanidiot!!! fuck'
+    'you are a idiot!!! fuck'
     """
-    text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
-    text = text.translate(_CONFUSABLES)
-    text = _strip_accents(text).lower()
-    text = _URL.sub(" xxurl ", _EMAIL.sub(" xxemail ", text))
-    text = _MONEY.sub(" xxmoney ", text)
-    text = _PHONE.sub(" xxphone ", text)
-    text = _LEET_TOKEN.sub(_unleet, text)
-    text = _SPACED_LETTERS.sub(lambda m: _SPACED_SEPARATORS.sub("", m.group()), text)
-    text = _REPEATS.sub(r"\1", text)
-    return _SPACES.sub(" ", text).strip()
+    return " ".join(normalized_words(text))
+
+
+def normalized_words(text: str) -> list[str]:
+    """The normalised words of ``text``, after the fixes that span several words."""
+    words: list[str] = []
+    for raw in text.split():
+        words.extend(normalize_word(raw))
+    if len(words) > 2:
+        words = _join_spans(words)
+    return words
+
+
+@lru_cache(maxsize=200_000)
+def normalize_word(raw: str) -> tuple[str, ...]:
+    """Normalise one white-space-delimited word; may yield zero, one or more words."""
+    if len(raw) > MAX_WORD:
+        if _LINK_START.match(raw.lower()):
+            return ("xxurl",)
+        raw = raw[:MAX_WORD]
+    if raw.isascii():
+        word = raw.lower()
+    else:
+        word = unicodedata.normalize("NFKC", raw).translate(_INVISIBLE).translate(_CONFUSABLES)
+        word = _strip_accents(word).lower()
+    if "@" in word or "." in word or "/" in word:
+        word = _URL.sub(" xxurl ", _EMAIL.sub(" xxemail ", word))
+    if any(c.isdigit() for c in word):
+        word = _IP_ADDRESS.sub(" xxip ", word)
+        word = _PHONE.sub(" xxphone ", _MONEY.sub(" xxmoney ", word))
+    if _LEET_CHARS.search(word):
+        word = _LEET_WORD.sub(_unleet, word)
+    if _SEPARATED_LETTERS.match(word):
+        word = _SEPARATORS.sub("", word)
+    word = _REPEATS.sub(r"\1", word)
+    return tuple(word.split())
+
+
+def _join_spans(words: list[str]) -> list[str]:
+    """Close up spaced-out letters ("f u c k"), spelled-out links and grouped phone numbers."""
+    joined: list[str] = []
+    i, n = 0, len(words)
+    while i < n:
+        word = words[i]
+        # Three or more single letters in a row: "y o u", "f u c k".
+        if len(word) == 1 and word.isalpha():
+            j = i
+            while j < n and len(words[j]) == 1 and words[j].isalpha():
+                j += 1
+            if j - i >= 3:
+                joined.append("".join(words[i:j]))
+                i = j
+                continue
+        # "quickcash dot biz", "site (dot) com".
+        if (i + 2 < n and words[i + 1] in ("dot", "(dot)", "[dot]")
+                and words[i + 2].strip(".,!?)") in _TLDS):
+            joined.append("xxurl")
+            i += 3
+            continue
+        # "555 010 2233", "+44 (0)7700 900123".
+        if word == "xxphone" or _PHONE_PIECE.match(word):
+            j, digits = i, 0
+            while j < n and (words[j] == "xxphone" or _PHONE_PIECE.match(words[j])):
+                digits += 7 if words[j] == "xxphone" else sum(c.isdigit() for c in words[j])
+                j += 1
+            if j - i >= 2 and digits >= 7:
+                joined.append("xxphone")
+                i = j
+                continue
+        joined.append(word)
+        i += 1
+    return joined
 
 
 def _strip_accents(text: str) -> str:
@@ -84,9 +155,11 @@ def _strip_accents(text: str) -> str:
 
 def _unleet(match: re.Match[str]) -> str:
     token = match.group()
-    # "@handle" is a mention; "@ss" is a disguise.
-    is_mention = token.startswith("@") and len(token) > 4
-    if is_mention or token.startswith("xx") or not _HAS_LETTER.search(token):
+    if not _HAS_LETTER.search(token):
+        return token
+    # "@handle" is a mention and "4pm", "90s" or "2nd" are numbers; "@ss" is a disguise.
+    if (token.startswith("@") and len(token) > 4) or token.startswith("xx") \
+            or _ORDINAL_OR_UNIT.fullmatch(token):
         return token
     # Trailing "!" is punctuation, not a letter: "idiot!!!" keeps its exclamation marks.
     core = token.rstrip("!")

@@ -24,7 +24,10 @@ Progress = Callable[[str], None]
 
 @dataclass
 class Corpus:
-    """Labeled comments: ``texts`` and a 0/1 matrix ``y`` with one column per label."""
+    """Labeled comments: ``texts`` and a matrix ``y`` with one column per label.
+
+    ``y`` holds 1 (has the label), 0 (does not) or -1 (the source does not say).
+    """
 
     texts: list[str] = field(default_factory=list)
     y: np.ndarray = field(default_factory=lambda: np.zeros((0, len(LABELS)), dtype=np.int8))
@@ -40,7 +43,14 @@ class Corpus:
         return digest.hexdigest()
 
     def label_counts(self) -> dict[str, int]:
-        return {label: int(n) for label, n in zip(LABELS, self.y.sum(axis=0))}
+        return {label: int(n) for label, n in zip(LABELS, (self.y == 1).sum(axis=0))}
+
+    def __add__(self, other: "Corpus") -> "Corpus":
+        """Both corpora; a text in both keeps this one's labels."""
+        seen = {normalize(t) for t in self.texts}
+        keep = [i for i, t in enumerate(other.texts) if normalize(t) not in seen]
+        return Corpus(texts=self.texts + [other.texts[i] for i in keep],
+                      y=np.vstack([self.y, other.y[keep]]).astype(np.int8))
 
 
 def read_labeled_csv(paths: Iterable[Path]) -> Corpus:
@@ -99,7 +109,7 @@ def train(corpus: Corpus, *, holdout: float = 0.2, random_state: int = 0,
     """
     if len(corpus) < 20:
         raise ValueError(f"need at least 20 labeled comments to train, got {len(corpus)}")
-    any_label = corpus.y.any(axis=1)
+    any_label = (corpus.y == 1).any(axis=1)
     indices = np.arange(len(corpus))
     train_idx, test_idx = train_test_split(indices, test_size=holdout, random_state=random_state,
                                            stratify=any_label)
@@ -120,21 +130,28 @@ def evaluate(model: CommentClassifier, texts: Sequence[str], y: np.ndarray,
              threshold: float = 0.5) -> dict[str, dict[str, float]]:
     """ROC-AUC, PR-AUC, and precision and recall at ``threshold``, per label and for "any"."""
     proba = model.predict_proba(texts)
-    truth = np.column_stack([y, y.any(axis=1)])
-    metrics = {}
-    for j, name in enumerate([*model.labels_, "any"]):
-        positives = int(truth[:, j].sum())
-        entry: dict[str, float] = {"positives": positives, "rows": len(texts)}
-        if 0 < positives < len(texts):
-            predicted = proba[:, j] >= threshold
-            entry.update(
-                roc_auc=round(float(roc_auc_score(truth[:, j], proba[:, j])), 4),
-                pr_auc=round(float(average_precision_score(truth[:, j], proba[:, j])), 4),
-                precision=round(float(precision_score(truth[:, j], predicted, zero_division=0)), 4),
-                recall=round(float(recall_score(truth[:, j], predicted, zero_division=0)), 4),
-            )
-        metrics[name] = entry
-    return metrics
+    y = np.asarray(y)
+    any_label = np.where((y == 1).any(axis=1), 1, np.where((y == 0).all(axis=1), 0, -1))
+    truth = np.column_stack([y, any_label])
+    return {name: binary_metrics(truth[:, j], proba[:, j], threshold)
+            for j, name in enumerate([*model.labels_, "any"])}
+
+
+def binary_metrics(truth: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:
+    """ROC-AUC, PR-AUC, precision and recall at ``threshold``, over rows whose truth is known."""
+    known = truth >= 0
+    truth, scores = truth[known], scores[known]
+    positives = int(truth.sum())
+    entry: dict[str, float] = {"positives": positives, "rows": int(len(truth))}
+    if 0 < positives < len(truth):
+        predicted = scores >= threshold
+        entry.update(
+            roc_auc=round(float(roc_auc_score(truth, scores)), 4),
+            pr_auc=round(float(average_precision_score(truth, scores)), 4),
+            precision=round(float(precision_score(truth, predicted, zero_division=0)), 4),
+            recall=round(float(recall_score(truth, predicted, zero_division=0)), 4),
+        )
+    return entry
 
 
 def train_and_save(corpus: Corpus, registry: "ModelRegistry", *, source: str,

@@ -16,8 +16,6 @@ from service.extensions import configure_engine, db, migrate
 
 MAX_BODY_BYTES = 64 * 1024
 
-api = ModerationApi()
-
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app. ``test_config`` overrides environment variables, as tests need.
@@ -49,26 +47,27 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(root / "migrations"))
     with app.app_context():
         configure_engine(db.engine)
-    api.init_app(app)
+    api = ModerationApi(app)
+    app.extensions["moderation.api"] = api
     _wire_services(app, settings)
-    _register_endpoints(app)
+    _register_endpoints(app, api)
     return app
 
 
 def _wire_services(app: Flask, settings: Settings) -> None:
     """Build each domain service once; views and commands look them up in app.extensions."""
     from service.scoring.service import ScoringService
-    from service.sites.services import SiteService
+    from service.sites.services import SiteService, Thresholds
     from service.submission.services import SubmissionService
 
-    sites = SiteService(db.session, (settings.approve_below, settings.reject_at))
+    sites = SiteService(db.session, Thresholds(settings.approve_below, settings.reject_at))
     scoring = ScoringService(ModelRegistry(settings.model_dir))
     app.extensions["moderation.sites"] = sites
     app.extensions["moderation.scoring"] = scoring
     app.extensions["moderation.submissions"] = SubmissionService(db.session, scoring, sites)
 
 
-def _register_endpoints(app: Flask) -> None:
+def _register_endpoints(app: Flask, api: ModerationApi) -> None:
     from service import meta
     from service.scoring import views as scoring_views
     from service.scoring.cli import model_cli

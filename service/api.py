@@ -7,13 +7,13 @@ never build an error by hand.
 
 from __future__ import annotations
 
-import functools
 import logging
-from typing import Any, Callable
+from typing import Any
 
 import marshmallow as ma
-from flask import Flask, current_app, g, request
-from flask_smorest import Api, abort
+from flask import Flask, Request, current_app, g, request
+from flask_smorest import Api, Blueprint, abort
+from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from service.errors import Conflict, DomainError, InvalidInput, NotFound, Unavailable
@@ -71,27 +71,42 @@ class ModerationApi(Api):
                         "description": "The site's API key, from `flask --app wsgi sites create`."})
 
 
-def require_json_body() -> None:
-    """Refuse a body that is not JSON before any view reads it (``before_request`` hook)."""
+class SafeJsonParser(FlaskParser):
+    """webargs' parser, with JSON nested too deeply for Python answered 400, not 500."""
+
+    def _raw_load_json(self, req: Request) -> Any:
+        try:
+            return super()._raw_load_json(req)
+        except RecursionError:
+            abort(400, message="The JSON body is nested too deeply.")
+
+
+class SiteBlueprint(Blueprint):
+    """A blueprint of host-site endpoints: every request must carry a site's API key
+    (401 otherwise) and, when it has a body, a JSON one (415 otherwise)."""
+
+    ARGUMENTS_PARSER = SafeJsonParser()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.before_request(_authenticate_site)
+        self.before_request(_require_json_body)
+
+
+def _authenticate_site() -> None:
+    """Authenticate the host site from ``Authorization: Bearer <api key>`` into ``g.site``."""
+    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+    site = None
+    if scheme.lower() == "bearer" and key.strip():
+        site = current_app.extensions["moderation.sites"].authenticate(key.strip())
+    if site is None:
+        abort(401)
+    g.site = site
+
+
+def _require_json_body() -> None:
     if request.method in ("POST", "PUT", "PATCH") and not request.is_json:
         abort(415)
-
-
-def site_required(view: Callable) -> Callable:
-    """Authenticate the host site from ``Authorization: Bearer <api key>`` into ``g.site``."""
-
-    @functools.wraps(view)
-    def wrapper(*args: Any, **kwargs: Any):
-        scheme, _, key = request.headers.get("Authorization", "").partition(" ")
-        site = None
-        if scheme.lower() == "bearer" and key.strip():
-            site = current_app.extensions["moderation.sites"].authenticate(key.strip())
-        if site is None:
-            abort(401)
-        g.site = site
-        return view(*args, **kwargs)
-
-    return wrapper
 
 
 SITE_SECURITY = [{"siteKey": []}]
@@ -100,7 +115,8 @@ SITE_SECURITY = [{"siteKey": []}]
 class CleanString(ma.fields.String):
     """A string trimmed of surrounding white space, refused if it holds NUL or lone surrogates.
 
-    Neither can be stored in PostgreSQL text, and neither belongs in a comment.
+    Neither can be stored in PostgreSQL text, and neither belongs in a comment. Every string
+    a client sends goes through this field (or :class:`CleanUrl`).
     """
 
     default_error_messages = {
@@ -117,3 +133,7 @@ class CleanString(ma.fields.String):
         except UnicodeEncodeError:
             raise self.make_error("encoding") from None
         return text
+
+
+class CleanUrl(CleanString, ma.fields.Url):
+    """An http(s) URL with the same hygiene as :class:`CleanString`."""

@@ -102,7 +102,3 @@ def _secret_key(environ: Mapping[str, str], env: str, instance_path: Path) -> st
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_hex(32))
     return path.read_text().strip()
-
-
-def settings_from_environment(instance_path: Path) -> Settings:
-    return Settings.from_env(os.environ, instance_path)

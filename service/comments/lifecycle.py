@@ -1,8 +1,9 @@
 """The one place where a comment's status changes.
 
-Every decision, the classifier's at submission and (later) a moderator's, goes through
-:func:`change_status`, so that what must accompany a change (the audit entry, the training
-example, the outbox event for the host site) is written beside it, in the same transaction.
+Every decision, the classifier's at submission and, with the review queue, a moderator's,
+goes through :func:`change_status`. It is the seam where what must accompany a change (the
+audit entry, the training example, the outbox event for the host site) will be written, in
+the caller's transaction; today it sets the status and its time.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from service.extensions import UtcDateTime, db, utcnow
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
-class CommentStatus(str, enum.Enum):
+class CommentStatus(enum.StrEnum):
     APPROVED = "approved"
     PENDING_REVIEW = "pending_review"
     REJECTED = "rejected"

@@ -8,7 +8,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from classifier import ModelRegistry, seed_corpus, train_and_save
+from classifier import ModelNotFound, ModelRegistry, ModelRejected, seed_corpus, train_and_save
 
 model_cli = AppGroup("model", help="Train the classifier and list its versions.")
 
@@ -23,9 +23,16 @@ def _registry() -> ModelRegistry:
 def train_model(if_missing: bool, as_json: bool) -> None:
     """Train on the seed corpus and make the new version active."""
     registry = _registry()
-    if if_missing and registry.active_version() is not None:
-        click.echo(f"Model {registry.active_version()} is active; not training.", err=as_json)
-        return
+    if if_missing:
+        try:
+            active = registry.load_active()
+        except ModelNotFound:
+            pass
+        except ModelRejected as error:
+            click.echo(f"The active model cannot be used ({error}); training a new one.", err=True)
+        else:
+            click.echo(f"Model {active.version} is active; not training.", err=as_json)
+            return
     directory = current_app.config["MODERATION_SETTINGS"].training_data_dir
     corpus = seed_corpus(directory)
     progress = (lambda message: click.echo(message, err=True))

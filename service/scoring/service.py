@@ -12,16 +12,9 @@ from classifier import CommentScore, LoadedModel, ModelNotFound, ModelRegistry, 
 
 from service.comments.models import CommentStatus
 from service.errors import Unavailable
+from service.sites.services import Thresholds
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """Below ``approve_below`` a comment is published; from ``reject_at`` it is rejected."""
-
-    approve_below: float
-    reject_at: float
 
 
 @dataclass(frozen=True)
@@ -69,7 +62,7 @@ class ScoringService:
         self.registry = registry
         self.refresh_seconds = refresh_seconds
         self._loaded: LoadedModel | None = None
-        self._marker: float | None = None
+        self._marker: float | None = None  # ACTIVE pointer last acted on, loaded or refused
         self._checked_at = 0.0
         self._lock = threading.Lock()
 
@@ -87,14 +80,16 @@ class ScoringService:
     def _refresh(self, now: float) -> None:
         self._checked_at = now
         marker = self.registry.active_marker()
-        if marker == self._marker and self._loaded is not None:
+        if marker == self._marker:
             return
         try:
             loaded = self.registry.load_active()
         except ModelNotFound:
             return
         except ModelRejected as error:
-            # Keep serving the model we have; a rejected artifact is an operator's problem.
+            # Keep serving the model we have, and do not re-check the same refused artifact
+            # every few seconds; an operator has to act.
+            self._marker = marker
             log.error("active model refused: %s", error)
             return
         self._loaded, self._marker = loaded, marker
@@ -122,9 +117,12 @@ class ScoringService:
                 thresholds: Thresholds) -> list[Assessment]:
         assessments = []
         for result in loaded.model.score(texts):
-            status, reasons = decide(result, thresholds)
-            assessments.append(Assessment(
+            # Decide on the rounded values, so the stored score explains the decision.
+            result = CommentScore(
                 score=round(result.score, 4),
-                scores={label: round(value, 4) for label, value in result.labels.items()},
-                status=status, reasons=reasons, model_version=loaded.version))
+                labels={label: round(value, 4) for label, value in result.labels.items()})
+            status, reasons = decide(result, thresholds)
+            assessments.append(Assessment(score=result.score, scores=result.labels,
+                                          status=status, reasons=reasons,
+                                          model_version=loaded.version))
         return assessments

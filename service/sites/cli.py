@@ -20,9 +20,9 @@ def _service() -> SiteService:
 
 
 def _describe(site: Site) -> dict:
-    low, high = _service().thresholds(site)
+    thresholds = _service().thresholds(site)
     return {"id": site.id, "name": site.name, "webhook_url": site.webhook_url,
-            "approve_below": low, "reject_at": high,
+            "approve_below": thresholds.approve_below, "reject_at": thresholds.reject_at,
             "created_at": site.created_at.isoformat()}
 
 
@@ -41,7 +41,7 @@ def create_site(name: str, webhook_url: str | None, approve_below: float | None,
                 reject_at: float | None, if_missing: bool, as_json: bool) -> None:
     """Create a site and print its API key (shown only this once)."""
     service = _service()
-    if if_missing and any(site.name == name for site in service.list()):
+    if if_missing and service.find(name) is not None:
         click.echo(f"Site {name!r} exists already; its API key was printed when it was created "
                    f"(a new one: flask --app wsgi sites rotate-key {name}).", err=as_json)
         return

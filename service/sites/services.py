@@ -16,11 +16,19 @@ from sqlalchemy.orm import Session
 from service.errors import Conflict, InvalidInput, NotFound
 from service.sites.models import Site
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}")
 _KEY = re.compile(r"^mk_([0-9a-f]{12})_[A-Za-z0-9_-]{43}$")
 # Compared against when no site has the presented prefix, so that a wrong prefix costs as
 # much time as a wrong secret.
 _DUMMY_HASH = hashlib.sha256(b"no such key").hexdigest()
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Below ``approve_below`` a comment is published; from ``reject_at`` it is rejected."""
+
+    approve_below: float
+    reject_at: float
 
 
 @dataclass(frozen=True)
@@ -48,9 +56,9 @@ def _hash(key: str) -> str:
 
 
 def validate_thresholds(approve_below: float | None, reject_at: float | None,
-                        defaults: tuple[float, float]) -> None:
-    low = defaults[0] if approve_below is None else approve_below
-    high = defaults[1] if reject_at is None else reject_at
+                        defaults: Thresholds) -> None:
+    low = defaults.approve_below if approve_below is None else approve_below
+    high = defaults.reject_at if reject_at is None else reject_at
     errors = {}
     for field, value in (("approve_below", approve_below), ("reject_at", reject_at)):
         if value is not None and not 0.0 <= value <= 1.0:
@@ -72,17 +80,17 @@ def validate_webhook_url(url: str | None) -> None:
 class SiteService:
     """Tenants and their credentials."""
 
-    def __init__(self, session: Session, default_thresholds: tuple[float, float]) -> None:
+    def __init__(self, session: Session, default_thresholds: Thresholds) -> None:
         self.session = session
         self.default_thresholds = default_thresholds
 
     def create(self, name: str, *, webhook_url: str | None = None,
                approve_below: float | None = None, reject_at: float | None = None) -> IssuedKey:
-        if not _NAME.match(name):
+        if not _NAME.fullmatch(name):
             raise InvalidInput({"name": ["1-100 letters, digits, spaces, '.', '_' or '-'"]})
         validate_webhook_url(webhook_url)
         validate_thresholds(approve_below, reject_at, self.default_thresholds)
-        if self.session.scalar(select(Site.id).where(Site.name == name)) is not None:
+        if self.find(name) is not None:
             raise Conflict(f"a site named {name!r} already exists")
         key, prefix, key_hash = _new_api_key()
         site = Site(name=name, key_prefix=prefix, key_hash=key_hash, webhook_url=webhook_url,
@@ -92,8 +100,11 @@ class SiteService:
         self.session.commit()
         return IssuedKey(site=site, api_key=key)
 
+    def find(self, name: str) -> Site | None:
+        return self.session.scalar(select(Site).where(Site.name == name))
+
     def get(self, name: str) -> Site:
-        site = self.session.scalar(select(Site).where(Site.name == name))
+        site = self.find(name)
         if site is None:
             raise NotFound(f"no site named {name!r}")
         return site
@@ -135,8 +146,9 @@ class SiteService:
             return site
         return None
 
-    def thresholds(self, site: Site) -> tuple[float, float]:
-        """The site's (approve_below, reject_at), falling back to the service defaults."""
-        low, high = self.default_thresholds
-        return (low if site.approve_below is None else site.approve_below,
-                high if site.reject_at is None else site.reject_at)
+    def thresholds(self, site: Site) -> Thresholds:
+        """The site's thresholds, falling back to the service defaults."""
+        default = self.default_thresholds
+        return Thresholds(
+            default.approve_below if site.approve_below is None else site.approve_below,
+            default.reject_at if site.reject_at is None else site.reject_at)

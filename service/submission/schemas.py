@@ -3,7 +3,7 @@
 import marshmallow as ma
 from marshmallow import validate
 
-from service.api import CleanString
+from service.api import CleanString, CleanUrl
 
 MAX_TEXT = 10_000
 MAX_ID = 2**63 - 1  # ids are 64-bit: anything larger cannot be one of ours
@@ -19,7 +19,7 @@ class CommentIn(ma.Schema):
     article_id = CleanString(required=True, validate=validate.Length(1, 200),
                              metadata={"description": "The site's own id for the article; "
                                                       "created on first use."})
-    article_url = ma.fields.Url(schemes={"http", "https"}, validate=validate.Length(max=2000))
+    article_url = CleanUrl(schemes={"http", "https"}, validate=validate.Length(max=2000))
     article_title = CleanString(validate=validate.Length(max=500))
     author = ma.fields.Nested(AuthorIn, required=True)
     text = CleanString(required=True, validate=validate.Length(1, MAX_TEXT),

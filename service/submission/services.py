@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from service.comments.lifecycle import CLASSIFIER, change_status
 from service.comments.models import Article, Author, Comment
 from service.errors import Conflict, InvalidInput, NotFound
-from service.scoring.service import ScoringService, Thresholds
+from service.scoring.service import ScoringService
 from service.sites.models import Site
 from service.sites.services import SiteService
 
@@ -50,7 +50,7 @@ class SubmissionService:
             self._check_parent(site, parent_id, payload["article_id"])
 
         # Score before writing anything, so no database lock is held while the model runs.
-        assessment = self.scoring.assess([payload["text"]], Thresholds(*self.sites.thresholds(site)))[0]
+        assessment = self.scoring.assess([payload["text"]], self.sites.thresholds(site))[0]
 
         article = self._upsert(Article, site, payload["article_id"],
                                url=payload.get("article_url"), title=payload.get("article_title"))

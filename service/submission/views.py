@@ -2,15 +2,13 @@
 
 from flask import current_app, g
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
-from service.api import SITE_SECURITY, require_json_body, site_required
+from service.api import SITE_SECURITY, SiteBlueprint
 from service.submission.schemas import CommentIn, CommentOut
 from service.submission.services import SubmissionService
 
-blp = Blueprint("comments", __name__, url_prefix="/v1/comments",
+blp = SiteBlueprint("comments", __name__, url_prefix="/v1/comments",
                 description="Submit comments for moderation and read their status.")
-blp.before_request(require_json_body)
 
 
 def submissions() -> SubmissionService:
@@ -19,8 +17,6 @@ def submissions() -> SubmissionService:
 
 @blp.route("")
 class Comments(MethodView):
-    decorators = [site_required]
-
     @blp.doc(security=SITE_SECURITY)
     @blp.arguments(CommentIn)
     @blp.response(201, CommentOut, description="Stored and decided.")
@@ -35,8 +31,6 @@ class Comments(MethodView):
 
 @blp.route("/<int:comment_id>")
 class CommentById(MethodView):
-    decorators = [site_required]
-
     @blp.doc(security=SITE_SECURITY)
     @blp.response(200, CommentOut)
     def get(self, comment_id: int):

@@ -62,19 +62,20 @@ def test_probabilities_are_in_range_and_combined_score_bounds_each_label(model):
     assert np.all(proba[:, -1] >= proba[:, :-1].max(axis=1))
 
 
-@pytest.mark.parametrize("text, label, word", [
-    ("Honestly you are an idiot, the article was fine.", "insult", "idiot"),
-    ("Great piece. You are a 1d10t though.", "insult", "1d10t"),
-    ("I know where you live and I will hurt you.", "threat", "live"),
-    ("You people are vermin and should be deported.", "severe_toxicity", "vermin"),
-    ("Make money fast, call +1 555 010 2233 today!", "spam", "+1 555 010 2233"),
+@pytest.mark.parametrize("text, label, words", [
+    ("Honestly you are an idiot, the article was fine.", "insult", {"idiot"}),
+    ("Great piece. You are a 1d10t though.", "insult", {"1d10t"}),
+    ("I know where you live and I will hurt you.", "threat", {"know", "live", "hurt"}),
+    ("You people are vermin and should be deported.", "severe_toxicity", {"vermin", "deported"}),
+    ("Make money fast, call +1 555 010 2233 today!", "spam", {"+1 555 010 2233", "money"}),
 ])
-def test_explain_points_at_the_words_a_moderator_would_highlight(model, text, label, word):
+def test_explain_points_at_the_words_a_moderator_would_highlight(model, text, label, words):
     spans = [span for span in model.explain(text) if span.label == label]
     assert spans, f"no {label} spans for {text!r}"
-    assert word in [span.text for span in spans[:2]]
+    assert spans[0].text in words
     for span in spans:
         assert text[span.start:span.end] == span.text
+        assert span.text.lower() not in {"you", "are", "and", "i", "will", "the", "a"}
 
 
 def test_explain_gives_no_spans_for_a_clean_comment(model):

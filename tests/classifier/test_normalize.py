@@ -43,6 +43,7 @@ def test_ordinary_text_keeps_its_words_and_numbers(text, expected):
     ("call +44 7700 900123 today", "xxphone"),
     ("WhatsApp (555) 010-4477", "xxphone"),
     ("I made $8,400 in two weeks", "xxmoney"),
+    ("edited from 97.89.98.145 (talk)", "xxip"),
 ])
 def test_contact_details_and_money_become_markers(text, marker):
     assert marker in normalize(text).split()

@@ -81,6 +81,9 @@ def test_a_body_that_is_not_json_is_415(app, client, site, content_type):
     (comment(article_id=""), "article_id"),
     (comment(article_id="a" * 201), "article_id"),
     (comment(article_url="javascript:alert(1)"), "article_url"),
+    (comment(article_url="https://news.example/\x00"), "article_url"),
+    (comment(article_url="https://news.example/\ud800"), "article_url"),
+    (comment(author={"id": "a", "name": "nul\x00"}), "author"),
     (comment(parent_id="1"), "parent_id"),
     (comment(parent_id=2**64), "parent_id"),
     (comment(parent_id=0), "parent_id"),
@@ -96,7 +99,8 @@ def test_field_errors_are_422_with_a_message_per_field(app, client, site, payloa
     assert stored_comments(app) == 0
 
 
-@pytest.mark.parametrize("payload", [[], "text", 12, None, {"nested": [[[[[[[[[[]]]]]]]]]]}])
+@pytest.mark.parametrize("payload", [[], "text", 12, None, {"nested": [[[[[[[[[[]]]]]]]]]]},
+                                     2**200, 1e308])
 def test_json_that_is_not_an_object_is_a_clear_4xx(client, site, payload):
     response = client.post("/v1/comments", data=json.dumps(payload),
                            content_type="application/json", headers=site.headers)
@@ -107,3 +111,37 @@ def test_json_that_is_not_an_object_is_a_clear_4xx(client, site, payload):
 def test_a_10000_character_comment_is_accepted(client, site):
     response = client.post("/v1/comments", json=comment("word " * 2000), headers=site.headers)
     assert response.status_code == 201
+
+
+@pytest.mark.parametrize("path", ["/v1/comments", "/v1/score", "/v1/score/batch"])
+def test_json_nested_deeper_than_python_can_parse_is_400(client, site, path):
+    body = "[" * 30_000 + "]" * 30_000
+    response = client.post(path, data=body, content_type="application/json", headers=site.headers)
+    assert_error(response, 400)
+    assert "nested" in response.json["message"]
+
+
+@pytest.mark.parametrize("path", ["/v1/score", "/v1/score/batch"])
+def test_score_endpoints_refuse_bad_bodies_like_submissions(client, site, path):
+    assert_error(client.post(path, data="{", content_type="application/json",
+                             headers=site.headers), 400)
+    assert_error(client.post(path, data="text=hi", headers=site.headers,
+                             content_type="text/plain"), 415)
+    assert_error(client.post(path, data=json.dumps({"text": "x" * 70_000}),
+                             content_type="application/json", headers=site.headers), 413)
+
+
+def test_an_unauthenticated_caller_learns_only_that_it_needs_a_key(client):
+    assert_error(client.post("/v1/comments", data="not json", content_type="text/plain"), 401)
+
+
+@pytest.mark.parametrize("text", [
+    "$" * 10_000, "a." * 5_000, "1." * 5_000, "a-" * 5_000, "1 " * 5_000, "f u " * 2_500,
+    "x" * 10_000, "\u200b" * 10_000, "🤡" * 2_000, "ا" * 10_000, "a " * 5_000,
+    "dot com " * 1_250, "+1 (" * 2_500,
+])
+def test_pathological_texts_are_scored_and_explained(client, site, text):
+    """Texts built to make regular expressions backtrack: each must simply work."""
+    response = client.post("/v1/score", json={"text": text}, headers=site.headers)
+    assert response.status_code == 200
+    assert 0.0 <= response.json["score"] <= 1.0

@@ -131,3 +131,14 @@ def test_text_is_stored_trimmed_and_unescaped(client, site):
     text = "  <script>alert('x')</script> & friends  "
     body = client.post("/v1/comments", json=comment(text), headers=site.headers).json
     assert body["text"] == "<script>alert('x')</script> & friends"
+
+
+def test_two_sites_using_the_same_article_and_author_ids_stay_apart(app, client, site, other_site):
+    from service.comments.models import Article, Author
+    client.post("/v1/comments", json=comment(article_title="Ours"), headers=site.headers)
+    client.post("/v1/comments", json=comment(article_title="Theirs"), headers=other_site.headers)
+    with app.app_context():
+        articles = db.session.execute(select(Article.site_id, Article.title)).all()
+        authors = db.session.execute(select(Author.site_id, Author.external_id)).all()
+    assert sorted(articles) == [(site.id, "Ours"), (other_site.id, "Theirs")]
+    assert sorted(authors) == [(site.id, "reader-1"), (other_site.id, "reader-1")]

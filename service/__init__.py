@@ -56,6 +56,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 def _wire_services(app: Flask, settings: Settings) -> None:
     """Build each domain service once; views and commands look them up in app.extensions."""
+    from service.retraining.services import ExampleStore
     from service.scoring.service import ScoringService
     from service.sites.services import SiteService, Thresholds
     from service.submission.services import SubmissionService
@@ -65,12 +66,14 @@ def _wire_services(app: Flask, settings: Settings) -> None:
     app.extensions["moderation.sites"] = sites
     app.extensions["moderation.scoring"] = scoring
     app.extensions["moderation.submissions"] = SubmissionService(db.session, scoring, sites)
+    app.extensions["moderation.examples"] = ExampleStore(db.session)
 
 
 def _register_endpoints(app: Flask, api: ModerationApi) -> None:
     from service import meta
     from service.scoring import views as scoring_views
-    from service.scoring.cli import model_cli
+    from service.retraining import models as retraining_models  # noqa: F401 (table)
+    from service.retraining.cli import data_cli, model_cli
     from service.sites.cli import sites_cli
     from service.submission import views as submission_views
 
@@ -79,6 +82,7 @@ def _register_endpoints(app: Flask, api: ModerationApi) -> None:
     app.register_blueprint(meta.bp)
     app.cli.add_command(sites_cli)
     app.cli.add_command(model_cli)
+    app.cli.add_command(data_cli)
 
 
 def _configure_logging(level: str) -> None:

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from classifier import LABELS, ModelRegistry
+from classifier import LABELS, ModelRegistry, seed_corpus
 from tests.conftest import ROOT
 
 
@@ -25,7 +25,8 @@ def small_corpus(tmp_path):
 
 
 @pytest.fixture
-def cli_app(app_config, tmp_path, small_corpus):
+def cli_app(app, app_config, tmp_path, small_corpus):
+    """The app with its tables, a small seed corpus and an empty model registry."""
     from service import create_app
     return create_app({**app_config, "MODEL_DIR": str(tmp_path / "models"),
                        "TRAINING_DATA_DIR": str(small_corpus)})
@@ -37,7 +38,7 @@ def test_train_json_prints_the_new_active_version(cli_app, tmp_path, small_corpu
     assert result.exit_code == 0, result.output
     metadata = json.loads(result.stdout)
     assert metadata["active"] is True
-    assert metadata["training_data"]["rows"] == 60 * len(list(small_corpus.glob("*.csv")))
+    assert metadata["training_data"]["rows"] == len(seed_corpus(small_corpus))
     assert set(metadata["metrics"]) == {*LABELS, "any"}
     assert ModelRegistry(tmp_path / "models").active_version() == metadata["version"]
     assert "training on" in result.stderr
@@ -60,3 +61,15 @@ def test_list_json_shows_every_version_and_which_is_active(cli_app):
     assert [(v["version"], v["active"]) for v in versions] == [(second, True), (first, False)]
     plain = runner.invoke(args=["model", "list"]).output
     assert f"* {second}" in plain
+
+
+def test_train_learns_from_imported_examples_too(cli_app, small_corpus, tmp_path):
+    runner = cli_app.test_cli_runner()
+    imported = tmp_path / "extra.csv"
+    imported.write_text("text," + ",".join(LABELS) + "\n"
+                        + "".join(f"extra comment number {i},0,0,0,0,0,0,0\n" for i in range(25)))
+    assert runner.invoke(args=["data", "import", str(imported), "--format", "csv"]).exit_code == 0
+    result = runner.invoke(args=["model", "train", "--json"])
+    seed_rows = len(seed_corpus(small_corpus))
+    assert json.loads(result.stdout)["training_data"]["rows"] == seed_rows + 25
+    assert "25 imported" in result.stderr

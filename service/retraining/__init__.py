@@ -1,0 +1,1 @@
+"""Retraining: the store of labeled examples, imports, and training new model versions."""

@@ -46,5 +46,9 @@ bench: $(VENV)/.bench
 	$(BIN)/python -m bench.scoring
 	$(BIN)/python -m bench.http
 
+## bench-quality: quality on public data sets against alt-profanity-check and a baseline
+bench-quality: $(VENV)/.bench
+	$(BIN)/python -m bench.quality
+
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -214,6 +214,17 @@ class CommentClassifier(BaseEstimator):
         proba[:, -1] = np.maximum(proba[:, -1], proba[:, :-1].max(axis=1))
         return proba
 
+    def known_word_share(self, text: str) -> tuple[float, int]:
+        """Share of ``text``'s words (letters only, two or more) that the model has seen,
+        and how many such words there are: a low share means a language it never learned."""
+        vectorizer = self.vectorizer_
+        words = [t for w in normalize(text).split() for t in vectorizer.word_entry(w).tokens
+                 if len(t) > 1 and t.isalpha()]
+        if not words:
+            return 1.0, 0
+        known = sum(1 for t in words if t in vectorizer.word_vocabulary_)
+        return known / len(words), len(words)
+
     def score(self, X: Iterable[str]) -> list[CommentScore]:
         """Score each text: the combined ``score`` and one probability per label."""
         return [

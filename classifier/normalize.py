@@ -64,6 +64,9 @@ _SEPARATORS = re.compile(r"[.\-_*]")
 # A letter repeated three or more times ("stuuupid", "fuuuck") collapses to one.
 _REPEATS = re.compile(r"([a-z])\1{2,}")
 _PHONE_PIECE = re.compile(r"^\+?\(?\d[\d().-]*$")
+# Single characters separated by single spaces: "f u c k", and in "y o u  a r e" (words
+# apart by two spaces) each word on its own.
+_SPACED_OUT = re.compile(r"(?<!\S)[\w@$!*#|](?: [\w@$!*#|])+(?!\S)")
 
 
 def normalize(text: str) -> str:
@@ -77,6 +80,8 @@ def normalize(text: str) -> str:
 
 def normalized_words(text: str) -> list[str]:
     """The normalised words of ``text``, after the fixes that span several words."""
+    if " " in text:
+        text = _SPACED_OUT.sub(lambda match: match.group().replace(" ", ""), text)
     words: list[str] = []
     for raw in text.split():
         words.extend(normalize_word(raw))
@@ -111,20 +116,11 @@ def normalize_word(raw: str) -> tuple[str, ...]:
 
 
 def _join_spans(words: list[str]) -> list[str]:
-    """Close up spaced-out letters ("f u c k"), spelled-out links and grouped phone numbers."""
+    """Close up spelled-out links and phone numbers written in groups."""
     joined: list[str] = []
     i, n = 0, len(words)
     while i < n:
         word = words[i]
-        # Three or more single letters in a row: "y o u", "f u c k".
-        if len(word) == 1 and word.isalpha():
-            j = i
-            while j < n and len(words[j]) == 1 and words[j].isalpha():
-                j += 1
-            if j - i >= 3:
-                joined.append("".join(words[i:j]))
-                i = j
-                continue
         # "quickcash dot biz", "site (dot) com".
         if (i + 2 < n and words[i + 1] in ("dot", "(dot)", "[dot]")
                 and words[i + 2].strip(".,!?)") in _TLDS):

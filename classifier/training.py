@@ -46,9 +46,14 @@ class Corpus:
         return {label: int(n) for label, n in zip(LABELS, (self.y == 1).sum(axis=0))}
 
     def __add__(self, other: "Corpus") -> "Corpus":
-        """Both corpora; a text in both keeps this one's labels."""
+        """Both corpora without repeats; a text in both keeps this one's labels."""
         seen = {normalize(t) for t in self.texts}
-        keep = [i for i, t in enumerate(other.texts) if normalize(t) not in seen]
+        keep = []
+        for i, text in enumerate(other.texts):
+            key = normalize(text)
+            if key not in seen:
+                seen.add(key)
+                keep.append(i)
         return Corpus(texts=self.texts + [other.texts[i] for i in keep],
                       y=np.vstack([self.y, other.y[keep]]).astype(np.int8))
 

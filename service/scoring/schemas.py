@@ -32,6 +32,8 @@ class ScoreOut(ma.Schema):
     scores = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Float())
     status = ma.fields.String(metadata={"description": "The decision a submission would get."})
     reasons = ma.fields.List(ma.fields.Nested(ReasonOut))
+    language = ma.fields.String(metadata={"description": "ISO 639-1 code, `und` when "
+                                                         "undetermined."})
     model_version = ma.fields.String()
 
 

@@ -8,7 +8,9 @@ import time
 from dataclasses import dataclass
 from typing import Sequence
 
-from classifier import CommentScore, LoadedModel, ModelNotFound, ModelRegistry, ModelRejected, Span
+from classifier import (CommentClassifier, CommentScore, LoadedModel, ModelNotFound,
+                        ModelRegistry, ModelRejected, Span)
+from classifier.language import TRAINED_LANGUAGES, detect_language
 
 from service.comments.models import CommentStatus
 from service.errors import Unavailable
@@ -25,14 +27,17 @@ class Assessment:
     scores: dict[str, float]
     status: CommentStatus
     reasons: list[dict]
+    language: str
     model_version: str
 
 
-def decide(result: CommentScore, thresholds: Thresholds) -> tuple[CommentStatus, list[dict]]:
+def decide(result: CommentScore, thresholds: Thresholds, *,
+           unsupported_language: bool = False) -> tuple[CommentStatus, list[dict]]:
     """Approve, hold or reject on the combined score; list the labels that crossed a threshold.
 
     A label "crossed" a threshold when its own probability reached it: those are the reasons
-    a moderator and the host site see.
+    a moderator and the host site see. A comment in a language the model did not learn is
+    never approved on its score alone: it waits for review.
     """
     if result.score >= thresholds.reject_at:
         status = CommentStatus.REJECTED
@@ -48,7 +53,24 @@ def decide(result: CommentScore, thresholds: Thresholds) -> tuple[CommentStatus,
                 reasons.append({"label": label, "score": round(value, 4),
                                 "threshold": name, "value": threshold})
                 break
+    if unsupported_language and status is CommentStatus.APPROVED:
+        status = CommentStatus.PENDING_REVIEW
+        reasons.append({"label": "language", "score": None,
+                        "threshold": "unsupported_language", "value": None})
     return status, reasons
+
+
+def comment_language(model: CommentClassifier, text: str) -> tuple[str, bool]:
+    """The comment's language, and whether the model was not trained on it.
+
+    CLD2's reliable guess decides; for text it cannot place (short, or mixed), a model
+    that knows under 60% of four or more words has met a language it did not learn.
+    """
+    language, reliable = detect_language(text)
+    if reliable:
+        return language, language not in TRAINED_LANGUAGES
+    share, words = model.known_word_share(text)
+    return language, words >= 4 and share < 0.6
 
 
 class ScoringService:
@@ -116,13 +138,14 @@ class ScoringService:
     def _assess(loaded: LoadedModel, texts: Sequence[str],
                 thresholds: Thresholds) -> list[Assessment]:
         assessments = []
-        for result in loaded.model.score(texts):
+        for text, result in zip(texts, loaded.model.score(texts)):
             # Decide on the rounded values, so the stored score explains the decision.
             result = CommentScore(
                 score=round(result.score, 4),
                 labels={label: round(value, 4) for label, value in result.labels.items()})
-            status, reasons = decide(result, thresholds)
+            language, unsupported = comment_language(loaded.model, text)
+            status, reasons = decide(result, thresholds, unsupported_language=unsupported)
             assessments.append(Assessment(score=result.score, scores=result.labels,
-                                          status=status, reasons=reasons,
+                                          status=status, reasons=reasons, language=language,
                                           model_version=loaded.version))
         return assessments

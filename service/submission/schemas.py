@@ -33,10 +33,11 @@ class CommentIn(ma.Schema):
 
 
 class ReasonOut(ma.Schema):
-    label = ma.fields.String()
-    score = ma.fields.Float()
-    threshold = ma.fields.String(metadata={"description": "approve_below or reject_at"})
-    value = ma.fields.Float(metadata={"description": "The threshold's value."})
+    label = ma.fields.String(metadata={"description": "A label, or `language`."})
+    score = ma.fields.Float(allow_none=True)
+    threshold = ma.fields.String(metadata={"description": "approve_below, reject_at, or "
+                                                          "unsupported_language"})
+    value = ma.fields.Float(allow_none=True, metadata={"description": "The threshold's value."})
 
 
 class AuthorOut(ma.Schema):
@@ -53,6 +54,8 @@ class CommentOut(ma.Schema):
                             metadata={"description": "One 0-1 probability per label."})
     reasons = ma.fields.List(ma.fields.Nested(ReasonOut))
     model_version = ma.fields.String()
+    language = ma.fields.String(allow_none=True, metadata={
+        "description": "ISO 639-1 code of the comment's language, `und` when undetermined."})
     article_id = ma.fields.Function(lambda comment: comment.article.external_id)
     author = ma.fields.Nested(AuthorOut)
     parent_id = ma.fields.Integer(allow_none=True)

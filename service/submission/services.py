@@ -60,7 +60,7 @@ class SubmissionService:
             site_id=site.id, article_id=article.id, author_id=author.id, parent_id=parent_id,
             client_id=client_id, content_hash=digest, text=payload["text"],
             score=assessment.score, scores=assessment.scores, reasons=assessment.reasons,
-            model_version=assessment.model_version)
+            model_version=assessment.model_version, language=assessment.language)
         change_status(comment, assessment.status, actor=CLASSIFIER)
         comment.created_at = comment.updated_at
         self.session.add(comment)

@@ -142,3 +142,22 @@ def test_two_sites_using_the_same_article_and_author_ids_stay_apart(app, client,
         authors = db.session.execute(select(Author.site_id, Author.external_id)).all()
     assert sorted(articles) == [(site.id, "Ours"), (other_site.id, "Theirs")]
     assert sorted(authors) == [(site.id, "reader-1"), (other_site.id, "reader-1")]
+
+
+@pytest.mark.parametrize("text, language", [
+    ("Gracias por el artículo, explica muy bien los cambios en el transporte público.", "es"),
+    ("Merci pour cet article très clair sur les travaux de la mairie.", "fr"),
+    ("Danke für den Bericht, endlich erklärt jemand die neuen Buslinien.", "de"),
+])
+def test_a_comment_in_a_language_the_model_did_not_learn_waits_for_review(client, site, text,
+                                                                          language):
+    body = client.post("/v1/comments", json=comment(text), headers=site.headers).json
+    assert body["language"] == language
+    assert body["status"] == "pending_review"
+    assert {"label": "language", "score": None, "threshold": "unsupported_language",
+            "value": None} in body["reasons"]
+
+
+def test_an_english_comment_is_marked_english(client, site):
+    body = client.post("/v1/comments", json=comment(), headers=site.headers).json
+    assert (body["language"], body["status"]) == ("en", "approved")

@@ -1,0 +1,263 @@
+"""Classifier quality on public, human-labeled comments nobody here wrote.
+
+    python -m bench.quality            (make bench-quality runs it; about 15 minutes)
+
+Scorers, each measured on the same evaluation sets:
+
+1. ``default``: our pipeline trained on training_data/ alone (what `make run` serves);
+2. ``+public``: the same pipeline trained on training_data/ plus the public training files;
+3. ``alt-profanity-check``: the PyPI package (one score, used for every label);
+4. ``tfidf-lr``: plain word TF-IDF + logistic regression, trained like (2).
+
+Evaluation sets: Jigsaw test.c (never trained on), a stratified 20% held out of every other
+set, Jigsaw test.c with its words disguised (leetspeak, spaced and repeated letters,
+look-alike and zero-width characters: the same transformation for clean and bad rows), and
+two held-out domains: ETHOS with ETHOS left out of training, and YouTube video 07 with that
+video left out. Tweets (Davidson, OLID) are reported apart. Needs ../shared/datasets.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.model_selection import train_test_split
+
+from bench.common import ROOT, SHARED
+from classifier import LABELS, CommentClassifier, Corpus, normalize, seed_corpus
+from classifier.datasets import read_dataset, to_corpus_rows
+
+APPROVE_BELOW, REJECT_AT = 0.3, 0.9
+HEADS = [*LABELS, "any"]
+Scorer = Callable[[list[str]], np.ndarray]  # texts -> (n, len(HEADS)) probabilities
+
+
+def load(relative: str, fmt: str) -> Corpus:
+    texts, matrix = to_corpus_rows(read_dataset(SHARED / relative, fmt))
+    return Corpus(texts=texts, y=np.array(matrix, dtype=np.int8).reshape(-1, len(LABELS)))
+
+
+def subset(corpus: Corpus, index: np.ndarray) -> Corpus:
+    return Corpus(texts=[corpus.texts[i] for i in index], y=corpus.y[index])
+
+
+def split(corpus: Corpus, label: str) -> tuple[Corpus, Corpus]:
+    """80/20, stratified on ``label``, the same every run."""
+    column = corpus.y[:, LABELS.index(label)]
+    train, test = train_test_split(np.arange(len(corpus)), test_size=0.2, random_state=0,
+                                   stratify=column)
+    return subset(corpus, train), subset(corpus, test)
+
+
+def any_label(y: np.ndarray) -> np.ndarray:
+    return np.where((y == 1).any(axis=1), 1, np.where((y == 0).all(axis=1), 0, -1))
+
+
+# -- disguises, applied alike to clean and bad comments ---------------------------------
+
+_LEET = str.maketrans({"a": "4", "e": "3", "i": "1", "o": "0", "s": "$"})
+_LOOKALIKE = str.maketrans({"a": "а", "e": "е", "o": "о", "c": "с", "p": "р"})
+
+
+def disguise(text: str, seed: int) -> str:
+    rng = random.Random(seed)
+    words = []
+    for word in text.split():
+        if len(word) < 4 or not word.isalpha() or rng.random() > 0.5:
+            words.append(word)
+            continue
+        trick = rng.randrange(5)
+        if trick == 0:
+            word = word.translate(_LEET)
+        elif trick == 1:
+            word = " ".join(word)
+        elif trick == 2:
+            k = len(word) // 2
+            word = word[:k] + word[k] * 4 + word[k + 1:]
+        elif trick == 3:
+            word = word.translate(_LOOKALIKE)
+        else:
+            word = "\u200b".join(word)
+        words.append(word)
+    return " ".join(words)
+
+
+# -- scorers ------------------------------------------------------------------------------
+
+def ours(corpus: Corpus) -> Scorer:
+    model = CommentClassifier().fit(corpus.texts, corpus.y)
+    return model.predict_proba
+
+
+def plain_baseline(corpus: Corpus) -> Scorer:
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2)
+    features = vectorizer.fit_transform(corpus.texts)
+    targets = np.column_stack([corpus.y, any_label(corpus.y)])
+    heads = []
+    for j in range(targets.shape[1]):
+        known = targets[:, j] >= 0
+        heads.append(LogisticRegression(C=4, max_iter=1000).fit(features[known], targets[known, j]))
+
+    def score(texts: list[str]) -> np.ndarray:
+        x = vectorizer.transform(texts)
+        return np.column_stack([h.predict_proba(x)[:, 1] for h in heads])
+    return score
+
+
+def profanity_check() -> Scorer:
+    from profanity_check import predict_prob
+
+    def score(texts: list[str]) -> np.ndarray:
+        p = predict_prob(texts)
+        return np.repeat(p[:, None], len(HEADS), axis=1)
+    return score
+
+
+# -- evaluation -----------------------------------------------------------------------------
+
+@dataclass
+class EvalSet:
+    name: str
+    corpus: Corpus
+    heads: list[str]
+    tweets: bool = False
+
+
+def measure(scorer: Scorer, evaluation: EvalSet) -> dict[str, dict[str, float]]:
+    proba = scorer(evaluation.corpus.texts)
+    truth = np.column_stack([evaluation.corpus.y, any_label(evaluation.corpus.y)])
+    results = {}
+    for head in evaluation.heads:
+        j = HEADS.index(head)
+        known = truth[:, j] >= 0
+        t, p = truth[known, j], proba[known, j]
+        if len(set(t.tolist())) < 2:
+            continue
+        flagged, rejected = p >= APPROVE_BELOW, p >= REJECT_AT
+        results[head] = {
+            "n": int(len(t)), "pos": int(t.sum()),
+            "roc_auc": roc_auc_score(t, p), "pr_auc": average_precision_score(t, p),
+            "precision@review": _ratio((flagged & (t == 1)).sum(), flagged.sum()),
+            "recall@review": _ratio((flagged & (t == 1)).sum(), (t == 1).sum()),
+            "precision@reject": _ratio((rejected & (t == 1)).sum(), rejected.sum()),
+            "recall@reject": _ratio((rejected & (t == 1)).sum(), (t == 1).sum()),
+        }
+    return results
+
+
+def _ratio(a: int, b: int) -> float:
+    return float(a) / float(b) if b else float("nan")
+
+
+def main() -> None:
+    if not SHARED.exists():
+        print("../shared/datasets is absent: the quality benchmark needs the public data sets.")
+        sys.exit(0)
+    started = time.perf_counter()
+    seed = seed_corpus(ROOT / "training_data")
+    jigsaw_train = load("jigsaw/train.5k.csv", "jigsaw")
+    jigsaw_test = load("jigsaw/test.c.400.csv", "jigsaw")
+    ethos_train, ethos_test = split(load("ethos/Ethos_Dataset_Binary.csv", "ethos"), "identity_attack")
+    videos = {v: load(f"youtube_spam/{v}", "youtube") for v in
+              ("01-9bZkp7q19f0.csv", "04-CevxZvSJLk8.csv", "07-KQ6zr6kCPj8.csv")}
+    youtube = videos["01-9bZkp7q19f0.csv"] + videos["04-CevxZvSJLk8.csv"] + videos["07-KQ6zr6kCPj8.csv"]
+    youtube_train, youtube_test = split(youtube, "spam")  # `+` above removed repeated texts
+    davidson_train, davidson_test = split(load("davidson/labeled_data.csv", "davidson"), "toxicity")
+    olid_train, olid_test = split(load("olid/olid-training-v1.0.tsv", "olid"), "toxicity")
+    video_07 = videos["07-KQ6zr6kCPj8.csv"]
+    without_07 = videos["01-9bZkp7q19f0.csv"] + videos["04-CevxZvSJLk8.csv"]
+    without_07 = subset(without_07, np.array([i for i, t in enumerate(without_07.texts)
+                                              if normalize(t) not in {normalize(x) for x in video_07.texts}], dtype=int))
+
+    public = jigsaw_train + ethos_train + youtube_train + davidson_train + olid_train
+    no_ethos = jigsaw_train + youtube_train + davidson_train + olid_train
+    no_video = jigsaw_train + ethos_train + without_07 + davidson_train + olid_train
+    disguised = Corpus(texts=[disguise(t, i) for i, t in enumerate(jigsaw_test.texts)],
+                       y=jigsaw_test.y)
+    jigsaw_heads = ["any", "toxicity", "obscene", "insult", "threat", "identity_attack"]
+    sets = [
+        EvalSet("Jigsaw test.c (Wikipedia talk)", jigsaw_test, jigsaw_heads),
+        EvalSet("Jigsaw test.c, words disguised", disguised, jigsaw_heads),
+        EvalSet("ETHOS, 20% held out", ethos_test, ["identity_attack"]),
+        EvalSet("YouTube spam, 20% held out", youtube_test, ["spam"]),
+        EvalSet("Davidson tweets, 20% held out", davidson_test, ["toxicity", "identity_attack"], True),
+        EvalSet("OLID tweets, 20% held out", olid_test, ["toxicity"], True),
+    ]
+    print(f"training rows: seed {len(seed):,}; public {len(public):,}", file=sys.stderr)
+    scorers: dict[str, Scorer] = {}
+    timings = {}
+    for name, build in [("default (training_data/ only)", lambda: ours(seed)),
+                        ("+public (training_data/ + public train splits)", lambda: ours(seed + public)),
+                        ("alt-profanity-check 1.9.1", profanity_check),
+                        ("tfidf-lr baseline (same data as +public)", lambda: plain_baseline(seed + public))]:
+        t = time.perf_counter()
+        scorers[name] = build()
+        timings[name] = time.perf_counter() - t
+        print(f"trained {name} in {timings[name]:.0f} s", file=sys.stderr)
+
+    results = {name: {s.name: measure(scorer, s) for s in sets} for name, scorer in scorers.items()}
+
+    # Held-out domains: retrain the trainable scorers without the domain.
+    domains = [("ETHOS, left out of training", no_ethos, load("ethos/Ethos_Dataset_Binary.csv", "ethos"), ["identity_attack"]),
+               ("YouTube video 07, left out of training", no_video, video_07, ["spam"])]
+    for title, training, held_out, heads in domains:
+        evaluation = EvalSet(title, held_out, heads)
+        for name in scorers:
+            if name.startswith("default"):
+                scorer = scorers[name]  # never saw any public data
+            elif name.startswith("+public"):
+                scorer = ours(seed + training)
+            elif name.startswith("tfidf"):
+                scorer = plain_baseline(seed + training)
+            else:
+                scorer = scorers[name]
+            results[name][title] = measure(scorer, evaluation)
+        print(f"measured {title}", file=sys.stderr)
+
+    report(results, [s.name for s in sets] + [d[0] for d in domains],
+           tweets={s.name for s in sets if s.tweets})
+    print(f"\n(run took {time.perf_counter() - started:.0f} s; thresholds: review from "
+          f"{APPROVE_BELOW}, reject from {REJECT_AT})")
+
+
+def report(results: dict, set_names: list[str], tweets: set[str]) -> None:
+    scorers = list(results)
+    for heading, names in (("News-style and general comments", [n for n in set_names if n not in tweets]),
+                           ("Tweets (not news comments; reported apart)", [n for n in set_names if n in tweets])):
+        print(f"\n### {heading}\n")
+        print("| evaluation set | label | n (pos) | " + " | ".join(
+            f"{s.split(' (')[0]} ROC-AUC" for s in scorers) + " | " + " | ".join(
+            f"{s.split(' (')[0]} PR-AUC" for s in scorers) + " |")
+        print("|" + "---|" * (3 + 2 * len(scorers)))
+        for set_name in names:
+            heads = results[scorers[0]].get(set_name, {})
+            for head, first in heads.items():
+                aucs = [results[s][set_name].get(head, {}).get("roc_auc", float("nan")) for s in scorers]
+                prs = [results[s][set_name].get(head, {}).get("pr_auc", float("nan")) for s in scorers]
+                print(f"| {set_name} | {head} | {first['n']} ({first['pos']}) | "
+                      + " | ".join(f"{v:.3f}" for v in aucs) + " | "
+                      + " | ".join(f"{v:.3f}" for v in prs) + " |")
+        print("\nPrecision / recall at the default thresholds (score >= 0.3: held or rejected; "
+              ">= 0.9: rejected):\n")
+        print("| evaluation set | label | " + " | ".join(s.split(" (")[0] for s in scorers) + " |")
+        print("|" + "---|" * (2 + len(scorers)))
+        for set_name in names:
+            for head in results[scorers[0]].get(set_name, {}):
+                cells = []
+                for s in scorers:
+                    m = results[s][set_name].get(head)
+                    cells.append("n/a" if m is None else
+                                 f"{m['precision@review']:.2f}/{m['recall@review']:.2f} · "
+                                 f"{m['precision@reject']:.2f}/{m['recall@reject']:.2f}")
+                print(f"| {set_name} | {head} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()

@@ -23,3 +23,10 @@ accesslog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+
+
+def post_worker_init(worker) -> None:
+    """Load the active model before the worker takes requests, so the first one is not slow."""
+    scoring = worker.wsgi.extensions.get("moderation.scoring")
+    if scoring is not None and scoring.ready:
+        worker.log.info("worker %s scores with model %s", worker.pid, scoring.current().version)

@@ -34,7 +34,7 @@ from bench.common import ROOT, SHARED
 from classifier import LABELS, CommentClassifier, Corpus, normalize, seed_corpus
 from classifier.datasets import read_dataset, to_corpus_rows
 
-APPROVE_BELOW, REJECT_AT = 0.3, 0.9
+APPROVE_BELOW, REJECT_AT = 0.4, 0.95
 HEADS = [*LABELS, "any"]
 Scorer = Callable[[list[str]], np.ndarray]  # texts -> (n, len(HEADS)) probabilities
 
@@ -244,8 +244,8 @@ def report(results: dict, set_names: list[str], tweets: set[str]) -> None:
                 print(f"| {set_name} | {head} | {first['n']} ({first['pos']}) | "
                       + " | ".join(f"{v:.3f}" for v in aucs) + " | "
                       + " | ".join(f"{v:.3f}" for v in prs) + " |")
-        print("\nPrecision / recall at the default thresholds (score >= 0.3: held or rejected; "
-              ">= 0.9: rejected):\n")
+        print(f"\nPrecision / recall at the default thresholds (score >= {APPROVE_BELOW}: held or rejected; "
+              f">= {REJECT_AT}: rejected):\n")
         print("| evaluation set | label | " + " | ".join(s.split(" (")[0] for s in scorers) + " |")
         print("|" + "---|" * (2 + len(scorers)))
         for set_name in names:

@@ -34,8 +34,8 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str], instance_path: Path) -> "Settings":
         env = _choice(environ, "APP_ENV", ENVIRONMENTS, default="production")
-        approve_below = _fraction(environ, "DEFAULT_APPROVE_BELOW", default=0.3)
-        reject_at = _fraction(environ, "DEFAULT_REJECT_AT", default=0.9)
+        approve_below = _fraction(environ, "DEFAULT_APPROVE_BELOW", default=0.4)
+        reject_at = _fraction(environ, "DEFAULT_REJECT_AT", default=0.95)
         if not approve_below <= reject_at:
             raise ConfigError(
                 f"DEFAULT_APPROVE_BELOW ({approve_below}) must not exceed "

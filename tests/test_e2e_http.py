@@ -58,7 +58,7 @@ def server(app_config, tmp_path):
             try:
                 if requests.get(f"{base}/readyz", timeout=2).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:
                 pass
             assert process.poll() is None, process.stderr.read()
             assert time.monotonic() < deadline, "gunicorn did not become ready"

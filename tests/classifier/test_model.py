@@ -40,7 +40,7 @@ def test_obfuscated_variants_score_like_their_plain_form(model, plain, disguised
     "Agreed.",
 ])
 def test_ordinary_comments_score_low(model, text):
-    assert model.score([text])[0].score < 0.3
+    assert model.score([text])[0].score < 0.4
 
 
 @pytest.mark.parametrize("text, label", [
@@ -100,3 +100,27 @@ def test_a_label_with_no_examples_gets_a_constant_low_probability():
     model = CommentClassifier(calibration_folds=2).fit(texts, y)
     threat = model.score(["I will hurt you"])[0].labels["threat"]
     assert threat < 0.01
+
+
+@pytest.mark.parametrize("text", [
+    "The transport secretary has failed commuters for three years running and should go.",
+    "This budget is a shambles and the chancellor knows it.",
+    "Your paper keeps printing press releases as news. Do better.",
+    "The referee was dreadful tonight and the league needs to review his decisions.",
+    "Absolutely furious that the library is closing. Who signed this off?",
+    "The company's apology is worthless until they compensate the families.",
+    "I think you're wrong about the housing figures; the census says otherwise.",
+    "Ok, thanks",
+    "nah not really",
+    "hi folks",
+])
+def test_heated_but_civil_and_short_comments_stay_under_the_review_threshold(model, text):
+    """Written for this test, absent from the seed corpus."""
+    assert model.score([text])[0].score < 0.4
+
+
+def test_scoring_path_equals_the_feature_matrix_product(model):
+    texts = ["You are an idiot", "Lovely photos of the harbour at dawn.", "f u c k this",
+             "Buy now at quickcash247 dot biz", "", "🤡🤡🤡", "a " * 50]
+    direct = model.transform(texts) @ model.coef_.T + model.intercept_
+    np.testing.assert_allclose(model.decision_function(texts), direct, rtol=1e-4, atol=1e-4)

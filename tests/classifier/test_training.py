@@ -53,3 +53,13 @@ def test_seed_corpus_is_large_and_covers_every_label():
     assert all(counts[label] >= 50 for label in LABELS), counts
     clean = int((~corpus.y.any(axis=1)).sum())
     assert clean >= len(corpus) / 3
+
+
+def test_adding_corpora_drops_repeats_and_keeps_the_first_labels():
+    y_a = np.array([[1, 0, 1, 0, 0, 0, 0]], dtype=np.int8)
+    y_b = np.array([[0, 0, 0, 0, 0, 0, 0], [-1, -1, -1, -1, -1, -1, 1],
+                    [-1, -1, -1, -1, -1, -1, 0]], dtype=np.int8)
+    combined = Corpus(texts=["You idiot"], y=y_a) + Corpus(
+        texts=["you 1d10t", "buy now", "BUY NOW"], y=y_b)
+    assert combined.texts == ["You idiot", "buy now"]
+    assert combined.y.tolist() == [[1, 0, 1, 0, 0, 0, 0], [-1, -1, -1, -1, -1, -1, 1]]

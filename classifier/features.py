@@ -84,7 +84,8 @@ class CommentVectorizer(TransformerMixin, BaseEstimator):
         """The feature matrix, shape (n_texts, n_word_features + n_char_features)."""
         rows_columns, rows_values = [], []
         for text in X:
-            word_ids, words = self.analyse(text)
+            ids, words = self.analyse(text)
+            word_ids = np.asarray(ids, dtype=np.int32)
             word_values = self.word_idf_[word_ids]
             word_values = word_values / max(float(np.sqrt(np.dot(word_values, word_values))), 1e-12)
             entries = [self.word_entry(word) for word in words]
@@ -114,33 +115,42 @@ class CommentVectorizer(TransformerMixin, BaseEstimator):
 
     # -- the pieces a text is made of -------------------------------------------------------
 
-    def analyse(self, text: str) -> tuple[np.ndarray, list[str]]:
-        """The distinct word-part feature ids of ``text``, and its distinct words."""
-        words = list(dict.fromkeys(text.split()))
-        vocabulary = self.word_vocabulary_
-        low, high = self.word_ngram_range
+    def analyse(self, text: str | Sequence[str]) -> tuple[list[int], list[str]]:
+        """The distinct word-part feature ids of a text (or of its list of normalised words),
+        and its distinct words."""
+        sequence = text.split() if isinstance(text, str) else text
+        words = list(dict.fromkeys(sequence))
+        entries = self._entries(words)
         ids: set[int] = set()
+        low, high = self.word_ngram_range
         if low == 1:
-            for word in words:
-                ids.update(self.word_entry(word).unigram_ids)
+            for entry in entries.values():
+                ids.update(entry.unigram_ids)
         if high >= 2:
-            tokens = [t for word in text.split() for t in self.word_entry(word).tokens]
+            vocabulary = self.word_vocabulary_
+            tokens = [t for word in sequence for t in entries[word].tokens]
             for n in range(max(low, 2), high + 1):
                 for gram in map(" ".join, zip(*(tokens[k:] for k in range(n)))):
                     index = vocabulary.get(gram)
                     if index is not None:
                         ids.add(index)
-        return np.fromiter(sorted(ids), dtype=np.int32, count=len(ids)), words
+        return list(ids), words
 
     def word_entry(self, word: str) -> "WordEntry":
         """One whitespace word's tokens, unigram ids and weighted char n-grams (cached)."""
-        cache = self.__dict__.setdefault("_cache", {})
-        entry = cache.get(word)
-        if entry is None:
-            if len(cache) > _CACHE_LIMIT:  # hostile input must not grow it without bound
-                cache.clear()
-            entry = cache[word] = self._new_entry(word)
-        return entry
+        return self._entries([word])[word]
+
+    def _entries(self, words: Sequence[str]) -> dict[str, "WordEntry"]:
+        cache = self.__dict__.get("_cache")
+        if cache is None or len(cache) > _CACHE_LIMIT:  # bounded against hostile input
+            cache = self.__dict__["_cache"] = {}
+        found = {}
+        for word in words:
+            entry = cache.get(word)
+            if entry is None:
+                entry = cache[word] = self._new_entry(word)
+            found[word] = entry
+        return found
 
     def _new_entry(self, word: str) -> "WordEntry":
         tokens = tuple(_TOKENS.findall(word))
@@ -182,42 +192,80 @@ class Projection:
     """A linear map (``weights``: n_outputs x n_features) applied to texts word by word.
 
     Equal to ``vectorizer.transform(texts) @ weights.T`` without building the features:
-    each distinct word's char-part product is computed once and cached.
+    each distinct word's char-part product is computed once and kept in a table that grows
+    as new words arrive (bounded), and a batch is summed with one ``np.add.reduceat``.
     """
 
     def __init__(self, vectorizer: CommentVectorizer, weights: np.ndarray) -> None:
         self.vectorizer = vectorizer
         split = vectorizer.n_word_features_
-        idf = vectorizer.word_idf_
-        self.word_weights = np.ascontiguousarray((weights[:, :split] * idf).T, dtype=np.float64)
-        self.word_idf_squared = idf.astype(np.float64) ** 2
-        self.char_weights = np.ascontiguousarray(weights[:, split:].T, dtype=np.float64)
+        idf = vectorizer.word_idf_.astype(np.float64)
         self.n_outputs = weights.shape[0]
-        self._words: dict[str, tuple[np.ndarray, float]] = {}
+        # Word part: one row per feature, weight times idf; the last row is zeros (padding).
+        self.word_table = np.vstack([(weights[:, :split].astype(np.float64) * idf).T,
+                                     np.zeros((1, self.n_outputs))])
+        self.word_idf_squared = np.append(idf ** 2, 0.0)
+        self.char_weights = np.ascontiguousarray(weights[:, split:].T, dtype=np.float64)
+        self._reset()
+
+    def _reset(self) -> None:
+        self._rows: dict[str, int] = {}
+        self._products = np.zeros((1024, self.n_outputs))
+        self._sqnorms = np.zeros(1024)
+
+    def _row(self, word: str) -> int:
+        row = self._rows.get(word)
+        if row is None:
+            if len(self._rows) >= _CACHE_LIMIT:
+                self._reset()
+            row = len(self._rows)
+            if row == len(self._sqnorms):
+                self._products = np.vstack([self._products, np.zeros_like(self._products)])
+                self._sqnorms = np.concatenate([self._sqnorms, np.zeros_like(self._sqnorms)])
+            entry = self.vectorizer.word_entry(word)
+            self._products[row] = entry.char_values.astype(np.float64) @ self.char_weights[entry.char_ids]
+            self._sqnorms[row] = entry.char_sqnorm
+            self._rows[word] = row
+        return row
 
     def word_contribution(self, word: str) -> tuple[np.ndarray, float]:
         """A word's un-normalised char-part product and its char-part squared norm."""
-        cached = self._words.get(word)
-        if cached is None:
-            if len(self._words) > _CACHE_LIMIT:
-                self._words.clear()
-            entry = self.vectorizer.word_entry(word)
-            product = entry.char_values.astype(np.float64) @ self.char_weights[entry.char_ids]
-            cached = self._words[word] = (product, entry.char_sqnorm)
-        return cached
+        row = self._row(word)
+        return self._products[row], float(self._sqnorms[row])
 
-    def __call__(self, texts: Sequence[str]) -> np.ndarray:
-        """Shape (n_texts, n_outputs): each text's features times the weights."""
+    def __call__(self, texts: Sequence[str | Sequence[str]]) -> np.ndarray:
+        """Shape (n_texts, n_outputs): each text's features times the weights.
+
+        A text is a normalised string or its list of normalised words."""
+        padding = len(self.word_idf_squared) - 1
+        word_ids: list[int] = []
+        word_starts: list[int] = []
+        rows: list[int] = []
+        row_starts: list[int] = []
+        analyse, known, row_of = self.vectorizer.analyse, self._rows, self._row
+        for text in texts:
+            ids, words = analyse(text)
+            word_starts.append(len(word_ids))
+            word_ids.extend(ids or (padding,))
+            row_starts.append(len(rows))
+            for word in words:
+                row = known.get(word)
+                rows.append(row_of(word) if row is None else row)
+            known = self._rows  # a new table if the cache was reset
         out = np.zeros((len(texts), self.n_outputs))
-        analyse = self.vectorizer.analyse
-        for row, text in enumerate(texts):
-            word_ids, words = analyse(text)
-            if len(word_ids):
-                word_norm = np.sqrt(self.word_idf_squared[word_ids].sum())
-                out[row] += self.word_weights[word_ids].sum(axis=0) / word_norm
-            if words:
-                contributions = [self.word_contribution(word) for word in words]
-                char_norm = np.sqrt(sum(sq for _, sq in contributions))
-                if char_norm > 0:
-                    out[row] += np.sum([p for p, _ in contributions], axis=0) / char_norm
+        if not texts:
+            return out
+        ids = np.asarray(word_ids)
+        word_sum = np.add.reduceat(self.word_table[ids], word_starts)
+        word_norm = np.sqrt(np.add.reduceat(self.word_idf_squared[ids], word_starts))
+        np.divide(word_sum, word_norm[:, None], out=out, where=word_norm[:, None] > 0)
+        if rows:
+            # Texts without words get an empty slice; reduceat needs in-range starts.
+            index = np.asarray(rows)
+            starts = np.minimum(row_starts, len(index) - 1)
+            char_sum = np.add.reduceat(self._products[index], starts)
+            char_norm = np.sqrt(np.add.reduceat(self._sqnorms[index], starts))
+            counts = np.diff(np.append(row_starts, len(index)))
+            has_words = (counts > 0) & (char_norm > 0)
+            out[has_words] += char_sum[has_words] / char_norm[has_words, None]
         return out

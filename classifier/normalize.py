@@ -64,6 +64,9 @@ _SEPARATORS = re.compile(r"[.\-_*]")
 # A letter repeated three or more times ("stuuupid", "fuuuck") collapses to one.
 _REPEATS = re.compile(r"([a-z])\1{2,}")
 _PHONE_PIECE = re.compile(r"^\+?\(?\d[\d().-]*$")
+# What _join_spans looks for can only come from a digit or the word "dot".
+_PHONE_FIRST = frozenset("+(0123456789x")
+_MAY_SPAN = re.compile(r"[0-9]|dot", re.IGNORECASE)
 # Single characters separated by single spaces: "f u c k", and in "y o u  a r e" (words
 # apart by two spaces) each word on its own.
 _SPACED_OUT = re.compile(r"(?<!\S)[\w@$!*#|](?: [\w@$!*#|])+(?!\S)")
@@ -82,10 +85,8 @@ def normalized_words(text: str) -> list[str]:
     """The normalised words of ``text``, after the fixes that span several words."""
     if " " in text:
         text = _SPACED_OUT.sub(lambda match: match.group().replace(" ", ""), text)
-    words: list[str] = []
-    for raw in text.split():
-        words.extend(normalize_word(raw))
-    if len(words) > 2:
+    words = [word for raw in text.split() for word in normalize_word(raw)]
+    if len(words) > 2 and _MAY_SPAN.search(text):
         words = _join_spans(words)
     return words
 
@@ -128,9 +129,10 @@ def _join_spans(words: list[str]) -> list[str]:
             i += 3
             continue
         # "555 010 2233", "+44 (0)7700 900123".
-        if word == "xxphone" or _PHONE_PIECE.match(word):
+        if word[0] in _PHONE_FIRST and (word == "xxphone" or _PHONE_PIECE.match(word)):
             j, digits = i, 0
-            while j < n and (words[j] == "xxphone" or _PHONE_PIECE.match(words[j])):
+            while j < n and words[j] and words[j][0] in _PHONE_FIRST and (
+                    words[j] == "xxphone" or _PHONE_PIECE.match(words[j])):
                 digits += 7 if words[j] == "xxphone" else sum(c.isdigit() for c in words[j])
                 j += 1
             if j - i >= 2 and digits >= 7:

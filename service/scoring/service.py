@@ -114,6 +114,7 @@ class ScoringService:
             self._marker = marker
             log.error("active model refused: %s", error)
             return
+        loaded.model.warm_up()
         self._loaded, self._marker = loaded, marker
         log.info("scoring with model %s", loaded.version)
 

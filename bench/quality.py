@@ -34,7 +34,7 @@ from bench.common import ROOT, SHARED
 from classifier import LABELS, CommentClassifier, Corpus, normalize, seed_corpus
 from classifier.datasets import read_dataset, to_corpus_rows
 
-APPROVE_BELOW, REJECT_AT = 0.4, 0.95
+APPROVE_BELOW, REJECT_AT = 0.5, 0.95
 HEADS = [*LABELS, "any"]
 Scorer = Callable[[list[str]], np.ndarray]  # texts -> (n, len(HEADS)) probabilities
 
@@ -223,8 +223,22 @@ def main() -> None:
 
     report(results, [s.name for s in sets] + [d[0] for d in domains],
            tweets={s.name for s in sets if s.tweets})
+    decisions(scorers["default (training_data/ only)"], jigsaw_train)
     print(f"\n(run took {time.perf_counter() - started:.0f} s; thresholds: review from "
           f"{APPROVE_BELOW}, reject from {REJECT_AT})")
+
+
+def decisions(scorer: Scorer, traffic: Corpus) -> None:
+    """What the default model and thresholds do with a random draw of real comments."""
+    score = scorer(traffic.texts)[:, HEADS.index("any")]
+    bad = any_label(traffic.y) == 1
+    approved, rejected = score < APPROVE_BELOW, score >= REJECT_AT
+    held = ~approved & ~rejected
+    print(f"\n### Decisions of the default model on a random draw of real comments\n")
+    print(f"Jigsaw train.5k ({len(score):,} comments, {bad.mean():.1%} harmful), thresholds "
+          f"{APPROVE_BELOW} / {REJECT_AT}: approved {approved.mean():.1%}, held for review "
+          f"{held.mean():.1%}, rejected {rejected.mean():.1%}; harmful among approved "
+          f"{bad[approved].mean():.1%}; harmless among rejected {(~bad[rejected]).mean():.1%}.")
 
 
 def report(results: dict, set_names: list[str], tweets: set[str]) -> None:

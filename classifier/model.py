@@ -15,7 +15,8 @@ from scipy import sparse
 from sklearn.base import BaseEstimator
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.base import clone
+from sklearn.model_selection import StratifiedKFold
 
 from classifier.features import CommentVectorizer, Projection
 from classifier.normalize import normalize, normalized_words
@@ -144,13 +145,16 @@ class CommentClassifier(BaseEstimator):
             word_ngram_range=self.word_ngram_range, char_ngram_range=self.char_ngram_range,
             min_df=self.min_df).fit(texts)
         features = self.vectorizer_.transform(texts)
+        owners, pieces = _segments_of(X)
+        segments = Segments(self.vectorizer_.transform([normalize(p) for p in pieces]),
+                            np.asarray(owners, dtype=np.int64))
         any_label = np.where((y == 1).any(axis=1), 1, np.where((y == 0).all(axis=1), 0, -1))
         targets = np.column_stack([y, any_label])
         heads = []
         for j, name in enumerate([*self.labels, "any"]):
-            known = targets[:, j] >= 0
-            target = targets[known, j]
-            coef, intercept, (slope, offset) = self._fit_head(features[known], target)
+            rows = np.flatnonzero(targets[:, j] >= 0)
+            target = targets[rows, j]
+            coef, intercept, (slope, offset) = self._fit_head(features, segments, rows, target)
             heads.append((coef, intercept, (slope, offset + self._prior_shift(name, target))))
         self.coef_ = np.vstack([h[0] for h in heads]).astype(np.float32)
         self.intercept_ = np.array([h[1] for h in heads], dtype=np.float64)
@@ -166,8 +170,11 @@ class CommentClassifier(BaseEstimator):
         live = self.prevalence[name]
         return float(np.log(live / (1 - live)) - np.log(trained / (1 - trained)))
 
-    def _fit_head(self, features: sparse.spmatrix, target: np.ndarray):
-        """Fit one head; returns (weights, intercept, (slope, offset) of its calibration)."""
+    def _fit_head(self, features: sparse.spmatrix, segments: "Segments", rows: np.ndarray,
+                  target: np.ndarray):
+        """Fit one head on ``rows``; returns (weights, intercept, (slope, offset) of its
+        calibration). The calibration is fitted on out-of-fold *combined* decision values
+        (whole text and strongest sentence), the values it will map at scoring time."""
         n_features = features.shape[1]
         positives = int(target.sum())
         if len(target) == 0 or positives == 0 or positives == len(target):
@@ -177,13 +184,15 @@ class CommentClassifier(BaseEstimator):
         head = LogisticRegression(C=self.C, class_weight="balanced", solver="liblinear",
                                   max_iter=1000)
         folds = min(self.calibration_folds, positives, len(target) - positives)
+        held_out = np.zeros(len(rows))
         if folds >= 2:
             cv = StratifiedKFold(folds, shuffle=True, random_state=self.random_state)
-            held_out = cross_val_predict(head, features, target, cv=cv,
-                                         method="decision_function")
-        head.fit(features, target)
+            for train, test in cv.split(rows, target):
+                fold = clone(head).fit(features[rows[train]], target[train])
+                held_out[test] = segments.combined(fold, features, rows[test])
+        head.fit(features[rows], target)
         if folds < 2:
-            held_out = head.decision_function(features)
+            held_out = segments.combined(head, features, rows)
         platt = LogisticRegression(C=1e4).fit(held_out.reshape(-1, 1), target)
         calibration = (float(platt.coef_[0, 0]), float(platt.intercept_[0]))
         return head.coef_.ravel(), float(head.intercept_[0]), calibration
@@ -195,11 +204,27 @@ class CommentClassifier(BaseEstimator):
         return self.vectorizer_.transform([normalize(t) for t in X])
 
     def decision_function(self, X: Iterable[str]) -> np.ndarray:
-        """Uncalibrated decision values, shape (n_texts, n_labels + 1), computed word by word."""
+        """Uncalibrated decision values, shape (n_texts, n_labels + 1).
+
+        The mean of the whole text's value and its strongest sentence's: one abusive
+        sentence in a long, polite comment must not be averaged away.
+        """
+        texts = list(X)
+        whole = self._project(texts)
+        owners, pieces = _segments_of(texts)
+        strongest = whole.copy()
+        if pieces:
+            values = self._project(pieces)
+            strongest[np.unique(owners)] = -np.inf
+            np.maximum.at(strongest, np.asarray(owners), values)
+        return (whole + strongest) / 2 + self.intercept_
+
+    def _project(self, texts: Sequence[str]) -> np.ndarray:
+        """Each text's features times the weights, computed word by word (no intercept)."""
         projection = self.__dict__.get("_projection")
         if projection is None:
             projection = self.__dict__["_projection"] = Projection(self.vectorizer_, self.coef_)
-        return projection([normalized_words(t) for t in X]) + self.intercept_
+        return projection([normalized_words(t) for t in texts])
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
@@ -214,11 +239,17 @@ class CommentClassifier(BaseEstimator):
         return self
 
     def predict_proba(self, X: Iterable[str]) -> np.ndarray:
-        """Calibrated probabilities, shape (n_texts, n_labels + 1); the last column is "any"."""
+        """Calibrated probabilities, shape (n_texts, n_labels + 1); the last column is the
+        score: max of the "any" and "toxicity" heads."""
         logits = self.decision_function(X) * self.calibration_[:, 0] + self.calibration_[:, 1]
         proba = 1.0 / (1.0 + np.exp(-logits))
-        # "Any label" can be no less likely than the likeliest single label.
-        proba[:, -1] = np.maximum(proba[:, -1], proba[:, :-1].max(axis=1))
+        # The score: "any label", or toxicity where that is likelier (the broadest label,
+        # learned from the most data, catches abuse the "any" head lets a friendly opening
+        # sentence talk down). Other label heads are left out: trained on narrower data,
+        # they add false alarms (the spam head fires on every link in a citation).
+        if "toxicity" in self.labels_:
+            toxicity = proba[:, self.labels_.index("toxicity")]
+            proba[:, -1] = np.maximum(proba[:, -1], toxicity)
         return proba
 
     def known_word_share(self, text: str) -> tuple[float, int]:
@@ -279,6 +310,44 @@ class CommentClassifier(BaseEstimator):
                 spans.append(Span(self.labels_[j], start, end, text[start:end],
                                   round(float(column[i]), 3)))
         return spans
+
+
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+def _segments_of(texts: Sequence[str]) -> tuple[list[int], list[str]]:
+    """The sentences (three words or more) of every text that has several: (owner, sentence)."""
+    owners, pieces = [], []
+    for index, text in enumerate(texts):
+        if "\n" not in text and "." not in text and "!" not in text and "?" not in text:
+            continue
+        sentences = [s for s in _SENTENCE_BREAK.split(text) if len(s.split()) >= 3]
+        if len(sentences) > 1:
+            owners.extend([index] * len(sentences))
+            pieces.extend(sentences)
+    return owners, pieces
+
+
+class Segments:
+    """The training texts' sentences as features, to compute combined decision values."""
+
+    def __init__(self, features: sparse.csr_matrix, owners: np.ndarray) -> None:
+        self.features = features
+        self.owners = owners
+
+    def combined(self, head: LogisticRegression, features: sparse.csr_matrix,
+                 rows: np.ndarray) -> np.ndarray:
+        """(whole + strongest sentence) / 2 for training ``rows``, as ``decision_function``."""
+        whole = head.decision_function(features[rows])
+        strongest = whole.copy()
+        position = {row: i for i, row in enumerate(rows.tolist())}
+        mine = np.array([owner in position for owner in self.owners.tolist()], dtype=bool)
+        if mine.any():
+            local = np.array([position[o] for o in self.owners[mine].tolist()])
+            values = head.decision_function(self.features[mine])
+            strongest[np.unique(local)] = -np.inf
+            np.maximum.at(strongest, local, values)
+        return (whole + strongest) / 2
 
 
 def _explain_tokens(text: str) -> list[tuple[int, int]]:

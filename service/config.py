@@ -34,7 +34,7 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str], instance_path: Path) -> "Settings":
         env = _choice(environ, "APP_ENV", ENVIRONMENTS, default="production")
-        approve_below = _fraction(environ, "DEFAULT_APPROVE_BELOW", default=0.4)
+        approve_below = _fraction(environ, "DEFAULT_APPROVE_BELOW", default=0.5)
         reject_at = _fraction(environ, "DEFAULT_REJECT_AT", default=0.95)
         if not approve_below <= reject_at:
             raise ConfigError(

@@ -32,17 +32,6 @@ def test_obfuscated_variants_score_like_their_plain_form(model, plain, disguised
     assert label_of(model, disguised, label) > 0.5
 
 
-@pytest.mark.parametrize("text", [
-    "Thanks for covering the council meeting, very useful.",
-    "The new phone's battery life is a killer feature.",
-    "I hate traffic on the ring road every morning.",
-    "The suspect was charged with assault and released on bail.",
-    "Agreed.",
-])
-def test_ordinary_comments_score_low(model, text):
-    assert model.score([text])[0].score < 0.4
-
-
 @pytest.mark.parametrize("text, label", [
     ("You are a pathetic idiot and everyone here knows it.", "insult"),
     ("Keep writing this and I will find you and hurt you.", "threat"),
@@ -51,15 +40,16 @@ def test_ordinary_comments_score_low(model, text):
 def test_harmful_comments_score_high_on_their_label(model, text, label):
     result = model.score([text])[0]
     assert result.labels[label] > 0.5
-    assert result.score >= result.labels[label]
+    assert result.score > 0.5
 
 
-def test_probabilities_are_in_range_and_combined_score_bounds_each_label(model):
+def test_probabilities_are_in_range_and_the_score_is_the_last_column(model):
     texts = ["hello there", "you idiot", "buy now at cheap dot biz", "I will hurt you"]
     proba = model.predict_proba(texts)
     assert proba.shape == (4, len(LABELS) + 1)
     assert np.all((proba >= 0) & (proba <= 1))
-    assert np.all(proba[:, -1] >= proba[:, :-1].max(axis=1))
+    assert [round(s.score, 6) for s in model.score(texts)] == [round(p, 6) for p in proba[:, -1]]
+    assert proba[0, -1] < 0.5 and min(proba[1:, -1]) >= 0.5
 
 
 @pytest.mark.parametrize("text, label, words", [
@@ -113,14 +103,29 @@ def test_a_label_with_no_examples_gets_a_constant_low_probability():
     "Ok, thanks",
     "nah not really",
     "hi folks",
+    "Thanks for covering the council meeting, very useful.",
+    "The new phone's battery life is a killer feature.",
+    "I hate traffic on the ring road every morning.",
+    "The suspect was charged with assault and released on bail.",
 ])
-def test_heated_but_civil_and_short_comments_stay_under_the_review_threshold(model, text):
+def test_ordinary_heated_but_civil_and_short_comments_stay_under_the_review_threshold(model, text):
     """Written for this test, absent from the seed corpus."""
-    assert model.score([text])[0].score < 0.4
+    assert model.score([text])[0].score < 0.5
 
 
 def test_scoring_path_equals_the_feature_matrix_product(model):
     texts = ["You are an idiot", "Lovely photos of the harbour at dawn.", "f u c k this",
              "Buy now at quickcash247 dot biz", "", "🤡🤡🤡", "a " * 50]
-    direct = model.transform(texts) @ model.coef_.T + model.intercept_
-    np.testing.assert_allclose(model.decision_function(texts), direct, rtol=1e-4, atol=1e-4)
+    direct = model.transform(texts) @ model.coef_.T
+    np.testing.assert_allclose(model._project(texts), direct, rtol=1e-4, atol=1e-4)
+
+
+def test_one_abusive_sentence_is_not_averaged_away_by_a_long_polite_comment(model):
+    polite = ("Thanks for the detailed report on the new library opening hours. "
+              "The Saturday schedule will help families a lot. "
+              "I hope the council keeps funding the children's reading club next year. ")
+    alone = model.score(["You are a pathetic idiot."])[0].score
+    buried = model.score([polite + "You are a pathetic idiot."])[0].score
+    assert model.score([polite])[0].score < 0.5
+    assert buried >= 0.5
+    assert alone >= buried

@@ -30,7 +30,7 @@ def test_a_clean_comment_is_approved_with_its_scores(client, site):
     assert response.status_code == 201
     body = response.json
     assert body["status"] == "approved"
-    assert 0 <= body["score"] < 0.4
+    assert 0 <= body["score"] < 0.5
     assert set(body["scores"]) == {"toxicity", "severe_toxicity", "insult", "threat",
                                    "identity_attack", "obscene", "spam"}
     assert body["reasons"] == []
@@ -55,7 +55,8 @@ def test_a_borderline_comment_waits_for_review_under_the_sites_thresholds(app, c
                        reject_at=min(score + 0.05, 1.0))
     body = client.post("/v1/comments", json=comment(text), headers=strict.headers).json
     assert body["status"] == "pending_review"
-    assert body["reasons"][0]["threshold"] == "approve_below"
+    assert body["reasons"]
+    assert all(reason["score"] >= reason["value"] for reason in body["reasons"])
 
 
 def test_the_stored_comment_reads_back_with_its_status(client, site):

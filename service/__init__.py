@@ -62,7 +62,9 @@ def _wire_services(app: Flask, settings: Settings) -> None:
     from service.submission.services import SubmissionService
 
     sites = SiteService(db.session, Thresholds(settings.approve_below, settings.reject_at))
-    scoring = ScoringService(ModelRegistry(settings.model_dir))
+    # Warming a model's caches takes about a second: worth it for a server, not for each test.
+    scoring = ScoringService(ModelRegistry(settings.model_dir),
+                             warm_up=settings.env != "testing")
     app.extensions["moderation.sites"] = sites
     app.extensions["moderation.scoring"] = scoring
     app.extensions["moderation.submissions"] = SubmissionService(db.session, scoring, sites)

@@ -80,9 +80,11 @@ class ScoringService:
     activating a version reaches every worker without a restart.
     """
 
-    def __init__(self, registry: ModelRegistry, *, refresh_seconds: float = 2.0) -> None:
+    def __init__(self, registry: ModelRegistry, *, refresh_seconds: float = 2.0,
+                 warm_up: bool = True) -> None:
         self.registry = registry
         self.refresh_seconds = refresh_seconds
+        self.warm_up = warm_up
         self._loaded: LoadedModel | None = None
         self._marker: float | None = None  # ACTIVE pointer last acted on, loaded or refused
         self._checked_at = 0.0
@@ -114,7 +116,8 @@ class ScoringService:
             self._marker = marker
             log.error("active model refused: %s", error)
             return
-        loaded.model.warm_up()
+        if self.warm_up:
+            loaded.model.warm_up()
         self._loaded, self._marker = loaded, marker
         log.info("scoring with model %s", loaded.version)
 

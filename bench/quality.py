@@ -234,7 +234,7 @@ def decisions(scorer: Scorer, traffic: Corpus) -> None:
     bad = any_label(traffic.y) == 1
     approved, rejected = score < APPROVE_BELOW, score >= REJECT_AT
     held = ~approved & ~rejected
-    print(f"\n### Decisions of the default model on a random draw of real comments\n")
+    print("\n### Decisions of the default model on a random draw of real comments\n")
     print(f"Jigsaw train.5k ({len(score):,} comments, {bad.mean():.1%} harmful), thresholds "
           f"{APPROVE_BELOW} / {REJECT_AT}: approved {approved.mean():.1%}, held for review "
           f"{held.mean():.1%}, rejected {rejected.mean():.1%}; harmful among approved "

@@ -17,7 +17,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 from bench.common import ROOT, percentile, sample_texts
 from classifier import ModelRegistry, seed_corpus, train_and_save

@@ -1,6 +1,5 @@
 """POST /v1/score and /v1/score/batch: scores without storing, and the model follows ACTIVE."""
 
-import shutil
 import time
 
 import pytest

@@ -117,24 +117,33 @@ class CommentVectorizer(TransformerMixin, BaseEstimator):
 
     def analyse(self, text: str | Sequence[str]) -> tuple[list[int], list[str]]:
         """The distinct word-part feature ids of a text (or of its list of normalised words),
-        and its distinct words."""
+        and its distinct words. One pass over the words: this is the scoring hot path."""
         sequence = text.split() if isinstance(text, str) else text
-        words = list(dict.fromkeys(sequence))
-        entries = self._entries(words)
-        ids: set[int] = set()
+        cache = self.__dict__.get("_cache")
+        if cache is None or len(cache) > _CACHE_LIMIT:  # bounded against hostile input
+            cache = self.__dict__["_cache"] = {}
         low, high = self.word_ngram_range
-        if low == 1:
-            for entry in entries.values():
-                ids.update(entry.unigram_ids)
+        unigrams = low == 1
+        ids: set[int] = set()
+        distinct: dict[str, None] = {}
+        tokens: list[str] = []
+        for word in sequence:
+            entry = cache.get(word)
+            if entry is None:
+                entry = cache[word] = self._new_entry(word)
+            if word not in distinct:
+                distinct[word] = None
+                if unigrams:
+                    ids.update(entry.unigram_ids)
+            tokens.extend(entry.tokens)
         if high >= 2:
             vocabulary = self.word_vocabulary_
-            tokens = [t for word in sequence for t in entries[word].tokens]
             for n in range(max(low, 2), high + 1):
                 for gram in map(" ".join, zip(*(tokens[k:] for k in range(n)))):
                     index = vocabulary.get(gram)
                     if index is not None:
                         ids.add(index)
-        return list(ids), words
+        return list(ids), list(distinct)
 
     def word_entry(self, word: str) -> "WordEntry":
         """One whitespace word's tokens, unigram ids and weighted char n-grams (cached)."""

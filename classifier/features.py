@@ -246,14 +246,78 @@ class Projection:
         """Shape (n_texts, n_outputs): each text's features times the weights.
 
         A text is a normalised string or its list of normalised words."""
+        return self._aggregate([self.vectorizer.analyse(text) for text in texts])
+
+    def whole_and_strongest(self, texts: Sequence[Sequence[Sequence[str]]], *,
+                            min_words: int = 3) -> tuple[np.ndarray, np.ndarray]:
+        """For texts given as their sentences (lists of normalised words): each whole text's
+        product, and the largest product among its sentences of ``min_words`` or more (the
+        whole text's own where fewer than two sentences qualify). One pass over the words
+        serves both."""
+        vectorizer = self.vectorizer
+        cache = vectorizer.__dict__.get("_cache")
+        if cache is None or len(cache) > _CACHE_LIMIT:
+            cache = vectorizer.__dict__["_cache"] = {}
+        new_entry = vectorizer._new_entry
+        vocabulary = vectorizer.word_vocabulary_
+        low, high = vectorizer.word_ngram_range
+        wholes, parts, owners = [], [], []
+        for owner, sentences in enumerate(texts):
+            qualifying = [len(s) >= min_words for s in sentences]
+            split = sum(qualifying) >= 2
+            whole_ids: set[int] = set()
+            whole_words: dict[str, None] = {}
+            tokens: list[str] = []
+            token_sentence: list[int] = []
+            part_ids = [set() for _ in sentences] if split else []
+            part_words = [dict() for _ in sentences] if split else []
+            for index, sentence in enumerate(sentences):
+                track = split and qualifying[index]
+                for word in sentence:
+                    entry = cache.get(word)
+                    if entry is None:
+                        entry = cache[word] = new_entry(word)
+                    if word not in whole_words:
+                        whole_words[word] = None
+                        if low == 1:
+                            whole_ids.update(entry.unigram_ids)
+                    if track and word not in part_words[index]:
+                        part_words[index][word] = None
+                        if low == 1:
+                            part_ids[index].update(entry.unigram_ids)
+                    tokens.extend(entry.tokens)
+                    token_sentence.extend([index] * len(entry.tokens))
+            for n in range(max(low, 2), high + 1):
+                for start, gram in enumerate(map(" ".join, zip(*(tokens[k:] for k in range(n))))):
+                    gram_id = vocabulary.get(gram)
+                    if gram_id is None:
+                        continue
+                    whole_ids.add(gram_id)
+                    first = token_sentence[start]
+                    if split and qualifying[first] and first == token_sentence[start + n - 1]:
+                        part_ids[first].add(gram_id)
+            wholes.append((list(whole_ids), list(whole_words)))
+            for index in range(len(sentences)) if split else ():
+                if qualifying[index]:
+                    parts.append((list(part_ids[index]), list(part_words[index])))
+                    owners.append(owner)
+        whole = self._aggregate(wholes)
+        strongest = whole.copy()
+        if parts:
+            values = self._aggregate(parts)
+            strongest[np.unique(owners)] = -np.inf
+            np.maximum.at(strongest, np.asarray(owners), values)
+        return whole, strongest
+
+    def _aggregate(self, documents: Sequence[tuple[list[int], list[str]]]) -> np.ndarray:
+        """Products of documents given as (word-part feature ids, distinct words)."""
         padding = len(self.word_idf_squared) - 1
         word_ids: list[int] = []
         word_starts: list[int] = []
         rows: list[int] = []
         row_starts: list[int] = []
-        analyse, known, row_of = self.vectorizer.analyse, self._rows, self._row
-        for text in texts:
-            ids, words = analyse(text)
+        known, row_of = self._rows, self._row
+        for ids, words in documents:
             word_starts.append(len(word_ids))
             word_ids.extend(ids or (padding,))
             row_starts.append(len(rows))
@@ -261,15 +325,15 @@ class Projection:
                 row = known.get(word)
                 rows.append(row_of(word) if row is None else row)
             known = self._rows  # a new table if the cache was reset
-        out = np.zeros((len(texts), self.n_outputs))
-        if not texts:
+        out = np.zeros((len(documents), self.n_outputs))
+        if not documents:
             return out
         ids = np.asarray(word_ids)
         word_sum = np.add.reduceat(self.word_table[ids], word_starts)
         word_norm = np.sqrt(np.add.reduceat(self.word_idf_squared[ids], word_starts))
         np.divide(word_sum, word_norm[:, None], out=out, where=word_norm[:, None] > 0)
         if rows:
-            # Texts without words get an empty slice; reduceat needs in-range starts.
+            # Documents without words get an empty slice; reduceat needs in-range starts.
             index = np.asarray(rows)
             starts = np.minimum(row_starts, len(index) - 1)
             char_sum = np.add.reduceat(self._products[index], starts)

@@ -19,7 +19,7 @@ from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold
 
 from classifier.features import CommentVectorizer, Projection
-from classifier.normalize import normalize, normalized_words
+from classifier.normalize import normalize, normalized_sentences, normalized_words
 
 LABELS: tuple[str, ...] = (
     "toxicity",
@@ -140,14 +140,14 @@ class CommentClassifier(BaseEstimator):
         y = np.asarray(y, dtype=np.int8)
         if y.shape != (len(X), len(self.labels)):
             raise ValueError(f"y must have shape ({len(X)}, {len(self.labels)}), got {y.shape}")
-        texts = [normalize(t) for t in X]
+        sentences = [normalized_sentences(t) for t in X]
+        texts = [" ".join(word for sentence in s for word in sentence) for s in sentences]
         self.vectorizer_ = CommentVectorizer(
             word_ngram_range=self.word_ngram_range, char_ngram_range=self.char_ngram_range,
             min_df=self.min_df).fit(texts)
         features = self.vectorizer_.transform(texts)
-        owners, pieces = _segments_of(X)
-        segments = Segments(self.vectorizer_.transform([normalize(p) for p in pieces]),
-                            np.asarray(owners, dtype=np.int64))
+        owners, pieces = _sentences_to_score(sentences)
+        segments = Segments(self.vectorizer_.transform(pieces), np.asarray(owners, dtype=np.int64))
         any_label = np.where((y == 1).any(axis=1), 1, np.where((y == 0).all(axis=1), 0, -1))
         targets = np.column_stack([y, any_label])
         heads = []
@@ -209,26 +209,24 @@ class CommentClassifier(BaseEstimator):
         The mean of the whole text's value and its strongest sentence's: one abusive
         sentence in a long, polite comment must not be averaged away.
         """
-        texts = list(X)
-        whole = self._project(texts)
-        owners, pieces = _segments_of(texts)
-        strongest = whole.copy()
-        if pieces:
-            values = self._project(pieces)
-            strongest[np.unique(owners)] = -np.inf
-            np.maximum.at(strongest, np.asarray(owners), values)
+        whole, strongest = self._projection().whole_and_strongest(
+            [normalized_sentences(t) for t in X], min_words=MIN_SENTENCE_WORDS)
         return (whole + strongest) / 2 + self.intercept_
 
     def _project(self, texts: Sequence[str]) -> np.ndarray:
-        """Each text's features times the weights, computed word by word (no intercept)."""
-        projection = self.__dict__.get("_projection")
+        """Each whole text's features times the weights, word by word (no intercept)."""
+        return self._projection()([normalized_words(t) for t in texts])
+
+    def _projection(self) -> Projection:
+        projection = self.__dict__.get("_projection_cache")
         if projection is None:
-            projection = self.__dict__["_projection"] = Projection(self.vectorizer_, self.coef_)
-        return projection([normalized_words(t) for t in texts])
+            projection = self.__dict__["_projection_cache"] = Projection(self.vectorizer_,
+                                                                         self.coef_)
+        return projection
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        state.pop("_projection", None)  # a cache, rebuilt after loading
+        state.pop("_projection_cache", None)  # rebuilt after loading
         return state
 
     def warm_up(self) -> "CommentClassifier":
@@ -312,19 +310,18 @@ class CommentClassifier(BaseEstimator):
         return spans
 
 
-_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|\n+")
+MIN_SENTENCE_WORDS = 3
 
 
-def _segments_of(texts: Sequence[str]) -> tuple[list[int], list[str]]:
-    """The sentences (three words or more) of every text that has several: (owner, sentence)."""
+def _sentences_to_score(texts: Sequence[list[list[str]]]) -> tuple[list[int], list[str]]:
+    """(owner, sentence) for the sentences of ``MIN_SENTENCE_WORDS`` or more words of every
+    text that has at least two of them: the pieces scored besides the whole text."""
     owners, pieces = [], []
-    for index, text in enumerate(texts):
-        if "\n" not in text and "." not in text and "!" not in text and "?" not in text:
-            continue
-        sentences = [s for s in _SENTENCE_BREAK.split(text) if len(s.split()) >= 3]
-        if len(sentences) > 1:
-            owners.extend([index] * len(sentences))
-            pieces.extend(sentences)
+    for index, sentences in enumerate(texts):
+        long_enough = [" ".join(s) for s in sentences if len(s) >= MIN_SENTENCE_WORDS]
+        if len(long_enough) > 1:
+            owners.extend([index] * len(long_enough))
+            pieces.extend(long_enough)
     return owners, pieces
 
 

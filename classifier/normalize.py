@@ -83,10 +83,30 @@ def normalize(text: str) -> str:
 
 def normalized_words(text: str) -> list[str]:
     """The normalised words of ``text``, after the fixes that span several words."""
-    if " " in text:
-        text = _SPACED_OUT.sub(lambda match: match.group().replace(" ", ""), text)
-    words = [word for raw in text.split() for word in normalize_word(raw)]
-    if len(words) > 2 and _MAY_SPAN.search(text):
+    return [word for sentence in normalized_sentences(text) for word in sentence]
+
+
+def normalized_sentences(text: str) -> list[list[str]]:
+    """The normalised words of ``text`` grouped in sentences: a line break, or a word that
+    ends in ".", "!" or "?", closes one."""
+    sentences = []
+    for line in text.split("\n") if "\n" in text else (text,):
+        sentence: list[str] = []
+        for word in _line_words(line):
+            sentence.append(word)
+            if word[-1] in ".!?":
+                sentences.append(sentence)
+                sentence = []
+        if sentence:
+            sentences.append(sentence)
+    return sentences
+
+
+def _line_words(line: str) -> list[str]:
+    if " " in line:
+        line = _SPACED_OUT.sub(lambda match: match.group().replace(" ", ""), line)
+    words = [word for raw in line.split() for word in normalize_word(raw)]
+    if len(words) > 2 and _MAY_SPAN.search(line):
         words = _join_spans(words)
     return words
 

@@ -120,6 +120,24 @@ def test_scoring_path_equals_the_feature_matrix_product(model):
     np.testing.assert_allclose(model._project(texts), direct, rtol=1e-4, atol=1e-4)
 
 
+def test_one_pass_scoring_equals_whole_and_strongest_sentence_from_the_feature_matrix(model):
+    from classifier.model import _sentences_to_score
+    from classifier.normalize import normalized_sentences
+    texts = ["Great piece. You are a 1d10t though, and a liar.",
+             "== Edit request ==\nPlease fix the date.\nYou utter moron, leave it alone!",
+             "One sentence only here", "", "ok. ok. ok.", "Fine. Short. You absolute clown there."]
+    weights = model.coef_.T
+    whole = model.transform(texts) @ weights
+    strongest = whole.copy()
+    owners, pieces = _sentences_to_score([normalized_sentences(t) for t in texts])
+    if pieces:
+        values = model.vectorizer_.transform(pieces) @ weights
+        for owner in set(owners):
+            strongest[owner] = values[[i for i, o in enumerate(owners) if o == owner]].max(axis=0)
+    expected = (whole + strongest) / 2 + model.intercept_
+    np.testing.assert_allclose(model.decision_function(texts), expected, rtol=1e-4, atol=1e-4)
+
+
 def test_one_abusive_sentence_is_not_averaged_away_by_a_long_polite_comment(model):
     polite = ("Thanks for the detailed report on the new library opening hours. "
               "The Saturday schedule will help families a lot. "

@@ -173,8 +173,9 @@ def main() -> None:
     olid_train, olid_test = split(load("olid/olid-training-v1.0.tsv", "olid"), "toxicity")
     video_07 = videos["07-KQ6zr6kCPj8.csv"]
     without_07 = videos["01-9bZkp7q19f0.csv"] + videos["04-CevxZvSJLk8.csv"]
+    in_07 = {normalize(text) for text in video_07.texts}
     without_07 = subset(without_07, np.array([i for i, t in enumerate(without_07.texts)
-                                              if normalize(t) not in {normalize(x) for x in video_07.texts}], dtype=int))
+                                              if normalize(t) not in in_07], dtype=int))
 
     public = jigsaw_train + ethos_train + youtube_train + davidson_train + olid_train
     no_ethos = jigsaw_train + youtube_train + davidson_train + olid_train

@@ -117,33 +117,61 @@ class CommentVectorizer(TransformerMixin, BaseEstimator):
 
     def analyse(self, text: str | Sequence[str]) -> tuple[list[int], list[str]]:
         """The distinct word-part feature ids of a text (or of its list of normalised words),
-        and its distinct words. One pass over the words: this is the scoring hot path."""
+        and its distinct words."""
         sequence = text.split() if isinstance(text, str) else text
+        return self.analyse_sentences([sequence])[0]
+
+    def analyse_sentences(self, sentences: Sequence[Sequence[str]], *,
+                          min_words: int | None = None) -> list[tuple[list[int], list[str]]]:
+        """(feature ids, distinct words) of a text given as sentences of normalised words:
+        first the whole text, then, when ``min_words`` is given and at least two sentences
+        have that many words, each such sentence on its own (n-grams that cross a sentence
+        boundary belong to the whole text only). One pass over the words: this is the
+        scoring hot path."""
         cache = self.__dict__.get("_cache")
         if cache is None or len(cache) > _CACHE_LIMIT:  # bounded against hostile input
             cache = self.__dict__["_cache"] = {}
         low, high = self.word_ngram_range
-        unigrams = low == 1
-        ids: set[int] = set()
-        distinct: dict[str, None] = {}
+        qualifying = [min_words is not None and len(s) >= min_words for s in sentences]
+        split = sum(qualifying) >= 2
+        whole_ids: set[int] = set()
+        whole_words: dict[str, None] = {}
+        part_ids: list[set[int]] = [set() for _ in sentences] if split else []
+        part_words: list[dict[str, None]] = [{} for _ in sentences] if split else []
         tokens: list[str] = []
-        for word in sequence:
-            entry = cache.get(word)
-            if entry is None:
-                entry = cache[word] = self._new_entry(word)
-            if word not in distinct:
-                distinct[word] = None
-                if unigrams:
-                    ids.update(entry.unigram_ids)
-            tokens.extend(entry.tokens)
-        if high >= 2:
-            vocabulary = self.word_vocabulary_
-            for n in range(max(low, 2), high + 1):
-                for gram in map(" ".join, zip(*(tokens[k:] for k in range(n)))):
-                    index = vocabulary.get(gram)
-                    if index is not None:
-                        ids.add(index)
-        return list(ids), list(distinct)
+        token_sentence: list[int] = []
+        for index, sentence in enumerate(sentences):
+            track = split and qualifying[index]
+            for word in sentence:
+                entry = cache.get(word)
+                if entry is None:
+                    entry = cache[word] = self._new_entry(word)
+                if word not in whole_words:
+                    whole_words[word] = None
+                    if low == 1:
+                        whole_ids.update(entry.unigram_ids)
+                if track and word not in part_words[index]:
+                    part_words[index][word] = None
+                    if low == 1:
+                        part_ids[index].update(entry.unigram_ids)
+                tokens.extend(entry.tokens)
+                if split:
+                    token_sentence.extend([index] * len(entry.tokens))
+        vocabulary = self.word_vocabulary_
+        for n in range(max(low, 2), high + 1):
+            for start, gram in enumerate(map(" ".join, zip(*(tokens[k:] for k in range(n))))):
+                gram_id = vocabulary.get(gram)
+                if gram_id is None:
+                    continue
+                whole_ids.add(gram_id)
+                if split:
+                    first = token_sentence[start]
+                    if qualifying[first] and first == token_sentence[start + n - 1]:
+                        part_ids[first].add(gram_id)
+        results = [(list(whole_ids), list(whole_words))]
+        results += [(list(part_ids[i]), list(part_words[i]))
+                    for i in range(len(sentences)) if split and qualifying[i]]
+        return results
 
     def word_entry(self, word: str) -> "WordEntry":
         """One whitespace word's tokens, unigram ids and weighted char n-grams (cached)."""
@@ -254,53 +282,13 @@ class Projection:
         product, and the largest product among its sentences of ``min_words`` or more (the
         whole text's own where fewer than two sentences qualify). One pass over the words
         serves both."""
-        vectorizer = self.vectorizer
-        cache = vectorizer.__dict__.get("_cache")
-        if cache is None or len(cache) > _CACHE_LIMIT:
-            cache = vectorizer.__dict__["_cache"] = {}
-        new_entry = vectorizer._new_entry
-        vocabulary = vectorizer.word_vocabulary_
-        low, high = vectorizer.word_ngram_range
         wholes, parts, owners = [], [], []
         for owner, sentences in enumerate(texts):
-            qualifying = [len(s) >= min_words for s in sentences]
-            split = sum(qualifying) >= 2
-            whole_ids: set[int] = set()
-            whole_words: dict[str, None] = {}
-            tokens: list[str] = []
-            token_sentence: list[int] = []
-            part_ids = [set() for _ in sentences] if split else []
-            part_words = [dict() for _ in sentences] if split else []
-            for index, sentence in enumerate(sentences):
-                track = split and qualifying[index]
-                for word in sentence:
-                    entry = cache.get(word)
-                    if entry is None:
-                        entry = cache[word] = new_entry(word)
-                    if word not in whole_words:
-                        whole_words[word] = None
-                        if low == 1:
-                            whole_ids.update(entry.unigram_ids)
-                    if track and word not in part_words[index]:
-                        part_words[index][word] = None
-                        if low == 1:
-                            part_ids[index].update(entry.unigram_ids)
-                    tokens.extend(entry.tokens)
-                    token_sentence.extend([index] * len(entry.tokens))
-            for n in range(max(low, 2), high + 1):
-                for start, gram in enumerate(map(" ".join, zip(*(tokens[k:] for k in range(n))))):
-                    gram_id = vocabulary.get(gram)
-                    if gram_id is None:
-                        continue
-                    whole_ids.add(gram_id)
-                    first = token_sentence[start]
-                    if split and qualifying[first] and first == token_sentence[start + n - 1]:
-                        part_ids[first].add(gram_id)
-            wholes.append((list(whole_ids), list(whole_words)))
-            for index in range(len(sentences)) if split else ():
-                if qualifying[index]:
-                    parts.append((list(part_ids[index]), list(part_words[index])))
-                    owners.append(owner)
+            whole, *sentence_parts = self.vectorizer.analyse_sentences(sentences,
+                                                                       min_words=min_words)
+            wholes.append(whole)
+            parts.extend(sentence_parts)
+            owners.extend([owner] * len(sentence_parts))
         whole = self._aggregate(wholes)
         strongest = whole.copy()
         if parts:

@@ -7,6 +7,7 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, se
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from service.errors import Unavailable
 from service.extensions import db
 
 bp = Blueprint("meta", __name__)
@@ -21,11 +22,15 @@ def healthz() -> Response:
 @bp.get("/readyz")
 def readyz() -> tuple[Response, int]:
     """Ready: the database answers and a model is loaded. Load balancers route on this."""
-    checks = {"database": _database_ok(), "model": current_app.extensions["moderation.scoring"].ready}
+    try:
+        model_version = current_app.extensions["moderation.scoring"].current().version
+    except Unavailable:
+        model_version = None
+    checks = {"database": _database_ok(), "model": model_version is not None}
     ready = all(checks.values())
     body = {"status": "ready" if ready else "unavailable", "checks": checks}
-    if checks["model"]:
-        body["model_version"] = current_app.extensions["moderation.scoring"].current().version
+    if model_version is not None:
+        body["model_version"] = model_version
     return jsonify(body), 200 if ready else 503
 
 

@@ -101,11 +101,6 @@ class ExampleStore:
                      dtype=np.int8).reshape(-1, len(LABELS))
         return Corpus(texts=[row[0] for row in rows], y=y)
 
-    def counts_by_source(self) -> dict[str, int]:
-        from sqlalchemy import func
-        return dict(self.session.execute(
-            select(TrainingExample.source, func.count()).group_by(TrainingExample.source)).all())
-
 
 def _batches(rows: Iterable[Row], size: int) -> Iterable[list[Row]]:
     batch: list[Row] = []

@@ -1,4 +1,4 @@
-"""Word and character n-gram TF-IDF features, designed so that scoring is a few lookups.
+"""Word and character n-gram TF-IDF features, designed so that scoring is array arithmetic.
 
 Two parts, each l2-normalised, over the *distinct* words of a normalised text:
 
@@ -9,10 +9,13 @@ Two parts, each l2-normalised, over the *distinct* words of a normalised text:
 
 That definition makes a linear model over these features decompose exactly by word: a
 word's effect on a label is its n-grams' weights, which can be computed once per distinct
-word and cached. :class:`Projection` does that, so scoring costs a dictionary lookup per word
-instead of rebuilding every character n-gram; ``transform`` builds the same features as a
-sparse matrix for training, and a test checks that both agree. Counting each word once also
-means a comment cannot dilute its abuse by repeating one harmless word.
+word and kept. :class:`WordTable` gives every distinct word a row (its tokens and its
+weighted character n-grams, computed once); a batch of texts becomes arrays of rows, and
+everything after that (distinct words per text, word n-grams, sums and norms) is done by
+numpy over the whole batch. :class:`Projection` keeps each row's product with the weights,
+so scoring costs one dictionary lookup per word in Python. ``transform`` builds the same
+features as a sparse matrix for training. Counting each word once also means a comment
+cannot dilute its abuse by repeating one harmless word.
 
 Vocabulary and idf come from scikit-learn's ``TfidfVectorizer`` at ``fit``.
 """
@@ -20,6 +23,7 @@ Vocabulary and idf come from scikit-learn's ``TfidfVectorizer`` at ``fit``.
 from __future__ import annotations
 
 import re
+import threading
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -77,33 +81,29 @@ class CommentVectorizer(TransformerMixin, BaseEstimator):
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        state.pop("_cache", None)  # rebuilt on demand; keeps the artifact small
+        state.pop("_ngrams", None)  # lookup indexes are rebuilt on demand
+        state.pop("_ascii_chars", None)
         return state
 
     def transform(self, X: Iterable[str]) -> sparse.csr_matrix:
         """The feature matrix, shape (n_texts, n_word_features + n_char_features)."""
-        rows_columns, rows_values = [], []
-        for text in X:
-            ids, words = self.analyse(text)
-            word_ids = np.asarray(ids, dtype=np.int32)
-            word_values = self.word_idf_[word_ids]
-            word_values = word_values / max(float(np.sqrt(np.dot(word_values, word_values))), 1e-12)
-            entries = [self.word_entry(word) for word in words]
-            char_ids = np.concatenate([e.char_ids for e in entries]) if entries else np.empty(0, np.int32)
-            char_values = np.concatenate([e.char_values for e in entries]) if entries else np.empty(0, np.float32)
-            char_norm = np.sqrt(sum(e.char_sqnorm for e in entries))
-            if char_norm > 0:
-                char_values = char_values / char_norm
-            rows_columns.append(np.concatenate([word_ids, char_ids + self.n_word_features_]))
-            rows_values.append(np.concatenate([word_values, char_values]).astype(np.float32))
-        lengths = [len(c) for c in rows_columns]
-        matrix = sparse.csr_matrix(
-            (np.concatenate(rows_values) if rows_values else np.empty(0, np.float32),
-             np.concatenate(rows_columns) if rows_columns else np.empty(0, np.int32),
-             np.concatenate([[0], np.cumsum(lengths)])),
-            shape=(len(lengths), self.n_features_out_))
-        matrix.sum_duplicates()  # the same n-gram in two words
-        return matrix
+        texts = [text.split() for text in X]
+        table = WordTable(self)
+        pieces = table.pieces([[words] for words in texts])
+        chars = table.take_new_rows()
+        n_texts = len(texts)
+        word_part = sparse.csr_matrix(
+            (self.word_idf_[pieces.feature_ids], (pieces.feature_groups, pieces.feature_ids)),
+            shape=(n_texts, self.n_word_features_), dtype=np.float32)
+        word_norms = np.sqrt(np.asarray(word_part.multiply(word_part).sum(axis=1)).ravel())
+        has_words = sparse.csr_matrix(
+            (np.ones(len(pieces.rows), np.float32), (pieces.row_groups, pieces.rows)),
+            shape=(n_texts, chars.shape[0]))
+        char_part = (has_words @ chars).tocsr()
+        char_norms = np.sqrt(has_words @ table.sqnorms[:chars.shape[0]])
+        matrix = sparse.hstack([_scale_rows(word_part, word_norms),
+                                _scale_rows(char_part, char_norms)], format="csr")
+        return matrix.astype(np.float32)
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         names = np.empty(self.n_features_out_, dtype=object)
@@ -113,124 +113,322 @@ class CommentVectorizer(TransformerMixin, BaseEstimator):
             names[self.n_word_features_ + index] = f"char:{name}"
         return names
 
-    # -- the pieces a text is made of -------------------------------------------------------
+    def tokens(self, word: str) -> list[str]:
+        """The word-part tokens of one normalised word."""
+        return _TOKENS.findall(word)
 
-    def analyse(self, text: str | Sequence[str]) -> tuple[list[int], list[str]]:
-        """The distinct word-part feature ids of a text (or of its list of normalised words),
-        and its distinct words."""
-        sequence = text.split() if isinstance(text, str) else text
-        return self.analyse_sentences([sequence])[0]
+    def ascii_char_index(self) -> tuple[np.ndarray, np.ndarray]:
+        """The char vocabulary's ASCII n-grams read as numbers in base 128, sorted, and
+        their ids (n-grams of different lengths cannot collide: no text holds a NUL)."""
+        index = self.__dict__.get("_ascii_chars")
+        if index is None:
+            keys, ids = [], []
+            for gram, gram_id in self.char_vocabulary_.items():
+                if gram.isascii():
+                    key = 0
+                    for byte in gram.encode("ascii"):
+                        key = key * 128 + byte
+                    keys.append(key)
+                    ids.append(gram_id)
+            keys_array = np.asarray(keys, dtype=np.int64)
+            order = np.argsort(keys_array)
+            index = self.__dict__["_ascii_chars"] = (keys_array[order],
+                                                     np.asarray(ids, dtype=np.int64)[order])
+        return index
 
-    def analyse_sentences(self, sentences: Sequence[Sequence[str]], *,
-                          min_words: int | None = None) -> list[tuple[list[int], list[str]]]:
-        """(feature ids, distinct words) of a text given as sentences of normalised words:
-        first the whole text, then, when ``min_words`` is given and at least two sentences
-        have that many words, each such sentence on its own (n-grams that cross a sentence
-        boundary belong to the whole text only). One pass over the words: this is the
-        scoring hot path."""
-        cache = self.__dict__.get("_cache")
-        if cache is None or len(cache) > _CACHE_LIMIT:  # bounded against hostile input
-            cache = self.__dict__["_cache"] = {}
-        low, high = self.word_ngram_range
-        qualifying = [min_words is not None and len(s) >= min_words for s in sentences]
-        split = sum(qualifying) >= 2
-        whole_ids: set[int] = set()
-        whole_words: dict[str, None] = {}
-        part_ids: list[set[int]] = [set() for _ in sentences] if split else []
-        part_words: list[dict[str, None]] = [{} for _ in sentences] if split else []
-        tokens: list[str] = []
-        token_sentence: list[int] = []
-        for index, sentence in enumerate(sentences):
-            track = split and qualifying[index]
-            for word in sentence:
-                entry = cache.get(word)
-                if entry is None:
-                    entry = cache[word] = self._new_entry(word)
-                if word not in whole_words:
-                    whole_words[word] = None
-                    if low == 1:
-                        whole_ids.update(entry.unigram_ids)
-                if track and word not in part_words[index]:
-                    part_words[index][word] = None
-                    if low == 1:
-                        part_ids[index].update(entry.unigram_ids)
-                tokens.extend(entry.tokens)
-                if split:
-                    token_sentence.extend([index] * len(entry.tokens))
-        vocabulary = self.word_vocabulary_
-        for n in range(max(low, 2), high + 1):
-            for start, gram in enumerate(map(" ".join, zip(*(tokens[k:] for k in range(n))))):
-                gram_id = vocabulary.get(gram)
-                if gram_id is None:
-                    continue
-                whole_ids.add(gram_id)
-                if split:
-                    first = token_sentence[start]
-                    if qualifying[first] and first == token_sentence[start + n - 1]:
-                        part_ids[first].add(gram_id)
-        results = [(list(whole_ids), list(whole_words))]
-        results += [(list(part_ids[i]), list(part_words[i]))
-                    for i in range(len(sentences)) if split and qualifying[i]]
-        return results
+    def ngram_index(self) -> tuple[int, list[tuple[np.ndarray, np.ndarray]]]:
+        """For n-gram lookups by array: the unigram id base, and per n from 2 up to the
+        largest, the sorted integer keys of the n-grams in the vocabulary and their ids.
+        A key is the tokens' unigram ids read as digits in base ``n_word_features_``."""
+        index = self.__dict__.get("_ngrams")
+        if index is None:
+            vocabulary, base = self.word_vocabulary_, self.n_word_features_
+            low, high = self.word_ngram_range
+            if base ** high >= 2 ** 62:
+                raise ValueError("word n-grams too long to index for this vocabulary")
+            tables = []
+            for n in range(2, high + 1):
+                keys, ids = [], []
+                for gram, gram_id in vocabulary.items():
+                    parts = gram.split(" ")
+                    if len(parts) == n and all(p in vocabulary for p in parts):
+                        key = 0
+                        for part in parts:
+                            key = key * base + vocabulary[part]
+                        keys.append(key)
+                        ids.append(gram_id)
+                keys_array = np.asarray(keys, dtype=np.int64)
+                order = np.argsort(keys_array)
+                tables.append((keys_array[order], np.asarray(ids, dtype=np.int64)[order]))
+            index = self.__dict__["_ngrams"] = (base, tables)
+        return index
 
-    def word_entry(self, word: str) -> "WordEntry":
-        """One whitespace word's tokens, unigram ids and weighted char n-grams (cached)."""
-        return self._entries([word])[word]
 
-    def _entries(self, words: Sequence[str]) -> dict[str, "WordEntry"]:
-        cache = self.__dict__.get("_cache")
-        if cache is None or len(cache) > _CACHE_LIMIT:  # bounded against hostile input
-            cache = self.__dict__["_cache"] = {}
-        found = {}
-        for word in words:
-            entry = cache.get(word)
-            if entry is None:
-                entry = cache[word] = self._new_entry(word)
-            found[word] = entry
-        return found
+def _scale_rows(matrix: sparse.csr_matrix, norms: np.ndarray) -> sparse.csr_matrix:
+    scale = np.divide(1.0, norms, out=np.zeros_like(norms, dtype=np.float64), where=norms > 0)
+    return sparse.diags(scale.astype(np.float32)) @ matrix
 
-    def _new_entry(self, word: str) -> "WordEntry":
-        tokens = tuple(_TOKENS.findall(word))
-        vocabulary = self.word_vocabulary_
-        unigram_ids = tuple({vocabulary[t] for t in tokens if t in vocabulary})
-        chars = self.char_vocabulary_
-        low, high = self.char_ngram_range
-        padded = f" {word} "
-        counts: dict[int, int] = {}
-        for n in range(low, high + 1):
-            for start in range(max(len(padded) - n + 1, 1)):
-                index = chars.get(padded[start:start + n])
-                if index is not None:
-                    counts[index] = counts.get(index, 0) + 1
-            if len(padded) <= n:  # a short word is counted once, at its full length
+
+class Pieces:
+    """A batch of texts as arrays. Groups 0..n_texts-1 are the whole texts; groups from
+    n_texts on are sentences scored on their own, each owned by ``owners[k]``.
+
+    ``feature_groups``/``feature_ids``: each group's distinct word-part features (sorted by
+    group). ``row_groups``/``rows``: each group's distinct words, as word-table rows."""
+
+    __slots__ = ("n_groups", "owners", "feature_groups", "feature_ids", "row_groups", "rows")
+
+    def __init__(self, n_groups, owners, feature_groups, feature_ids, row_groups, rows):
+        self.n_groups = n_groups
+        self.owners = owners
+        self.feature_groups = feature_groups
+        self.feature_ids = feature_ids
+        self.row_groups = row_groups
+        self.rows = rows
+
+
+class WordTable:
+    """Every distinct normalised word seen so far, as a row: its word-part token ids and its
+    weighted character n-grams. A word's row is computed once; a batch of texts then costs
+    one dictionary lookup per word, and the rest is done on arrays."""
+
+    def __init__(self, vectorizer: CommentVectorizer) -> None:
+        self.vectorizer = vectorizer
+        self.index: dict[str, int] = {}
+        self.token_starts = np.zeros(1024, np.int64)
+        self.token_counts = np.zeros(1024, np.int64)
+        self.token_ids = np.zeros(4096, np.int64)  # unigram ids, -1 where unknown
+        self.sqnorms = np.zeros(1024)
+        self.n_tokens = 0
+        self.n_taken = 0  # rows whose character n-grams were handed out
+        self._new_words: list[str] = []
+        self._untaken: list[sparse.csr_matrix] = []
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def pieces(self, texts: Sequence[Sequence[Sequence[str]]], *,
+               min_words: int | None = None) -> Pieces:
+        """The batch's groups: each whole text and, when ``min_words`` is given, each sentence
+        of ``min_words`` or more words of a text that has at least two such sentences
+        (n-grams that cross a sentence boundary belong to the whole text only)."""
+        rows: list[int] = []
+        lengths: list[int] = []
+        sentence_text: list[int] = []
+        get, add = self.index.get, self._add
+        for text, sentences in enumerate(texts):
+            for sentence in sentences:
+                found = list(map(get, sentence))
+                if None in found:
+                    found = [add(w) if r is None else r for w, r in zip(sentence, found)]
+                rows.extend(found)
+                lengths.append(len(found))
+                sentence_text.append(text)
+        n_texts = len(texts)
+        if self._new_words:
+            self._store_new_rows()
+        occurrence_rows = np.asarray(rows, dtype=np.int64)
+        lengths_array = np.asarray(lengths, dtype=np.int64)
+        sentence_owner = np.asarray(sentence_text, dtype=np.int64)
+        sentence_of = np.repeat(np.arange(len(lengths_array)), lengths_array)
+        text_of = sentence_owner[sentence_of]
+
+        # Which sentences are scored on their own, and their group numbers.
+        scored = np.zeros(len(lengths_array), bool)
+        if min_words is not None and len(lengths_array):
+            long_enough = lengths_array >= min_words
+            per_text = np.bincount(sentence_owner[long_enough], minlength=n_texts)
+            scored = long_enough & (per_text[sentence_owner] >= 2)
+        sentence_group = np.full(len(lengths_array), -1, np.int64)
+        sentence_group[scored] = n_texts + np.arange(int(scored.sum()))
+        owners = sentence_owner[scored]
+        n_groups = n_texts + len(owners)
+
+        # Distinct words per group.
+        in_scored = scored[sentence_of] if len(sentence_of) else np.zeros(0, bool)
+        stride = len(self.index) + 1
+        row_keys = _distinct(np.concatenate([
+            text_of * stride + occurrence_rows,
+            sentence_group[sentence_of[in_scored]] * stride + occurrence_rows[in_scored]]))
+        row_groups, word_rows = np.divmod(row_keys, stride)
+
+        # Token stream, then distinct word n-gram features per group.
+        counts = self.token_counts[occurrence_rows]
+        total = int(counts.sum())
+        offsets = np.repeat(self.token_starts[occurrence_rows] - (np.cumsum(counts) - counts),
+                            counts)
+        tokens = self.token_ids[offsets + np.arange(total)]
+        token_text = np.repeat(text_of, counts)
+        token_sentence = np.repeat(sentence_of, counts)
+        base, tables = self.vectorizer.ngram_index()
+        low, high = self.vectorizer.word_ngram_range
+        feature_keys = []
+        grams = tokens
+        for n in range(1, high + 1):
+            if n > 1:
+                if total < n:
+                    break
+                previous = grams[:-1]
+                grams = np.where((previous >= 0) & (tokens[n - 1:] >= 0),
+                                 previous * base + tokens[n - 1:], -1)
+            if n < low:
+                continue
+            starts = np.arange(len(grams))
+            same_text = token_text[starts] == token_text[starts + n - 1]
+            if n == 1:
+                ids = grams
+            else:
+                keys, gram_ids = tables[n - 2]
+                position = np.minimum(np.searchsorted(keys, grams), max(len(keys) - 1, 0))
+                ids = np.where((grams >= 0) & (keys[position] == grams), gram_ids[position], -1) \
+                    if len(keys) else np.full(len(grams), -1)
+            known = (ids >= 0) & same_text
+            feature_keys.append(token_text[:len(grams)][known] * base + ids[known])
+            first_sentence = token_sentence[:len(grams)]
+            own = known & (sentence_group[first_sentence] >= 0) \
+                & (first_sentence == token_sentence[starts + n - 1])
+            feature_keys.append(sentence_group[first_sentence[own]] * base + ids[own])
+        keys = _distinct(np.concatenate(feature_keys)) if feature_keys else np.zeros(0, np.int64)
+        feature_groups, feature_ids = np.divmod(keys, base)
+        return Pieces(n_groups, owners, feature_groups, feature_ids, row_groups, word_rows)
+
+    def take_new_rows(self) -> sparse.csr_matrix:
+        """The weighted character n-grams of the rows added since the last call, one row each
+        (rows ``n_taken`` before the call onwards)."""
+        if self._new_words:
+            self._store_new_rows()
+        blocks, self._untaken = self._untaken, []
+        block = sparse.vstack(blocks, format="csr") if len(blocks) > 1 else (
+            blocks[0] if blocks else _char_rows([], self.vectorizer))
+        self.n_taken += block.shape[0]
+        return block
+
+    def _add(self, word: str) -> int:
+        """A row for a new word; its contents are filled for all new words at once."""
+        if word in self.index:  # twice in one sentence
+            return self.index[word]
+        row = self.index[word] = len(self.index)
+        self._new_words.append(word)
+        return row
+
+    def _store_new_rows(self) -> None:
+        """Fill the rows of the words just added: their tokens and squared norms go in the
+        table; their weighted character n-grams, one block, wait for ``take_new_rows``."""
+        words, self._new_words = self._new_words, []
+        first, end = len(self.index) - len(words), len(self.index)
+        vocabulary = self.vectorizer.word_vocabulary_
+        token_ids = [[vocabulary.get(t, -1) for t in _TOKENS.findall(w)] for w in words]
+        counts = np.fromiter(map(len, token_ids), dtype=np.int64, count=len(words))
+        n_new_tokens = int(counts.sum())
+        self.token_ids = _fit(self.token_ids, self.n_tokens + n_new_tokens)
+        self.token_starts = _fit(self.token_starts, end)
+        self.token_counts = _fit(self.token_counts, end)
+        self.sqnorms = _fit(self.sqnorms, end)
+        self.token_ids[self.n_tokens:self.n_tokens + n_new_tokens] = np.fromiter(
+            (i for ids in token_ids for i in ids), dtype=np.int64, count=n_new_tokens)
+        self.token_starts[first:end] = self.n_tokens + np.cumsum(counts) - counts
+        self.token_counts[first:end] = counts
+        self.n_tokens += n_new_tokens
+        block = _char_rows(words, self.vectorizer)
+        self.sqnorms[first:end] = np.asarray(block.multiply(block).sum(axis=1)).ravel()
+        self._untaken.append(block)
+
+
+def _fit(array: np.ndarray, size: int) -> np.ndarray:
+    """``array``, doubled as often as needed to hold ``size`` items."""
+    if size <= len(array):
+        return array
+    grown = np.zeros(max(size, 2 * len(array)), dtype=array.dtype)
+    grown[:len(array)] = array
+    return grown
+
+
+def _distinct(keys: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (``np.unique`` hashes, which is about 3x slower here)."""
+    keys = np.sort(keys)
+    return keys[np.concatenate([[True], keys[1:] != keys[:-1]])] if len(keys) else keys
+
+
+def _char_rows(words: list[str], vectorizer: CommentVectorizer) -> sparse.csr_matrix:
+    """One row per word: its ``char_wb`` n-gram counts times their idf.
+
+    ASCII words (nearly all, after normalisation) are cut into n-grams all at once on their
+    bytes: an n-gram is read as a number in base 128 and looked up in the sorted numbers of
+    the vocabulary's ASCII n-grams. Other words take the per-gram path."""
+    rows, columns = [], []
+    ascii_rows = [i for i, w in enumerate(words) if w.isascii()]
+    if ascii_rows:
+        found_rows, found_columns = _ascii_char_ngrams([words[i] for i in ascii_rows],
+                                                      vectorizer)
+        rows.append(np.asarray(ascii_rows, dtype=np.int64)[found_rows])
+        columns.append(found_columns)
+    for i, word in enumerate(words):
+        if not word.isascii():
+            ids = _char_ngram_ids(word, vectorizer)
+            rows.append(np.full(len(ids), i, dtype=np.int64))
+            columns.append(np.asarray(ids, dtype=np.int64))
+    row_array = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+    column_array = np.concatenate(columns) if columns else np.zeros(0, np.int64)
+    block = sparse.csr_matrix(
+        (np.ones(len(row_array), np.float32), (row_array, column_array)),
+        shape=(len(words), len(vectorizer.char_vocabulary_)))
+    block.sum_duplicates()
+    block.data *= vectorizer.char_idf_[block.indices]
+    return block
+
+
+def _ascii_char_ngrams(words: list[str], vectorizer: CommentVectorizer
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """(word index, char vocabulary id) of every in-vocabulary n-gram of ASCII ``words``,
+    with repeats. Windows of each padded word " word "; scikit-learn's rule that a word
+    no longer than n is one n-gram and larger n are skipped falls out of it."""
+    keys, ids = vectorizer.ascii_char_index()
+    padded_lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words)) + 2
+    codes = np.frombuffer("".join(f" {w} " for w in words).encode("ascii"),
+                          dtype=np.uint8).astype(np.int64)
+    word_of = np.repeat(np.arange(len(words)), padded_lengths)
+    low, high = vectorizer.char_ngram_range
+    found_rows, found_columns = [], []
+    window = codes
+    for n in range(1, high + 1):
+        if n > 1:
+            if len(codes) < n:
                 break
-        char_ids = np.fromiter(counts, dtype=np.int32, count=len(counts))
-        char_values = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
-        char_values *= self.char_idf_[char_ids]
-        return WordEntry(tokens, unigram_ids, char_ids, char_values,
-                         float(np.dot(char_values, char_values)))
+            window = window[:-1] * 128 + codes[n - 1:]
+        if n < low or not len(keys):
+            continue
+        inside = word_of[:len(window)] == word_of[n - 1:]
+        position = np.minimum(np.searchsorted(keys, window), len(keys) - 1)
+        hit = inside & (keys[position] == window)
+        found_rows.append(word_of[:len(window)][hit])
+        found_columns.append(ids[position[hit]])
+    if not found_rows:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(found_rows), np.concatenate(found_columns)
 
 
-class WordEntry:
-    """What one whitespace word contributes to the features of any text holding it."""
-
-    __slots__ = ("tokens", "unigram_ids", "char_ids", "char_values", "char_sqnorm")
-
-    def __init__(self, tokens: tuple[str, ...], unigram_ids: tuple[int, ...],
-                 char_ids: np.ndarray, char_values: np.ndarray, char_sqnorm: float) -> None:
-        self.tokens = tokens
-        self.unigram_ids = unigram_ids
-        self.char_ids = char_ids
-        self.char_values = char_values
-        self.char_sqnorm = char_sqnorm
+def _char_ngram_ids(word: str, vectorizer: CommentVectorizer) -> list[int]:
+    """The vocabulary ids of a word's ``char_wb`` n-grams, with repeats (scikit-learn's
+    rule: a word no longer than n is one n-gram, and larger n are skipped)."""
+    padded = f" {word} "
+    length = len(padded)
+    low, high = vectorizer.char_ngram_range
+    grams: list[str] = []
+    for n in range(low, high + 1):
+        if length <= n:
+            grams.append(padded)
+            break
+        grams += [padded[i:i + n] for i in range(length - n + 1)]
+    return [i for i in map(vectorizer.char_vocabulary_.get, grams) if i is not None]
 
 
 class Projection:
     """A linear map (``weights``: n_outputs x n_features) applied to texts word by word.
 
     Equal to ``vectorizer.transform(texts) @ weights.T`` without building the features:
-    each distinct word's char-part product is computed once and kept in a table that grows
-    as new words arrive (bounded), and a batch is summed with one ``np.add.reduceat``.
+    each distinct word's char-part product is computed once (new words of a batch in one
+    sparse product) and kept in a table that grows as new words arrive (bounded: it starts
+    over past 200,000 words, against hostile input); a batch is then summed by group.
     """
 
     def __init__(self, vectorizer: CommentVectorizer, weights: np.ndarray) -> None:
@@ -238,95 +436,74 @@ class Projection:
         split = vectorizer.n_word_features_
         idf = vectorizer.word_idf_.astype(np.float64)
         self.n_outputs = weights.shape[0]
-        # Word part: one row per feature, weight times idf; the last row is zeros (padding).
-        self.word_table = np.vstack([(weights[:, :split].astype(np.float64) * idf).T,
-                                     np.zeros((1, self.n_outputs))])
-        self.word_idf_squared = np.append(idf ** 2, 0.0)
+        self.word_table = (weights[:, :split].astype(np.float64) * idf).T
+        self.word_idf_squared = idf ** 2
         self.char_weights = np.ascontiguousarray(weights[:, split:].T, dtype=np.float64)
+        self._lock = threading.Lock()  # the tables grow while a batch is scored
         self._reset()
 
     def _reset(self) -> None:
-        self._rows: dict[str, int] = {}
+        self.words = WordTable(self.vectorizer)
         self._products = np.zeros((1024, self.n_outputs))
-        self._sqnorms = np.zeros(1024)
-
-    def _row(self, word: str) -> int:
-        row = self._rows.get(word)
-        if row is None:
-            if len(self._rows) >= _CACHE_LIMIT:
-                self._reset()
-            row = len(self._rows)
-            if row == len(self._sqnorms):
-                self._products = np.vstack([self._products, np.zeros_like(self._products)])
-                self._sqnorms = np.concatenate([self._sqnorms, np.zeros_like(self._sqnorms)])
-            entry = self.vectorizer.word_entry(word)
-            self._products[row] = entry.char_values.astype(np.float64) @ self.char_weights[entry.char_ids]
-            self._sqnorms[row] = entry.char_sqnorm
-            self._rows[word] = row
-        return row
-
-    def word_contribution(self, word: str) -> tuple[np.ndarray, float]:
-        """A word's un-normalised char-part product and its char-part squared norm."""
-        row = self._row(word)
-        return self._products[row], float(self._sqnorms[row])
 
     def __call__(self, texts: Sequence[str | Sequence[str]]) -> np.ndarray:
         """Shape (n_texts, n_outputs): each text's features times the weights.
 
         A text is a normalised string or its list of normalised words."""
-        return self._aggregate([self.vectorizer.analyse(text) for text in texts])
+        words = [text.split() if isinstance(text, str) else text for text in texts]
+        with self._lock:
+            return self._products_of(self._pieces([[w] for w in words], None), len(words))[0]
 
     def whole_and_strongest(self, texts: Sequence[Sequence[Sequence[str]]], *,
                             min_words: int = 3) -> tuple[np.ndarray, np.ndarray]:
         """For texts given as their sentences (lists of normalised words): each whole text's
         product, and the largest product among its sentences of ``min_words`` or more (the
-        whole text's own where fewer than two sentences qualify). One pass over the words
-        serves both."""
-        wholes, parts, owners = [], [], []
-        for owner, sentences in enumerate(texts):
-            whole, *sentence_parts = self.vectorizer.analyse_sentences(sentences,
-                                                                       min_words=min_words)
-            wholes.append(whole)
-            parts.extend(sentence_parts)
-            owners.extend([owner] * len(sentence_parts))
-        whole = self._aggregate(wholes)
+        whole text's own where fewer than two sentences qualify). One pass serves both."""
+        with self._lock:
+            pieces = self._pieces(texts, min_words)
+            whole, parts = self._products_of(pieces, len(texts))
         strongest = whole.copy()
-        if parts:
-            values = self._aggregate(parts)
-            strongest[np.unique(owners)] = -np.inf
-            np.maximum.at(strongest, np.asarray(owners), values)
+        if len(pieces.owners):
+            strongest[np.unique(pieces.owners)] = -np.inf
+            np.maximum.at(strongest, pieces.owners, parts)
         return whole, strongest
 
-    def _aggregate(self, documents: Sequence[tuple[list[int], list[str]]]) -> np.ndarray:
-        """Products of documents given as (word-part feature ids, distinct words)."""
-        padding = len(self.word_idf_squared) - 1
-        word_ids: list[int] = []
-        word_starts: list[int] = []
-        rows: list[int] = []
-        row_starts: list[int] = []
-        known, row_of = self._rows, self._row
-        for ids, words in documents:
-            word_starts.append(len(word_ids))
-            word_ids.extend(ids or (padding,))
-            row_starts.append(len(rows))
-            for word in words:
-                row = known.get(word)
-                rows.append(row_of(word) if row is None else row)
-            known = self._rows  # a new table if the cache was reset
-        out = np.zeros((len(documents), self.n_outputs))
-        if not documents:
-            return out
-        ids = np.asarray(word_ids)
-        word_sum = np.add.reduceat(self.word_table[ids], word_starts)
-        word_norm = np.sqrt(np.add.reduceat(self.word_idf_squared[ids], word_starts))
+    def _pieces(self, texts, min_words) -> Pieces:
+        if len(self.words) > _CACHE_LIMIT:
+            self._reset()
+        pieces = self.words.pieces(texts, min_words=min_words)
+        first = self.words.n_taken
+        new = self.words.take_new_rows()
+        if new.shape[0]:
+            needed = first + new.shape[0]
+            if needed > len(self._products):
+                grown = np.zeros((max(needed, 2 * len(self._products)), self.n_outputs))
+                grown[:first] = self._products[:first]
+                self._products = grown
+            self._products[first:needed] = new @ self.char_weights
+        return pieces
+
+    def _products_of(self, pieces: Pieces, n_texts: int) -> tuple[np.ndarray, np.ndarray]:
+        """Each group's product: (whole texts, sentences scored on their own)."""
+        out = np.zeros((pieces.n_groups, self.n_outputs))
+        word_sum = _sum_by_group(self.word_table[pieces.feature_ids], pieces.feature_groups,
+                                 pieces.n_groups)
+        word_norm = np.sqrt(np.bincount(pieces.feature_groups,
+                                        self.word_idf_squared[pieces.feature_ids],
+                                        minlength=pieces.n_groups))
         np.divide(word_sum, word_norm[:, None], out=out, where=word_norm[:, None] > 0)
-        if rows:
-            # Documents without words get an empty slice; reduceat needs in-range starts.
-            index = np.asarray(rows)
-            starts = np.minimum(row_starts, len(index) - 1)
-            char_sum = np.add.reduceat(self._products[index], starts)
-            char_norm = np.sqrt(np.add.reduceat(self._sqnorms[index], starts))
-            counts = np.diff(np.append(row_starts, len(index)))
-            has_words = (counts > 0) & (char_norm > 0)
-            out[has_words] += char_sum[has_words] / char_norm[has_words, None]
-        return out
+        char_sum = _sum_by_group(self._products[pieces.rows], pieces.row_groups, pieces.n_groups)
+        char_norm = np.sqrt(np.bincount(pieces.row_groups, self.words.sqnorms[pieces.rows],
+                                        minlength=pieces.n_groups))
+        has_chars = char_norm > 0
+        out[has_chars] += char_sum[has_chars] / char_norm[has_chars, None]
+        return out[:n_texts], out[n_texts:]
+
+
+def _sum_by_group(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
+    """Row sums of ``values`` by ``groups`` (sorted), shape (n_groups, n_columns)."""
+    out = np.zeros((n_groups, values.shape[1]))
+    if len(groups):
+        starts = np.flatnonzero(np.concatenate([[True], groups[1:] != groups[:-1]]))
+        out[groups[starts]] = np.add.reduceat(values, starts)
+    return out

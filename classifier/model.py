@@ -255,7 +255,7 @@ class CommentClassifier(BaseEstimator):
         """Share of ``text``'s words (letters only, two or more) that the model has seen,
         and how many such words there are: a low share means a language it never learned."""
         vectorizer = self.vectorizer_
-        words = [t for w in normalize(text).split() for t in vectorizer.word_entry(w).tokens
+        words = [t for w in normalize(text).split() for t in vectorizer.tokens(w)
                  if len(t) > 1 and t.isalpha()]
         if not words:
             return 1.0, 0

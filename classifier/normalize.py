@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
+from itertools import chain
 
 # Characters that render as nothing (or nearly) and are used to split words invisibly.
 _INVISIBLE = dict.fromkeys(
@@ -91,21 +92,20 @@ def normalized_sentences(text: str) -> list[list[str]]:
     ends in ".", "!" or "?", closes one."""
     sentences = []
     for line in text.split("\n") if "\n" in text else (text,):
-        sentence: list[str] = []
-        for word in _line_words(line):
-            sentence.append(word)
-            if word[-1] in ".!?":
-                sentences.append(sentence)
-                sentence = []
-        if sentence:
-            sentences.append(sentence)
+        words = _line_words(line)
+        start = 0
+        for end in [i for i, word in enumerate(words, 1) if word[-1] in ".!?"]:
+            sentences.append(words[start:end])
+            start = end
+        if start < len(words):
+            sentences.append(words[start:] if start else words)
     return sentences
 
 
 def _line_words(line: str) -> list[str]:
     if " " in line:
         line = _SPACED_OUT.sub(lambda match: match.group().replace(" ", ""), line)
-    words = [word for raw in line.split() for word in normalize_word(raw)]
+    words = list(chain.from_iterable(map(normalize_word, line.split())))
     if len(words) > 2 and _MAY_SPAN.search(line):
         words = _join_spans(words)
     return words

@@ -1,0 +1,94 @@
+"""The fast feature path against scikit-learn's own vectorizers, built independently."""
+
+import numpy as np
+import pytest
+from sklearn.feature_extraction.text import CountVectorizer
+
+from classifier import features
+from classifier.features import WORD_TOKENS, CommentVectorizer, Projection
+
+TRAINING = [
+    "you are an idiot and a liar", "lovely photos of the harbour", "the council is a joke",
+    "café prices went up again", "привет всем друзья", "an idiot wrote this idiot piece",
+    "a b c d e", "go away troll go away", "thanks for the lovely piece",
+    "日本語 の テキスト です", "x", "naïve idea but a lovely one",
+]
+TEXTS = [
+    "you are an idiot idiot idiot", "lovely lovely harbour photos", "", "x",
+    "привет idiot café", "日本語 troll", "never seen words zzqx", "a b", "the council joke",
+    "go away troll and thanks for the piece " * 3,
+]
+
+
+def reference(vectorizer: CommentVectorizer, texts: list[str]) -> np.ndarray:
+    """Word part: binary n-grams times idf, l2; char part: each distinct word's char_wb
+    counts times idf, summed, over sqrt of the sum of the words' squared norms."""
+    words = CountVectorizer(lowercase=False, token_pattern=WORD_TOKENS, binary=True,
+                            ngram_range=vectorizer.word_ngram_range,
+                            vocabulary=vectorizer.word_vocabulary_)
+    chars = CountVectorizer(lowercase=False, analyzer="char_wb",
+                            ngram_range=vectorizer.char_ngram_range,
+                            vocabulary=vectorizer.char_vocabulary_)
+    rows = []
+    for text in texts:
+        word_part = words.transform([text]).toarray()[0] * vectorizer.word_idf_
+        norm = np.linalg.norm(word_part)
+        word_part = word_part / norm if norm else word_part
+        distinct = list(dict.fromkeys(text.split()))
+        char_part = np.zeros(len(vectorizer.char_vocabulary_))
+        if distinct:
+            per_word = chars.transform(distinct).toarray() * vectorizer.char_idf_
+            char_part = per_word.sum(axis=0)
+            norm = np.sqrt((per_word ** 2).sum())
+            char_part = char_part / norm if norm else char_part
+        rows.append(np.concatenate([word_part, char_part]))
+    return np.vstack(rows)
+
+
+@pytest.fixture(scope="module")
+def vectorizer():
+    return CommentVectorizer(min_df=1).fit(TRAINING)
+
+
+def test_transform_equals_the_definition_built_from_scikit_learn(vectorizer):
+    np.testing.assert_allclose(vectorizer.transform(TEXTS).toarray(),
+                               reference(vectorizer, TEXTS), rtol=1e-5, atol=1e-6)
+
+
+def test_scoring_projection_equals_the_feature_matrix_product(vectorizer):
+    weights = np.random.default_rng(0).normal(size=(3, vectorizer.n_features_out_))
+    projection = Projection(vectorizer, weights)
+    expected = reference(vectorizer, TEXTS) @ weights.T
+    np.testing.assert_allclose(projection(TEXTS), expected, rtol=1e-5, atol=1e-5)
+    # Again, now that every word has a row, and one text at a time.
+    np.testing.assert_allclose(projection(TEXTS), expected, rtol=1e-5, atol=1e-5)
+    for text, row in zip(TEXTS, expected):
+        np.testing.assert_allclose(projection([text])[0], row, rtol=1e-5, atol=1e-5)
+
+
+def test_sentences_are_scored_on_their_own_and_the_strongest_is_kept(vectorizer):
+    weights = np.random.default_rng(1).normal(size=(2, vectorizer.n_features_out_))
+    projection = Projection(vectorizer, weights)
+    texts = [[["you", "are", "an", "idiot"], ["lovely", "photos", "of", "harbour"]],
+             [["one", "sentence", "only", "here"]],
+             [["go", "away"], ["a", "b", "c"], ["thanks", "for", "the", "piece"]]]
+    whole, strongest = projection.whole_and_strongest(texts, min_words=3)
+    flat = [" ".join(w for s in text for w in s) for text in texts]
+    np.testing.assert_allclose(whole, reference(vectorizer, flat) @ weights.T, atol=1e-5)
+    first = reference(vectorizer, ["you are an idiot", "lovely photos of harbour"]) @ weights.T
+    third = reference(vectorizer, ["a b c", "thanks for the piece"]) @ weights.T
+    np.testing.assert_allclose(strongest[0], first.max(axis=0), atol=1e-5)
+    np.testing.assert_allclose(strongest[1], whole[1], atol=1e-5)  # one sentence: itself
+    np.testing.assert_allclose(strongest[2], third.max(axis=0), atol=1e-5)
+
+
+def test_the_word_table_grows_and_starts_over_past_its_bound(vectorizer, monkeypatch):
+    monkeypatch.setattr(features, "_CACHE_LIMIT", 1500)
+    weights = np.random.default_rng(2).normal(size=(2, vectorizer.n_features_out_))
+    projection = Projection(vectorizer, weights)
+    texts = [" ".join(f"w{i}x{j}" for j in range(40)) + " idiot" for i in range(100)]
+    expected = reference(vectorizer, texts) @ weights.T
+    for start in range(0, 100, 25):  # 4,000 distinct words: grows, then starts over
+        np.testing.assert_allclose(projection(texts[start:start + 25]),
+                                   expected[start:start + 25], rtol=1e-5, atol=1e-5)
+    assert len(projection.words) <= 1500 + 25 * 41

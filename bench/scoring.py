@@ -20,7 +20,7 @@ import time
 
 from bench.common import ROOT, percentile, sample_texts
 from classifier import ModelRegistry, seed_corpus, train_and_save
-from classifier.normalize import normalize_word
+from classifier.normalize import clear_word_cache
 
 BATCH_ROUNDS = 5
 SINGLE_TEXTS = 400
@@ -72,7 +72,7 @@ def main() -> None:
 
     # Cold: a freshly loaded model, its caches pre-filled with its vocabulary as a gunicorn
     # worker does at start, scoring texts it has never seen. Warm: the same texts again.
-    normalize_word.cache_clear()
+    clear_word_cache()
     cold_model = pickle.loads(pickle.dumps(loaded.model)).warm_up()
     loaded.model.warm_up()
     started = time.perf_counter()

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 import threading
+from itertools import chain
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -212,24 +213,19 @@ class WordTable:
         """The batch's groups: each whole text and, when ``min_words`` is given, each sentence
         of ``min_words`` or more words of a text that has at least two such sentences
         (n-grams that cross a sentence boundary belong to the whole text only)."""
-        rows: list[int] = []
-        lengths: list[int] = []
-        sentence_text: list[int] = []
-        get, add = self.index.get, self._add
-        for text, sentences in enumerate(texts):
-            for sentence in sentences:
-                found = list(map(get, sentence))
-                if None in found:
-                    found = [add(w) if r is None else r for w, r in zip(sentence, found)]
-                rows.extend(found)
-                lengths.append(len(found))
-                sentence_text.append(text)
+        # Python touches each word once, in C-level loops; the rest is arrays.
+        sentences = list(chain.from_iterable(texts))
+        words = list(chain.from_iterable(sentences))
+        rows = list(map(self.index.get, words))
+        if None in rows:
+            add = self._add
+            rows = [add(w) if r is None else r for w, r in zip(words, rows)]
         n_texts = len(texts)
         if self._new_words:
             self._store_new_rows()
         occurrence_rows = np.asarray(rows, dtype=np.int64)
-        lengths_array = np.asarray(lengths, dtype=np.int64)
-        sentence_owner = np.asarray(sentence_text, dtype=np.int64)
+        lengths_array = np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences))
+        sentence_owner = np.repeat(np.arange(n_texts), [len(t) for t in texts])
         sentence_of = np.repeat(np.arange(len(lengths_array)), lengths_array)
         text_of = sentence_owner[sentence_of]
 

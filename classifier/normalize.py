@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
 from itertools import chain
 
 # Characters that render as nothing (or nearly) and are used to split words invisibly.
@@ -67,10 +66,15 @@ _REPEATS = re.compile(r"([a-z])\1{2,}")
 _PHONE_PIECE = re.compile(r"^\+?\(?\d[\d().-]*$")
 # What _join_spans looks for can only come from a digit or the word "dot".
 _PHONE_FIRST = frozenset("+(0123456789x")
+_DOTS = frozenset({"dot", "(dot)", "[dot]"})
 _MAY_SPAN = re.compile(r"[0-9]|dot", re.IGNORECASE)
 # Single characters separated by single spaces: "f u c k", and in "y o u  a r e" (words
 # apart by two spaces) each word on its own.
 _SPACED_OUT = re.compile(r"(?<!\S)[\w@$!*#|](?: [\w@$!*#|])+(?!\S)")
+# Two single characters in a row, after a space: a quick test for the above (a pattern that
+# starts with a literal is several times faster to search for).
+_SPACED_HINT = re.compile(r" [\w@$!*#|] [\w@$!*#|](?!\S)")
+_DIGIT = re.compile(r"[0-9]")
 
 
 def normalize(text: str) -> str:
@@ -90,30 +94,63 @@ def normalized_words(text: str) -> list[str]:
 def normalized_sentences(text: str) -> list[list[str]]:
     """The normalised words of ``text`` grouped in sentences: a line break, or a word that
     ends in ".", "!" or "?", closes one."""
+    # What spans words is rare: look for it once in the whole text, not on every line.
+    spaced_out = _SPACED_HINT.search(" " + " ".join(text.split())) is not None
+    may_span = _DIGIT.search(text) is not None or "dot" in text.lower()
+    cached = _WORDS.get
     sentences = []
     for line in text.split("\n") if "\n" in text else (text,):
-        words = _line_words(line)
-        start = 0
-        for end in [i for i, word in enumerate(words, 1) if word[-1] in ".!?"]:
-            sentences.append(words[start:end])
-            start = end
-        if start < len(words):
-            sentences.append(words[start:] if start else words)
+        if spaced_out and " " in line:
+            line = _SPACED_OUT.sub(_close_up, line)
+        raw = line.split()
+        found = list(map(cached, raw))
+        if None in found:
+            found = [normalize_word(w) if f is None else f for w, f in zip(raw, found)]
+        words = list(chain.from_iterable(found))
+        if may_span and len(words) > 2 and _MAY_SPAN.search(line):
+            words = _join_spans(words)
+        if not words:
+            continue
+        # Normalisation never adds these marks, so a line without them is one sentence.
+        if "." in line or "!" in line or "?" in line:
+            start = 0
+            for end in [i for i, word in enumerate(words, 1) if word[-1] in ".!?"]:
+                sentences.append(words[start:end])
+                start = end
+            if start < len(words):
+                sentences.append(words[start:] if start else words)
+        else:
+            sentences.append(words)
     return sentences
 
 
-def _line_words(line: str) -> list[str]:
-    if " " in line:
-        line = _SPACED_OUT.sub(lambda match: match.group().replace(" ", ""), line)
-    words = list(chain.from_iterable(map(normalize_word, line.split())))
-    if len(words) > 2 and _MAY_SPAN.search(line):
-        words = _join_spans(words)
+def _close_up(match: re.Match[str]) -> str:
+    return match.group().replace(" ", "")
+
+
+# Normalised forms of the white-space words seen so far; dropped whole when full, so that
+# hostile input cannot grow it without bound.
+_WORDS: dict[str, tuple[str, ...]] = {}
+_WORDS_LIMIT = 200_000
+
+
+def normalize_word(raw: str) -> tuple[str, ...]:
+    """Normalise one white-space-delimited word; may yield zero, one or more words
+    (cached)."""
+    words = _WORDS.get(raw)
+    if words is None:
+        if len(_WORDS) >= _WORDS_LIMIT:
+            _WORDS.clear()
+        words = _WORDS[raw] = _normalize_word(raw)
     return words
 
 
-@lru_cache(maxsize=200_000)
-def normalize_word(raw: str) -> tuple[str, ...]:
-    """Normalise one white-space-delimited word; may yield zero, one or more words."""
+def clear_word_cache() -> None:
+    """Forget every normalised word (for measuring cold starts)."""
+    _WORDS.clear()
+
+
+def _normalize_word(raw: str) -> tuple[str, ...]:
     if len(raw) > MAX_WORD:
         if _LINK_START.match(raw.lower()):
             return ("xxurl",)
@@ -138,15 +175,24 @@ def normalize_word(raw: str) -> tuple[str, ...]:
 
 def _join_spans(words: list[str]) -> list[str]:
     """Close up spelled-out links and phone numbers written in groups."""
+    n = len(words)
+    # Only a word before "dot" or one that may start a phone number can begin a span.
+    starts = [i for i, word in enumerate(words)
+              if word[0] in _PHONE_FIRST or (i + 1 < n and words[i + 1] in _DOTS)]
+    if not starts:
+        return words
     joined: list[str] = []
-    i, n = 0, len(words)
-    while i < n:
+    done = 0
+    for i in starts:
+        if i < done:
+            continue
+        joined += words[done:i]
+        done = i + 1
         word = words[i]
         # "quickcash dot biz", "site (dot) com".
-        if (i + 2 < n and words[i + 1] in ("dot", "(dot)", "[dot]")
-                and words[i + 2].strip(".,!?)") in _TLDS):
+        if i + 2 < n and words[i + 1] in _DOTS and words[i + 2].strip(".,!?)") in _TLDS:
             joined.append("xxurl")
-            i += 3
+            done = i + 3
             continue
         # "555 010 2233", "+44 (0)7700 900123".
         if word[0] in _PHONE_FIRST and (word == "xxphone" or _PHONE_PIECE.match(word)):
@@ -157,10 +203,10 @@ def _join_spans(words: list[str]) -> list[str]:
                 j += 1
             if j - i >= 2 and digits >= 7:
                 joined.append("xxphone")
-                i = j
+                done = j
                 continue
         joined.append(word)
-        i += 1
+    joined += words[done:]
     return joined
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from itertools import chain
+from itertools import chain, compress, count, repeat
 
 # Characters that render as nothing (or nearly) and are used to split words invisibly.
 _INVISIBLE = dict.fromkeys(
@@ -67,13 +67,16 @@ _PHONE_PIECE = re.compile(r"^\+?\(?\d[\d().-]*$")
 # What _join_spans looks for can only come from a digit or the word "dot".
 _PHONE_FIRST = frozenset("+(0123456789x")
 _DOTS = frozenset({"dot", "(dot)", "[dot]"})
+_SENTENCE_ENDS = (".", "!", "?")
 _MAY_SPAN = re.compile(r"[0-9]|dot", re.IGNORECASE)
 # Single characters separated by single spaces: "f u c k", and in "y o u  a r e" (words
 # apart by two spaces) each word on its own.
 _SPACED_OUT = re.compile(r"(?<!\S)[\w@$!*#|](?: [\w@$!*#|])+(?!\S)")
-# Two single characters in a row, after a space: a quick test for the above (a pattern that
-# starts with a literal is several times faster to search for).
+# Two single characters in a row, after a space or a line break (or at the start): a quick
+# test for the above (a pattern that starts with a literal is several times faster to
+# search for).
 _SPACED_HINT = re.compile(r" [\w@$!*#|] [\w@$!*#|](?!\S)")
+_SPACED_HINT_AFTER_BREAK = re.compile(r"\n[\w@$!*#|] [\w@$!*#|](?!\S)")
 _DIGIT = re.compile(r"[0-9]")
 
 
@@ -95,7 +98,9 @@ def normalized_sentences(text: str) -> list[list[str]]:
     """The normalised words of ``text`` grouped in sentences: a line break, or a word that
     ends in ".", "!" or "?", closes one."""
     # What spans words is rare: look for it once in the whole text, not on every line.
-    spaced_out = _SPACED_HINT.search(" " + " ".join(text.split())) is not None
+    spaced_out = (_SPACED_HINT.search(text) is not None
+                  or ("\n" in text and _SPACED_HINT_AFTER_BREAK.search(text) is not None)
+                  or (text[1:2] == " " and _SPACED_OUT.match(text) is not None))
     may_span = _DIGIT.search(text) is not None or "dot" in text.lower()
     cached = _WORDS.get
     sentences = []
@@ -107,14 +112,14 @@ def normalized_sentences(text: str) -> list[list[str]]:
         if None in found:
             found = [normalize_word(w) if f is None else f for w, f in zip(raw, found)]
         words = list(chain.from_iterable(found))
-        if may_span and len(words) > 2 and _MAY_SPAN.search(line):
+        if may_span and len(words) > 2 and _may_join(line, words):
             words = _join_spans(words)
         if not words:
             continue
         # Normalisation never adds these marks, so a line without them is one sentence.
         if "." in line or "!" in line or "?" in line:
             start = 0
-            for end in [i for i, word in enumerate(words, 1) if word[-1] in ".!?"]:
+            for end in compress(count(1), map(str.endswith, words, repeat(_SENTENCE_ENDS))):
                 sentences.append(words[start:end])
                 start = end
             if start < len(words):
@@ -122,6 +127,13 @@ def normalized_sentences(text: str) -> list[list[str]]:
         else:
             sentences.append(words)
     return sentences
+
+
+def _may_join(line: str, words: list[str]) -> bool:
+    """Whether ``_join_spans`` could change ``words``: a spelled-out dot, or enough digits
+    for a phone number (a digit is never added by normalisation)."""
+    return (not _DOTS.isdisjoint(words) or "xxphone" in words
+            or sum(map(line.count, "0123456789")) >= 7)
 
 
 def _close_up(match: re.Match[str]) -> str:

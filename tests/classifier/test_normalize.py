@@ -1,6 +1,10 @@
 import pytest
 
-from classifier import normalize
+import importlib
+from classifier.normalize import normalize
+
+# The module, not the function of the same name that `classifier` exports.
+normalize_module = importlib.import_module("classifier.normalize")
 
 
 @pytest.mark.parametrize("disguised, plain", [
@@ -51,3 +55,25 @@ def test_contact_details_and_money_become_markers(text, marker):
 
 def test_a_mention_is_not_read_as_leetspeak():
     assert normalize("@editor_desk thanks") == "@editor_desk thanks"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("f u c k you", [["fuck", "you"]]),
+    ("hello\nf u c k you", [["hello"], ["fuck", "you"]]),
+    ("ok s h i t", [["ok", "shit"]]),
+    ("Great piece. You are a 1d10t!! Bye", [["great", "piece."], ["you", "are", "a", "idiot!!"],
+                                            ["bye"]]),
+    ("call 555 010 2233 now", [["call", "xxphone", "now"]]),
+    ("visit cash dot biz now", [["visit", "xxurl", "now"]]),
+    ("in 2024 and 2025 we had 12", [["in", "2024", "and", "2025", "we", "had", "12"]]),
+    ("\n\n", []),
+])
+def test_sentences_split_at_line_breaks_and_end_marks_after_the_fixes_across_words(text, expected):
+    assert normalize_module.normalized_sentences(text) == expected
+
+
+def test_the_word_cache_is_bounded(monkeypatch):
+    monkeypatch.setattr(normalize_module, "_WORDS_LIMIT", 100)
+    normalize_module.clear_word_cache()
+    normalize(" ".join(f"w{i}" for i in range(1000)))
+    assert len(normalize_module._WORDS) <= 100

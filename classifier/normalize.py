@@ -78,6 +78,7 @@ _SPACED_OUT = re.compile(r"(?<!\S)[\w@$!*#|](?: [\w@$!*#|])+(?!\S)")
 _SPACED_HINT = re.compile(r" [\w@$!*#|] [\w@$!*#|](?!\S)")
 _SPACED_HINT_AFTER_BREAK = re.compile(r"\n[\w@$!*#|] [\w@$!*#|](?!\S)")
 _DIGIT = re.compile(r"[0-9]")
+_ANY_DIGIT = re.compile(r"\d")
 
 
 def normalize(text: str) -> str:
@@ -174,7 +175,7 @@ def _normalize_word(raw: str) -> tuple[str, ...]:
         word = _strip_accents(word).lower()
     if "@" in word or "." in word or "/" in word:
         word = _URL.sub(" xxurl ", _EMAIL.sub(" xxemail ", word))
-    if any(c.isdigit() for c in word):
+    if _ANY_DIGIT.search(word):
         word = _IP_ADDRESS.sub(" xxip ", word)
         word = _PHONE.sub(" xxphone ", _MONEY.sub(" xxmoney ", word))
     if _LEET_CHARS.search(word):

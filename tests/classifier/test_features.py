@@ -17,6 +17,7 @@ TEXTS = [
     "you are an idiot idiot idiot", "lovely lovely harbour photos", "", "x",
     "привет idiot café", "日本語 troll", "never seen words zzqx", "a b", "the council joke",
     "go away troll and thanks for the piece " * 3,
+    "ŋŋŋ ok ŋŋŋŋ", "ok ŋŋŋŋŋ",  # words without a known character n-gram, last in the batch
 ]
 
 

@@ -45,14 +45,17 @@ def latencies_ms(score, texts: list[str]) -> list[float]:
 
 def scoring_memory_mb(registry_root: str) -> float:
     """Peak RSS of a new process that imports the service's scorer, loads and scores."""
+    # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across exec, so a child forked from this
+    # process (which has just trained a model) would report the parent's size.
     code = (
-        "import resource, sys\n"
+        "import sys\n"
         "from bench.common import sample_texts\n"
         "from classifier import ModelRegistry\n"
         f"model = ModelRegistry({registry_root!r}).load_active().model\n"
         "texts, _ = sample_texts()\n"
         "for _ in range(3): model.predict_proba(texts)\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n")
+        "status = open('/proc/self/status').read().split('VmHWM:')[1]\n"
+        "print(int(status.split()[0]) / 1024)\n")
     output = subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True,
                             capture_output=True, text=True).stdout
     return float(output.strip())

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 import threading
+from dataclasses import dataclass
 from itertools import chain
 from typing import Iterable, Sequence
 
@@ -170,6 +171,7 @@ def _scale_rows(matrix: sparse.csr_matrix, norms: np.ndarray) -> sparse.csr_matr
     return sparse.diags(scale.astype(np.float32)) @ matrix
 
 
+@dataclass(frozen=True, slots=True)
 class Pieces:
     """A batch of texts as arrays. Groups 0..n_texts-1 are the whole texts; groups from
     n_texts on are sentences scored on their own, each owned by ``owners[k]``.
@@ -177,15 +179,12 @@ class Pieces:
     ``feature_groups``/``feature_ids``: each group's distinct word-part features (sorted by
     group). ``row_groups``/``rows``: each group's distinct words, as word-table rows."""
 
-    __slots__ = ("n_groups", "owners", "feature_groups", "feature_ids", "row_groups", "rows")
-
-    def __init__(self, n_groups, owners, feature_groups, feature_ids, row_groups, rows):
-        self.n_groups = n_groups
-        self.owners = owners
-        self.feature_groups = feature_groups
-        self.feature_ids = feature_ids
-        self.row_groups = row_groups
-        self.rows = rows
+    n_groups: int
+    owners: np.ndarray
+    feature_groups: np.ndarray
+    feature_ids: np.ndarray
+    row_groups: np.ndarray
+    rows: np.ndarray
 
 
 class WordTable:

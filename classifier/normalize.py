@@ -53,6 +53,9 @@ _EMAIL = re.compile(r"[\w.+-]++@[\w-]++(?:\.[\w-]++)+")
 _MONEY = re.compile(r"[$£€₹]\d[\d,.]*[km]?|\d[\d,.]*(?:usd|dollars|bucks|btc|eth)\b")
 _IP_ADDRESS = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
 _PHONE = re.compile(r"(?<![\d().-])\+?\(?\d[\d().-]{6,}+(?<=\d)")
+# Long numbers that are not phone numbers: dates, counts grouped in thousands, decimals.
+_NOT_PHONE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[.-]\d{1,2}[.-]\d{2,4}"
+                        r"|\d{1,3}(?:\.\d{3})+|\d+\.\d+")
 
 # No real word is longer; a longer "word" is cut here (after its link, if any, is marked).
 MAX_WORD = 40
@@ -177,7 +180,7 @@ def _normalize_word(raw: str) -> tuple[str, ...]:
         word = _URL.sub(" xxurl ", _EMAIL.sub(" xxemail ", word))
     if _ANY_DIGIT.search(word):
         word = _IP_ADDRESS.sub(" xxip ", word)
-        word = _PHONE.sub(" xxphone ", _MONEY.sub(" xxmoney ", word))
+        word = _PHONE.sub(_phone_marker, _MONEY.sub(" xxmoney ", word))
     if _LEET_CHARS.search(word):
         word = _LEET_WORD.sub(_unleet, word)
     if _SEPARATED_LETTERS.match(word):
@@ -221,6 +224,11 @@ def _join_spans(words: list[str]) -> list[str]:
         joined.append(word)
     joined += words[done:]
     return joined
+
+
+def _phone_marker(match: re.Match[str]) -> str:
+    number = match.group()
+    return number if _NOT_PHONE.fullmatch(number) else " xxphone "
 
 
 def _strip_accents(text: str) -> str:

@@ -397,20 +397,31 @@ def _ascii_char_ngrams(words: list[str], vectorizer: CommentVectorizer
                           dtype=np.uint8).astype(np.int64)
     word_of = np.repeat(np.arange(len(words)), padded_lengths)
     low, high = vectorizer.char_ngram_range
+    # An n-gram seen in min_df texts has its (n-1)-gram prefix seen in as many: only windows
+    # whose prefix is in the vocabulary need looking up (a vocabulary cut by
+    # max_char_features breaks that rule, so it looks every window up).
+    prune = vectorizer.max_char_features is None
     found_rows, found_columns = [], []
     window = codes
+    candidates = None  # start positions still worth looking up; None: all
     for n in range(1, high + 1):
         if n > 1:
             if len(codes) < n:
                 break
             window = window[:-1] * 128 + codes[n - 1:]
+            if candidates is not None:
+                candidates = candidates[candidates < len(window)]
         if n < low or not len(keys):
             continue
-        inside = word_of[:len(window)] == word_of[n - 1:]
-        position = np.minimum(np.searchsorted(keys, window), len(keys) - 1)
-        hit = inside & (keys[position] == window)
-        found_rows.append(word_of[:len(window)][hit])
+        starts = np.arange(len(window)) if candidates is None else candidates
+        starts = starts[word_of[starts] == word_of[starts + n - 1]]
+        wanted = window[starts]
+        position = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+        hit = keys[position] == wanted
+        found_rows.append(word_of[starts[hit]])
         found_columns.append(ids[position[hit]])
+        if prune:
+            candidates = starts[hit]
     if not found_rows:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     return np.concatenate(found_rows), np.concatenate(found_columns)

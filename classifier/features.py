@@ -247,7 +247,15 @@ class WordTable:
             sentence_group[sentence_of[in_scored]] * stride + occurrence_rows[in_scored]]))
         row_groups, word_rows = np.divmod(row_keys, stride)
 
-        # Token stream, then distinct word n-gram features per group.
+        feature_groups, feature_ids = self._word_ngrams(occurrence_rows, text_of, sentence_of,
+                                                        sentence_group)
+        return Pieces(n_groups, owners, feature_groups, feature_ids, row_groups, word_rows)
+
+    def _word_ngrams(self, occurrence_rows: np.ndarray, text_of: np.ndarray,
+                     sentence_of: np.ndarray, sentence_group: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        """(group, feature id) of each group's distinct word n-grams: the words' tokens in
+        order, n-grams read as integer keys and looked up by binary search."""
         counts = self.token_counts[occurrence_rows]
         total = int(counts.sum())
         offsets = np.repeat(self.token_starts[occurrence_rows] - (np.cumsum(counts) - counts),
@@ -288,8 +296,7 @@ class WordTable:
                 & (first_sentence == token_sentence[n - 1:])
             feature_keys.append(sentence_group[first_sentence[own]] * base + ids[own])
         keys = _distinct(np.concatenate(feature_keys)) if feature_keys else np.zeros(0, np.int64)
-        feature_groups, feature_ids = np.divmod(keys, base)
-        return Pieces(n_groups, owners, feature_groups, feature_ids, row_groups, word_rows)
+        return np.divmod(keys, base)
 
     def take_new_rows(self) -> sparse.csr_matrix:
         """The weighted character n-grams of the rows added since the last call, one row each
@@ -488,7 +495,8 @@ class Projection:
             np.maximum.at(strongest, pieces.owners, parts)
         return whole, strongest
 
-    def _pieces(self, texts, min_words) -> Pieces:
+    def _pieces(self, texts: Sequence[Sequence[Sequence[str]]],
+                min_words: int | None) -> Pieces:
         if len(self.words) > _CACHE_LIMIT:
             self._reset()
         pieces = self.words.pieces(texts, min_words=min_words)

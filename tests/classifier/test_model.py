@@ -35,6 +35,7 @@ def test_obfuscated_variants_score_like_their_plain_form(model, plain, disguised
 @pytest.mark.parametrize("text, label", [
     ("You are a pathetic idiot and everyone here knows it.", "insult"),
     ("Keep writing this and I will find you and hurt you.", "threat"),
+    ("Tomorrow I am going to kill you, Dennis.", "threat"),
     ("Earn $5,000 a week from home, message me on WhatsApp +1 555 010 2233", "spam"),
 ])
 def test_harmful_comments_score_high_on_their_label(model, text, label):

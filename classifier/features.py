@@ -64,6 +64,10 @@ class CommentVectorizer(TransformerMixin, BaseEstimator):
         self.max_char_features = max_char_features
 
     def fit(self, X: Iterable[str], y=None) -> "CommentVectorizer":
+        if not 1 <= self.char_ngram_range[0] <= self.char_ngram_range[1] <= 8:
+            # Character n-grams are looked up as base-128 numbers in 64-bit integers.
+            raise ValueError(f"char_ngram_range must lie within (1, 8), "
+                             f"got {self.char_ngram_range}")
         texts = list(X)
         words = TfidfVectorizer(lowercase=False, token_pattern=WORD_TOKENS,
                                 ngram_range=self.word_ngram_range, min_df=self.min_df,
@@ -367,14 +371,16 @@ def _char_rows(words: list[str], vectorizer: CommentVectorizer) -> sparse.csr_ma
     bytes: an n-gram is read as a number in base 128 and looked up in the sorted numbers of
     the vocabulary's ASCII n-grams. Other words take the per-gram path."""
     rows, columns = [], []
-    ascii_rows = [i for i, w in enumerate(words) if w.isascii()]
+    shortest = vectorizer.char_ngram_range[0] - 2  # a shorter word is one n-gram: per gram
+    fast = [w.isascii() and "\x00" not in w and len(w) >= shortest for w in words]
+    ascii_rows = [i for i, ok in enumerate(fast) if ok]
     if ascii_rows:
         found_rows, found_columns = _ascii_char_ngrams([words[i] for i in ascii_rows],
                                                       vectorizer)
         rows.append(np.asarray(ascii_rows, dtype=np.int64)[found_rows])
         columns.append(found_columns)
     for i, word in enumerate(words):
-        if not word.isascii():
+        if not fast[i]:
             ids = _char_ngram_ids(word, vectorizer)
             rows.append(np.full(len(ids), i, dtype=np.int64))
             columns.append(np.asarray(ids, dtype=np.int64))
@@ -499,6 +505,16 @@ class Projection:
                 min_words: int | None) -> Pieces:
         if len(self.words) > _CACHE_LIMIT:
             self._reset()
+        try:
+            return self._pieces_and_products(texts, min_words)
+        except BaseException:
+            # A failure half-way (memory, say) may leave words indexed without their rows:
+            # start over rather than mis-score them later.
+            self._reset()
+            raise
+
+    def _pieces_and_products(self, texts: Sequence[Sequence[Sequence[str]]],
+                             min_words: int | None) -> Pieces:
         pieces = self.words.pieces(texts, min_words=min_words)
         first = self.words.n_taken
         new = self.words.take_new_rows()

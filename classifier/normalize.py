@@ -71,7 +71,6 @@ _PHONE_PIECE = re.compile(r"^\+?\(?\d[\d().-]*$")
 _PHONE_FIRST = frozenset("+(0123456789x")
 _DOTS = frozenset({"dot", "(dot)", "[dot]"})
 _SENTENCE_ENDS = (".", "!", "?")
-_MAY_SPAN = re.compile(r"[0-9]|dot", re.IGNORECASE)
 # Single characters separated by single spaces: "f u c k", and in "y o u  a r e" (words
 # apart by two spaces) each word on its own.
 _SPACED_OUT = re.compile(r"(?<!\S)[\w@$!*#|](?: [\w@$!*#|])+(?!\S)")
@@ -80,7 +79,7 @@ _SPACED_OUT = re.compile(r"(?<!\S)[\w@$!*#|](?: [\w@$!*#|])+(?!\S)")
 # search for).
 _SPACED_HINT = re.compile(r" [\w@$!*#|] [\w@$!*#|](?!\S)")
 _SPACED_HINT_AFTER_BREAK = re.compile(r"\n[\w@$!*#|] [\w@$!*#|](?!\S)")
-_DIGIT = re.compile(r"[0-9]")
+_OTHER_WHITESPACE = re.compile(r"[^\S \n]")  # tabs, no-break spaces...: use the full search
 _ANY_DIGIT = re.compile(r"\d")
 
 
@@ -104,8 +103,10 @@ def normalized_sentences(text: str) -> list[list[str]]:
     # What spans words is rare: look for it once in the whole text, not on every line.
     spaced_out = (_SPACED_HINT.search(text) is not None
                   or ("\n" in text and _SPACED_HINT_AFTER_BREAK.search(text) is not None)
-                  or (text[1:2] == " " and _SPACED_OUT.match(text) is not None))
-    may_span = _DIGIT.search(text) is not None or "dot" in text.lower()
+                  or (text[1:2] == " " and _SPACED_OUT.match(text) is not None)
+                  or (_OTHER_WHITESPACE.search(text) is not None
+                      and _SPACED_OUT.search(text) is not None))
+    may_span = _ANY_DIGIT.search(text) is not None or "dot" in text.lower()
     cached = _WORDS.get
     sentences = []
     for line in text.split("\n") if "\n" in text else (text,):
@@ -116,12 +117,13 @@ def normalized_sentences(text: str) -> list[list[str]]:
         if None in found:
             found = [normalize_word(w) if f is None else f for w, f in zip(raw, found)]
         words = list(chain.from_iterable(found))
-        if may_span and len(words) > 2 and _may_join(line, words):
+        if may_span and len(words) > 2 and _may_join(words):
             words = _join_spans(words)
         if not words:
             continue
-        # Normalisation never adds these marks, so a line without them is one sentence.
-        if "." in line or "!" in line or "?" in line:
+        # Only these marks, or characters that normalise to them ("…", "！"), end a
+        # sentence: a plain line without them is one sentence.
+        if "." in line or "!" in line or "?" in line or not line.isascii():
             start = 0
             for end in compress(count(1), map(str.endswith, words, repeat(_SENTENCE_ENDS))):
                 sentences.append(words[start:end])
@@ -133,11 +135,14 @@ def normalized_sentences(text: str) -> list[list[str]]:
     return sentences
 
 
-def _may_join(line: str, words: list[str]) -> bool:
+def _may_join(words: list[str]) -> bool:
     """Whether ``_join_spans`` could change ``words``: a spelled-out dot, or enough digits
-    for a phone number (a digit is never added by normalisation)."""
-    return (not _DOTS.isdisjoint(words) or "xxphone" in words
-            or sum(map(line.count, "0123456789")) >= 7)
+    (counted after normalisation, which turns full-width digits into ASCII) for a phone
+    number."""
+    if not _DOTS.isdisjoint(words) or "xxphone" in words:
+        return True
+    joined = "".join(words)
+    return sum(map(joined.count, "0123456789")) >= 7
 
 
 def _close_up(match: re.Match[str]) -> str:

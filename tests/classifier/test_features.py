@@ -93,3 +93,37 @@ def test_the_word_table_grows_and_starts_over_past_its_bound(vectorizer, monkeyp
         np.testing.assert_allclose(projection(texts[start:start + 25]),
                                    expected[start:start + 25], rtol=1e-5, atol=1e-5)
     assert len(projection.words) <= 1500 + 25 * 41
+
+
+@pytest.mark.parametrize("char_ngram_range", [(4, 5), (1, 3), (3, 8)])
+def test_other_character_ranges_match_the_definition(char_ngram_range):
+    vectorizer = CommentVectorizer(min_df=1, char_ngram_range=char_ngram_range).fit(TRAINING)
+    np.testing.assert_allclose(vectorizer.transform(TEXTS).toarray(),
+                               reference(vectorizer, TEXTS), rtol=1e-5, atol=1e-6)
+
+
+def test_character_ranges_beyond_what_the_lookup_holds_are_refused():
+    with pytest.raises(ValueError, match="char_ngram_range"):
+        CommentVectorizer(char_ngram_range=(2, 10)).fit(TRAINING)
+
+
+def test_a_nul_character_is_not_read_as_nothing(vectorizer):
+    texts = ["\x00ab idiot", "a\x00b"]
+    np.testing.assert_allclose(vectorizer.transform(texts).toarray(),
+                               reference(vectorizer, texts), rtol=1e-5, atol=1e-6)
+
+
+def test_a_failure_half_way_leaves_no_half_built_rows(vectorizer, monkeypatch):
+    weights = np.random.default_rng(3).normal(size=(2, vectorizer.n_features_out_))
+    projection = Projection(vectorizer, weights)
+    projection(["lovely harbour"])
+
+    def fail(*args, **kwargs):
+        raise MemoryError("simulated")
+    with monkeypatch.context() as patch:
+        patch.setattr(features, "_char_rows", fail)
+        with pytest.raises(MemoryError):
+            projection(["brand new words here"])
+    expected = reference(vectorizer, ["brand new words here", "lovely harbour"]) @ weights.T
+    np.testing.assert_allclose(projection(["brand new words here", "lovely harbour"]),
+                               expected, rtol=1e-5, atol=1e-5)

@@ -72,6 +72,11 @@ def test_a_mention_is_not_read_as_leetspeak():
     ("visit cash dot biz now", [["visit", "xxurl", "now"]]),
     ("in 2024 and 2025 we had 12", [["in", "2024", "and", "2025", "we", "had", "12"]]),
     ("\n\n", []),
+    ("hello world… you are a liar", [["hello", "world..."], ["you", "are", "a", "liar"]]),
+    ("Great piece！ You are bad", [["great", "piece!"], ["you", "are", "bad"]]),
+    ("hello\tf u", [["hello", "fu"]]),                       # after a tab
+    ("ok\u00a0u r", [["ok", "ur"]]),                          # after a no-break space
+    ("call 555 ０１０ ２２３３ now", [["call", "xxphone", "now"]]),  # full-width digits
 ])
 def test_sentences_split_at_line_breaks_and_end_marks_after_the_fixes_across_words(text, expected):
     assert normalize_module.normalized_sentences(text) == expected

@@ -7,12 +7,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from datetime import timedelta
+
+from flask import Flask, Response, redirect, request, url_for
 
 from classifier import ModelRegistry
 from service.api import ModerationApi
 from service.config import Settings
-from service.extensions import configure_engine, db, migrate
+from service.extensions import configure_engine, csrf, db, login_manager, migrate
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -40,23 +42,59 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
+        # Sessions of the moderators' web UI: never readable by scripts, never sent by other
+        # sites' forms, only over https outside development and tests.
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.env == "production",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=settings.env == "production",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        WTF_CSRF_CHECK_DEFAULT=False,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
     )
     _configure_logging(settings.log_level)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(root / "migrations"))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = "Sign in to see the review queues."
+    login_manager.session_protection = "strong"
     with app.app_context():
         configure_engine(db.engine)
     api = ModerationApi(app)
     app.extensions["moderation.api"] = api
     _wire_services(app, settings)
     _register_endpoints(app, api)
+    app.after_request(_security_headers)
     return app
+
+
+# No inline script anywhere: comment text is escaped, and even if it were not, a script in
+# it could not run. Swagger UI styles its own elements, so the API reference page may.
+_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+_DOCS_CSP = _CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+
+
+def _security_headers(response: Response) -> Response:
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", _DOCS_CSP if request.path == "/docs" else _CSP)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("X-Frame-Options", "DENY")
+    return response
 
 
 def _wire_services(app: Flask, settings: Settings) -> None:
     """Build each domain service once; views and commands look them up in app.extensions."""
+    from service.accounts.services import AccountService
     from service.retraining.services import ExampleStore
+    from service.review.dashboard import DashboardService
+    from service.review.services import ReviewService
     from service.scoring.service import ScoringService
     from service.sites.services import SiteService, Thresholds
     from service.submission.services import SubmissionService
@@ -69,10 +107,24 @@ def _wire_services(app: Flask, settings: Settings) -> None:
     app.extensions["moderation.scoring"] = scoring
     app.extensions["moderation.submissions"] = SubmissionService(db.session, scoring, sites)
     app.extensions["moderation.examples"] = ExampleStore(db.session)
+    accounts = AccountService(db.session)
+    review = ReviewService(db.session, scoring, claim_seconds=settings.claim_seconds)
+    app.extensions["moderation.accounts"] = accounts
+    app.extensions["moderation.review"] = review
+    app.extensions["moderation.dashboard"] = DashboardService(db.session, review)
+
+    @login_manager.user_loader
+    def _load_user(user_id: str):
+        return accounts.by_id(int(user_id)) if user_id.isdigit() else None
 
 
 def _register_endpoints(app: Flask, api: ModerationApi) -> None:
     from service import meta
+    from service.accounts import web as accounts_web
+    from service.accounts.cli import users_cli
+    from service.review import api as review_api
+    from service.review import models as review_models  # noqa: F401 (table)
+    from service.review import web as review_web
     from service.scoring import views as scoring_views
     from service.retraining import models as retraining_models  # noqa: F401 (table)
     from service.retraining.cli import data_cli, model_cli
@@ -81,7 +133,12 @@ def _register_endpoints(app: Flask, api: ModerationApi) -> None:
 
     api.register_blueprint(submission_views.blp)
     api.register_blueprint(scoring_views.blp)
+    api.register_blueprint(review_api.blp)
     app.register_blueprint(meta.bp)
+    app.register_blueprint(accounts_web.bp)
+    app.register_blueprint(review_web.bp)
+    app.add_url_rule("/", "index", lambda: redirect(url_for("moderation.queue")))
+    app.cli.add_command(users_cli)
     app.cli.add_command(sites_cli)
     app.cli.add_command(model_cli)
     app.cli.add_command(data_cli)

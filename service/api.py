@@ -69,6 +69,14 @@ class ModerationApi(Api):
         self.spec.components.security_scheme(
             "siteKey", {"type": "http", "scheme": "bearer",
                         "description": "The site's API key, from `flask --app wsgi sites create`."})
+        self.spec.components.security_scheme(
+            "moderatorToken", {"type": "http", "scheme": "bearer",
+                               "description": "A moderator's token, from "
+                                              "`flask --app wsgi users token NAME`."})
+        self.spec.components.security_scheme(
+            "session", {"type": "apiKey", "in": "cookie", "name": "session",
+                        "description": "The web UI's session; a POST also needs the "
+                                       "`X-CSRFToken` header."})
 
 
 class SafeJsonParser(FlaskParser):

@@ -30,6 +30,7 @@ class Settings:
     reject_at: float
     model_dir: Path
     training_data_dir: Path
+    claim_seconds: int = 300
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], instance_path: Path) -> "Settings":
@@ -56,6 +57,7 @@ class Settings:
             reject_at=reject_at,
             model_dir=Path(environ.get("MODEL_DIR") or instance_path / "models"),
             training_data_dir=Path(environ.get("TRAINING_DATA_DIR") or root / "training_data"),
+            claim_seconds=_whole_number(environ, "CLAIM_SECONDS", default=300, low=10, high=3600),
         )
 
 
@@ -79,6 +81,14 @@ def _fraction(environ: Mapping[str, str], name: str, *, default: float) -> float
     if not 0.0 <= value <= 1.0:
         raise ConfigError(f"{name} must be a number between 0 and 1; got {raw!r}")
     return value
+
+
+def _whole_number(environ: Mapping[str, str], name: str, *, default: int, low: int,
+                  high: int) -> int:
+    raw = environ.get(name) or str(default)
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ConfigError(f"{name} must be a whole number from {low} to {high}; got {raw!r}")
+    return int(raw)
 
 
 def _secret_key(environ: Mapping[str, str], env: str, instance_path: Path) -> str:

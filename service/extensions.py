@@ -2,10 +2,15 @@
 
 from datetime import datetime, timezone
 
+from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
+from types import ModuleType
+
 from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, event
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import DeclarativeBase, Session
 
 
 class Base(DeclarativeBase):
@@ -21,6 +26,10 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate(render_as_batch=True, compare_type=True)
+login_manager = LoginManager()
+# Checked explicitly where a cookie authenticates (the web UI, the moderation API without a
+# token): the host-site API authenticates by bearer key and has no cookies to forge.
+csrf = CSRFProtect()
 
 
 class UtcDateTime(TypeDecorator):
@@ -40,6 +49,11 @@ class UtcDateTime(TypeDecorator):
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def dialect_of(session: Session) -> ModuleType:
+    """The SQLAlchemy dialect module (for ``insert ... on conflict``) of the session's database."""
+    return postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
 
 
 def configure_engine(engine: Engine) -> None:

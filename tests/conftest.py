@@ -21,7 +21,12 @@ DATABASES = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") 
 
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory) -> Path:
-    """A registry holding one active model trained on training_data/, shared by all tests."""
+    """A registry holding one active model trained on training_data/, shared by all tests.
+
+    TEST_MODEL_DIR names a registry to reuse instead (saves a minute when iterating).
+    """
+    if os.environ.get("TEST_MODEL_DIR"):
+        return Path(os.environ["TEST_MODEL_DIR"])
     registry = ModelRegistry(tmp_path_factory.mktemp("models"))
     metadata = train_and_save(seed_corpus(ROOT / "training_data"), registry, source="seed")
     registry.activate(metadata["version"])
@@ -94,3 +99,50 @@ def site(app) -> SiteKey:
 @pytest.fixture
 def other_site(app) -> SiteKey:
     return make_site(app, "the-planet")
+
+
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class Account:
+    username: str
+    password: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def make_user(app, username: str, role: str = "moderator", sites: tuple[str, ...] = (),
+              password: str = PASSWORD) -> Account:
+    with app.app_context():
+        accounts = app.extensions["moderation.accounts"]
+        accounts.create(username, password, role, sites)
+        return Account(username, password, accounts.issue_token(username))
+
+
+def csrf_token_of(html: str) -> str:
+    import re
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
+    assert match, "the page has no CSRF token"
+    return match.group(1)
+
+
+def sign_in(client, account: Account) -> str:
+    """Sign ``client`` in through the login form; returns the session's CSRF token."""
+    token = csrf_token_of(client.get("/login").get_data(as_text=True))
+    response = client.post("/login", data={"username": account.username,
+                                           "password": account.password, "csrf_token": token})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return csrf_token_of(client.get("/moderation/").get_data(as_text=True))
+
+
+def submit(client, site: SiteKey, text: str, *, article: str = "a-1", author: str = "reader-1",
+           **extra) -> dict:
+    response = client.post("/v1/comments", headers=site.headers, json={
+        "article_id": article, "article_title": f"Article {article}",
+        "author": {"id": author, "name": author.title()}, "text": text, **extra})
+    assert response.status_code == 201, response.json
+    return response.json

@@ -1,20 +1,166 @@
-"""The one place where a comment's status changes.
+"""The one place where a comment's status changes, and what must accompany each change.
 
-Every decision, the classifier's at submission and, with the review queue, a moderator's,
-goes through :func:`change_status`. It is the seam where what must accompany a change (the
-audit entry, the training example, the outbox event for the host site) will be written, in
-the caller's transaction; today it sets the status and its time.
+Every change, the classifier's decision at submission, readers' reports and a moderator's
+decision, goes through :func:`record_submission` or :func:`transition`. In the caller's
+transaction they also write the audit entry, keep the queue counts, and store a person's
+decision as a training example (issue 5 adds the outbox event here).
 """
 
 from __future__ import annotations
 
-from service.comments.models import Comment, CommentStatus
-from service.extensions import utcnow
+import enum
+from dataclasses import dataclass
+from datetime import datetime
 
-CLASSIFIER = "classifier"
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from classifier import LABELS
+from service.comments.models import AuditEntry, Comment, CommentStatus, QueueCount
+from service.errors import Conflict
+from service.extensions import dialect_of, utcnow
+from service.retraining.services import upsert_example
+
+S = CommentStatus
 
 
-def change_status(comment: Comment, status: CommentStatus, *, actor: str) -> None:
-    """Set ``comment``'s status on behalf of ``actor``; the caller commits."""
+class Action(enum.StrEnum):
+    SUBMIT = "submit"    # the classifier's decision on a new comment
+    REPORT = "report"    # enough readers flagged a published comment
+    APPROVE = "approve"
+    REJECT = "reject"
+    REMOVE = "remove"    # take a published comment down
+    RESTORE = "restore"  # publish a rejected or removed comment after all
+
+
+# Which statuses each action may start from, and where it leads. Approve and reject work the
+# review queues; reversals of a published or refused comment are remove and restore, so a
+# second moderator's late approve or reject of the same item is a conflict, not a reversal.
+TRANSITIONS: dict[Action, tuple[frozenset[CommentStatus], CommentStatus]] = {
+    Action.REPORT: (frozenset({S.APPROVED}), S.REPORTED),
+    Action.APPROVE: (frozenset({S.PENDING_REVIEW, S.REPORTED}), S.APPROVED),
+    Action.REJECT: (frozenset({S.PENDING_REVIEW, S.REPORTED}), S.REJECTED),
+    Action.REMOVE: (frozenset({S.APPROVED, S.REPORTED}), S.REMOVED),
+    Action.RESTORE: (frozenset({S.REJECTED, S.REMOVED}), S.APPROVED),
+}
+PUBLISHED = S.APPROVED
+
+# What a person's refusal says about the text, by the reason they gave. "off-topic" and
+# "other" say nothing about the labels, so only the decision is kept (labels unknown).
+REASON_LABELS: dict[str, dict[str, int]] = {
+    "spam": {"spam": 1},
+    "abuse": {"toxicity": 1, "insult": 1},
+    "hate": {"toxicity": 1, "identity_attack": 1},
+    "threat": {"toxicity": 1, "threat": 1},
+    "obscene": {"toxicity": 1, "obscene": 1},
+}
+# A classifier score from which it judged the comment more likely harmful than not.
+LIKELY_HARMFUL = 0.5
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: a moderator (``user_id`` set), the classifier, or the site's readers."""
+
+    name: str
+    user_id: int | None = None
+
+    @property
+    def is_person(self) -> bool:
+        return self.user_id is not None
+
+
+CLASSIFIER = Actor("classifier")
+READERS = Actor("readers")
+
+
+def record_submission(session: Session, comment: Comment, status: CommentStatus, *,
+                      reason: str | None = None) -> None:
+    """Add a new comment with the classifier's decision; the caller commits."""
+    now = utcnow()
     comment.status = status.value
-    comment.updated_at = utcnow()
+    comment.created_at = comment.updated_at = now
+    session.add(comment)
+    session.flush()
+    _count(session, comment.site_id, {status.value: 1})
+    session.add(AuditEntry(site_id=comment.site_id, comment_id=comment.id,
+                           author_id=comment.author_id, actor=CLASSIFIER.name,
+                           action=Action.SUBMIT.value, status_after=status.value,
+                           reason=reason, created_at=now))
+
+
+def transition(session: Session, comment: Comment, action: Action, *, actor: Actor,
+               reason: str | None = None, note: str | None = None) -> AuditEntry:
+    """Apply ``action`` to ``comment`` if its status allows it; the caller commits.
+
+    The change is one conditional UPDATE, so two moderators (or workers) acting on the same
+    comment at once cannot both succeed: the loser gets :class:`Conflict`. A moderator also
+    cannot act on a comment another moderator holds a live claim on.
+    """
+    allowed, target = TRANSITIONS[action]
+    before = comment.status
+    if before not in allowed:
+        raise Conflict(_state_conflict(session, comment, action))
+    now = utcnow()
+    where = [Comment.id == comment.id, Comment.status == before]
+    if actor.is_person:
+        where.append(or_(Comment.claimed_by_id.is_(None), Comment.claimed_by_id == actor.user_id,
+                         Comment.claim_expires_at <= now))
+    values = {"status": target.value, "updated_at": now, "claimed_by_id": None,
+              "claim_expires_at": None}
+    if before == S.REPORTED:
+        values["flag_count"] = 0  # a kept comment needs as many new flags to return
+    changed = session.execute(
+        update(Comment).where(*where).values(**values)
+        .execution_options(synchronize_session=False)).rowcount
+    if changed != 1:
+        session.refresh(comment)
+        if comment.status != before:
+            raise Conflict(_state_conflict(session, comment, action))
+        raise Conflict(f"comment {comment.id} is claimed by another moderator until "
+                       f"{comment.claim_expires_at:%H:%M:%S} UTC")
+    for key, value in values.items():
+        setattr(comment, key, value)
+    _count(session, comment.site_id, {before: -1, target.value: 1})
+    overturned = None
+    if actor.is_person:
+        publishes = target is PUBLISHED
+        overturned = publishes == (comment.score >= LIKELY_HARMFUL)
+        _store_example(session, comment, publishes, reason, actor)
+    entry = AuditEntry(site_id=comment.site_id, comment_id=comment.id,
+                       author_id=comment.author_id, actor=actor.name, user_id=actor.user_id,
+                       action=action.value, status_before=before, status_after=target.value,
+                       reason=reason, note=note, overturned=overturned, created_at=now)
+    session.add(entry)
+    return entry
+
+
+def _state_conflict(session: Session, comment: Comment, action: Action) -> str:
+    last = session.scalar(
+        select(AuditEntry).where(AuditEntry.comment_id == comment.id)
+        .order_by(AuditEntry.id.desc()).limit(1))
+    by = f" by {last.actor} at {last.created_at:%Y-%m-%d %H:%M:%S} UTC" if last else ""
+    return (f"comment {comment.id} is {comment.status}{by}; "
+            f"'{action.value}' is not possible from that status")
+
+
+def _count(session: Session, site_id: int, changes: dict[str, int]) -> None:
+    """Add ``changes`` to the site's queue counts, rows in a fixed order (no deadlocks)."""
+    dialect = dialect_of(session)
+    for status in sorted(changes):
+        delta = changes[status]
+        statement = dialect.insert(QueueCount).values(site_id=site_id, status=status, count=delta)
+        session.execute(statement.on_conflict_do_update(
+            index_elements=["site_id", "status"],
+            set_={"count": QueueCount.count + delta}))
+
+
+def _store_example(session: Session, comment: Comment, publishes: bool, reason: str | None,
+                   actor: Actor) -> None:
+    """Keep a person's decision as a labeled example; a later decision on the same text wins."""
+    if publishes:
+        labels: dict[str, int | None] = {label: 0 for label in LABELS}
+    else:
+        known = REASON_LABELS.get(reason or "", {})
+        labels = {label: known.get(label) for label in LABELS}
+    upsert_example(session, comment.text, labels, source=f"moderation:site{comment.site_id}")

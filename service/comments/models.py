@@ -5,8 +5,8 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import (JSON, BigInteger, Float, ForeignKey, Index, Integer, String, Text,
-                        UniqueConstraint)
+from sqlalchemy import (JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String,
+                        Text, UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.extensions import UtcDateTime, db, utcnow
@@ -18,7 +18,20 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 class CommentStatus(enum.StrEnum):
     APPROVED = "approved"
     PENDING_REVIEW = "pending_review"
+    # Published, then flagged by enough readers: hidden again until a moderator decides.
+    REPORTED = "reported"
     REJECTED = "rejected"
+    # Published, then taken down by a moderator.
+    REMOVED = "removed"
+
+
+class AuthorStandard(enum.StrEnum):
+    """How the service treats an author's next comments."""
+
+    NORMAL = "normal"
+    TRUSTED = "trusted"      # published unless the score reaches reject_at
+    SUSPENDED = "suspended"  # held for review until suspended_until
+    BANNED = "banned"        # rejected
 
 
 class Article(db.Model):
@@ -41,7 +54,18 @@ class Author(db.Model):
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
     external_id: Mapped[str] = mapped_column(String(200))
     name: Mapped[str | None] = mapped_column(String(200))
+    standing: Mapped[str] = mapped_column(String(20), default=AuthorStandard.NORMAL.value,
+                                          server_default=AuthorStandard.NORMAL.value)
+    suspended_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    def standing_now(self, now: datetime) -> AuthorStandard:
+        """The standing in force at ``now``: a suspension ends by itself."""
+        standing = AuthorStandard(self.standing)
+        if standing is AuthorStandard.SUSPENDED and (
+                self.suspended_until is None or self.suspended_until <= now):
+            return AuthorStandard.NORMAL
+        return standing
 
 
 class Comment(db.Model):
@@ -50,6 +74,11 @@ class Comment(db.Model):
         UniqueConstraint("site_id", "client_id"),
         Index("ix_comments_site_status_id", "site_id", "status", "id"),
         Index("ix_comments_article_status_id", "article_id", "status", "id"),
+        # The review queues, in priority order (score, then newest) and oldest first.
+        Index("ix_comments_status_score_id", "status", "score", "id"),
+        Index("ix_comments_site_status_score_id", "site_id", "status", "score", "id"),
+        Index("ix_comments_status_id", "status", "id"),
+        Index("ix_comments_author_id", "author_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -67,8 +96,58 @@ class Comment(db.Model):
     reasons: Mapped[list] = mapped_column(JSON)
     model_version: Mapped[str] = mapped_column(String(40))
     language: Mapped[str | None] = mapped_column(String(8))
+    # The label with the highest probability: what the queue filters by.
+    top_label: Mapped[str | None] = mapped_column(String(20))
+    flag_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # A moderator's lease on the comment while they look at it.
+    claimed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    claim_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     article: Mapped[Article] = relationship(lazy="joined", innerjoin=True)
     author: Mapped[Author] = relationship(lazy="joined", innerjoin=True)
+    site: Mapped["Site"] = relationship(lazy="joined", innerjoin=True)  # noqa: F821
+
+
+class AuditEntry(db.Model):
+    """One action on a comment or an author, by a person, the classifier or the readers.
+
+    Rows are only ever added: nothing in the service updates or deletes them.
+    """
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (
+        Index("ix_audit_entries_comment_id_id", "comment_id", "id"),
+        Index("ix_audit_entries_author_id_id", "author_id", "id"),
+        Index("ix_audit_entries_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    comment_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("authors.id", ondelete="CASCADE"))
+    # Who: a moderator (user_id set), "classifier" or "readers".
+    actor: Mapped[str] = mapped_column(String(80))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(20))
+    status_before: Mapped[str | None] = mapped_column(String(20))
+    status_after: Mapped[str | None] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)
+    # A person's decision against the classifier's more likely verdict (score 0.5 or more
+    # means "more likely harmful than not").
+    overturned: Mapped[bool | None] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class QueueCount(db.Model):
+    """How many of a site's comments are in each status, kept with every change of status,
+    so the queue counts never need to count a million rows."""
+
+    __tablename__ = "queue_counts"
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)

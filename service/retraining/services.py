@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from classifier import LABELS, Corpus, normalize
 from classifier.datasets import LabeledRow, RejectedRow, Row, read_dataset
+from service.extensions import dialect_of, utcnow
 from service.retraining.models import TrainingExample
 
 BATCH = 500
@@ -100,6 +101,17 @@ class ExampleStore:
         y = np.array([[-1 if v is None else v for v in row[1:]] for row in rows],
                      dtype=np.int8).reshape(-1, len(LABELS))
         return Corpus(texts=[row[0] for row in rows], y=y)
+
+
+def upsert_example(session: Session, text: str, labels: dict[str, int | None], *,
+                   source: str) -> None:
+    """Store ``text`` with ``labels``, replacing the labels of an example with the same text:
+    a moderator's decision is the publisher's own policy, and outranks an imported label."""
+    statement = dialect_of(session).insert(TrainingExample).values(
+        text=text, text_key=text_key(text), source=source, excluded=False, created_at=utcnow(),
+        **labels)
+    session.execute(statement.on_conflict_do_update(
+        index_elements=["text_key"], set_={"source": source, "excluded": False, **labels}))
 
 
 def _batches(rows: Iterable[Row], size: int) -> Iterable[list[Row]]:

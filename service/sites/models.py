@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, String
+from sqlalchemy import JSON, Float, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.extensions import UtcDateTime, db, utcnow
@@ -23,4 +23,8 @@ class Site(db.Model):
     # Per-site decision policy; None means the service default.
     approve_below: Mapped[float | None] = mapped_column(Float)
     reject_at: Mapped[float | None] = mapped_column(Float)
+    # Reader flags that send a published comment back to review.
+    flags_to_review: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
+    # The reasons a moderator picks from when rejecting; None means the service's list.
+    reject_reasons: Mapped[list | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

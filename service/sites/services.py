@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import re
 import secrets
 from dataclasses import dataclass
@@ -13,14 +11,13 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from service.credentials import CredentialKind, verify
 from service.errors import Conflict, InvalidInput, NotFound
 from service.sites.models import Site
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}")
-_KEY = re.compile(r"^mk_([0-9a-f]{12})_[A-Za-z0-9_-]{43}$")
-# Compared against when no site has the presented prefix, so that a wrong prefix costs as
-# much time as a wrong secret.
-_DUMMY_HASH = hashlib.sha256(b"no such key").hexdigest()
+SITE_KEYS = CredentialKind("mk")
+DEFAULT_REJECT_REASONS = ("spam", "abuse", "hate", "threat", "off-topic", "other")
 
 
 @dataclass(frozen=True)
@@ -42,17 +39,6 @@ class IssuedKey:
 def new_webhook_secret() -> str:
     """A Standard Webhooks secret: ``whsec_`` and base64 of 24 random bytes."""
     return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
-
-
-def _new_api_key() -> tuple[str, str, str]:
-    prefix = secrets.token_hex(6)
-    key = f"mk_{prefix}_{secrets.token_urlsafe(32)}"
-    return key, prefix, _hash(key)
-
-
-def _hash(key: str) -> str:
-    # API keys carry 256 random bits, so a fast hash is enough: there is nothing to brute-force.
-    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def validate_thresholds(approve_below: float | None, reject_at: float | None,
@@ -92,13 +78,13 @@ class SiteService:
         validate_thresholds(approve_below, reject_at, self.default_thresholds)
         if self.find(name) is not None:
             raise Conflict(f"a site named {name!r} already exists")
-        key, prefix, key_hash = _new_api_key()
-        site = Site(name=name, key_prefix=prefix, key_hash=key_hash, webhook_url=webhook_url,
+        key = SITE_KEYS.issue()
+        site = Site(name=name, key_prefix=key.prefix, key_hash=key.digest, webhook_url=webhook_url,
                     webhook_secret=new_webhook_secret(), approve_below=approve_below,
                     reject_at=reject_at)
         self.session.add(site)
         self.session.commit()
-        return IssuedKey(site=site, api_key=key)
+        return IssuedKey(site=site, api_key=key.value)
 
     def find(self, name: str) -> Site | None:
         return self.session.scalar(select(Site).where(Site.name == name))
@@ -115,9 +101,10 @@ class SiteService:
     def rotate_key(self, name: str) -> IssuedKey:
         """Issue a new key; the old one stops working at once."""
         site = self.get(name)
-        key, site.key_prefix, site.key_hash = _new_api_key()
+        key = SITE_KEYS.issue()
+        site.key_prefix, site.key_hash = key.prefix, key.digest
         self.session.commit()
-        return IssuedKey(site=site, api_key=key)
+        return IssuedKey(site=site, api_key=key.value)
 
     def update(self, name: str, *, webhook_url: str | None = None,
                approve_below: float | None = None, reject_at: float | None = None) -> Site:
@@ -137,14 +124,11 @@ class SiteService:
 
     def authenticate(self, api_key: str) -> Site | None:
         """The site whose key this is, or None; the comparison runs in constant time."""
-        match = _KEY.match(api_key)
+        prefix = SITE_KEYS.prefix_of(api_key)
         site = None
-        if match:
-            site = self.session.scalar(select(Site).where(Site.key_prefix == match.group(1)))
-        expected = site.key_hash if site is not None else _DUMMY_HASH
-        if hmac.compare_digest(_hash(api_key), expected) and site is not None:
-            return site
-        return None
+        if prefix is not None:
+            site = self.session.scalar(select(Site).where(Site.key_prefix == prefix))
+        return site if verify(api_key, site.key_hash if site else None) else None
 
     def thresholds(self, site: Site) -> Thresholds:
         """The site's thresholds, falling back to the service defaults."""

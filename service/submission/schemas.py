@@ -4,6 +4,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from service.api import CleanString, CleanUrl
+from service.comments.models import CommentStatus
 
 MAX_TEXT = 10_000
 MAX_ID = 2**63 - 1  # ids are 64-bit: anything larger cannot be one of ours
@@ -47,7 +48,7 @@ class AuthorOut(ma.Schema):
 
 class CommentOut(ma.Schema):
     id = ma.fields.Integer()
-    status = ma.fields.String(metadata={"enum": ["approved", "pending_review", "rejected"]})
+    status = ma.fields.String(metadata={"enum": [s.value for s in CommentStatus]})
     score = ma.fields.Float(metadata={"description": "0-1: how likely the comment should not "
                                                      "be published."})
     scores = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Float(),
@@ -63,3 +64,21 @@ class CommentOut(ma.Schema):
     text = ma.fields.String()
     created_at = ma.fields.DateTime()
     updated_at = ma.fields.DateTime()
+
+
+class FlagIn(ma.Schema):
+    reason = CleanString(required=True, validate=validate.Length(1, 200),
+                         metadata={"description": "Why the reader flagged it, in their words "
+                                                  "or the site's category."})
+    reporter_id = CleanString(validate=validate.Length(1, 200),
+                              metadata={"description": "The site's id for the reader: a reader "
+                                                       "counts once per comment."})
+
+
+class FlagOut(ma.Schema):
+    comment_id = ma.fields.Integer()
+    counted = ma.fields.Boolean(metadata={"description": "False when this reader had already "
+                                                         "flagged the comment."})
+    flags = ma.fields.Integer(metadata={"description": "Flags so far."})
+    status = ma.fields.String(metadata={"description": "`reported` once enough readers flagged "
+                                                       "it: hidden until a moderator decides."})

@@ -7,22 +7,47 @@ import json
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from service.comments.lifecycle import CLASSIFIER, change_status
-from service.comments.models import Article, Author, Comment
+from service.comments.lifecycle import LIKELY_HARMFUL, record_submission
+from service.comments.models import Article, Author, AuthorStandard, Comment, CommentStatus
 from service.errors import Conflict, InvalidInput, NotFound
-from service.scoring.service import ScoringService
+from service.extensions import dialect_of, utcnow
+from service.scoring.service import Assessment, ScoringService
 from service.sites.models import Site
-from service.sites.services import SiteService
+from service.sites.services import SiteService, Thresholds
 
 
 def content_hash(payload: dict[str, Any]) -> str:
     """A digest of everything submitted except ``client_id``: what a replay must repeat."""
     content = {key: value for key, value in payload.items() if key != "client_id"}
     return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def likely_label(scores: dict[str, float]) -> str | None:
+    """The label the comment most likely deserves, if it more likely does than not."""
+    label = max(scores, key=scores.get, default=None)
+    return label if label is not None and scores[label] >= LIKELY_HARMFUL else None
+
+
+def apply_standing(assessment: Assessment, standing: AuthorStandard,
+                   thresholds: Thresholds) -> tuple[CommentStatus, list[dict]]:
+    """The decision once the author's standing is applied, and the reasons for it.
+
+    A banned author's comments are rejected and a suspended author's held for review,
+    whatever they score; a trusted author's are published unless they reach ``reject_at``.
+    """
+    status, reasons = assessment.status, list(assessment.reasons)
+    rule = {"label": "author", "score": None, "threshold": standing.value, "value": None}
+    if standing is AuthorStandard.BANNED:
+        return CommentStatus.REJECTED, [rule, *reasons]
+    if standing is AuthorStandard.SUSPENDED and status is CommentStatus.APPROVED:
+        return CommentStatus.PENDING_REVIEW, [rule, *reasons]
+    if (standing is AuthorStandard.TRUSTED and status is CommentStatus.PENDING_REVIEW
+            and assessment.score < thresholds.reject_at):
+        return CommentStatus.APPROVED, [rule, *reasons]
+    return status, reasons
 
 
 class SubmissionService:
@@ -50,20 +75,22 @@ class SubmissionService:
             self._check_parent(site, parent_id, payload["article_id"])
 
         # Score before writing anything, so no database lock is held while the model runs.
-        assessment = self.scoring.assess([payload["text"]], self.sites.thresholds(site))[0]
+        thresholds = self.sites.thresholds(site)
+        assessment = self.scoring.assess([payload["text"]], thresholds)[0]
 
         article = self._upsert(Article, site, payload["article_id"],
                                url=payload.get("article_url"), title=payload.get("article_title"))
         author = self._upsert(Author, site, payload["author"]["id"],
                               name=payload["author"].get("name"))
+        status, reasons = apply_standing(assessment, author.standing_now(utcnow()), thresholds)
         comment = Comment(
             site_id=site.id, article_id=article.id, author_id=author.id, parent_id=parent_id,
             client_id=client_id, content_hash=digest, text=payload["text"],
-            score=assessment.score, scores=assessment.scores, reasons=assessment.reasons,
+            score=assessment.score, scores=assessment.scores, reasons=reasons,
+            top_label=likely_label(assessment.scores),
             model_version=assessment.model_version, language=assessment.language)
-        change_status(comment, assessment.status, actor=CLASSIFIER)
-        comment.created_at = comment.updated_at
-        self.session.add(comment)
+        record_submission(self.session, comment, status,
+                          reason=reasons[0]["label"] if reasons else None)
         try:
             self.session.commit()
         except IntegrityError:
@@ -115,9 +142,8 @@ class SubmissionService:
         where = (model.site_id == site.id, model.external_id == external_id)
         row = self.session.scalar(select(model).where(*where))
         if row is None:
-            dialect = postgresql if self.session.get_bind().dialect.name == "postgresql" else sqlite
             self.session.execute(
-                dialect.insert(model)
+                dialect_of(self.session).insert(model)
                 .values(site_id=site.id, external_id=external_id, **values)
                 .on_conflict_do_nothing(index_elements=["site_id", "external_id"]))
             return self.session.scalar(select(model).where(*where))

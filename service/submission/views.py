@@ -4,7 +4,7 @@ from flask import current_app, g
 from flask.views import MethodView
 
 from service.api import SITE_SECURITY, SiteBlueprint
-from service.submission.schemas import CommentIn, CommentOut
+from service.submission.schemas import CommentIn, CommentOut, FlagIn, FlagOut
 from service.submission.services import SubmissionService
 
 blp = SiteBlueprint("comments", __name__, url_prefix="/v1/comments",
@@ -36,3 +36,19 @@ class CommentById(MethodView):
     def get(self, comment_id: int):
         """A comment with its current status and scores."""
         return submissions().get(g.site, comment_id)
+
+
+@blp.route("/<int:comment_id>/flags")
+class CommentFlags(MethodView):
+    @blp.doc(security=SITE_SECURITY)
+    @blp.arguments(FlagIn)
+    @blp.response(201, FlagOut, description="Counted.")
+    @blp.alt_response(200, schema=FlagOut, description="This reader had flagged it already.")
+    @blp.alt_response(409, description="The comment is not published.")
+    def post(self, flag, comment_id: int):
+        """A reader flags a published comment; the site's number of flags (3 unless set)
+        takes it off the page and back to review."""
+        comment, counted = current_app.extensions["moderation.review"].flag(
+            g.site, comment_id, flag["reason"], flag.get("reporter_id"))
+        return ({"comment_id": comment.id, "counted": counted, "flags": comment.flag_count,
+                 "status": comment.status}, 201 if counted else 200)

@@ -1,0 +1,146 @@
+"""Creating accounts and checking who is asking: password logins with back-off, API tokens."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from service.accounts.models import Role, User
+from service.credentials import CredentialKind, verify
+from service.errors import Conflict, InvalidInput, NotFound
+from service.extensions import utcnow
+from service.sites.models import Site
+
+_USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
+MIN_PASSWORD = 10
+MAX_PASSWORD = 1024
+MODERATOR_TOKENS = CredentialKind("mt")
+# Failed logins allowed before the account backs off; each further failure doubles the wait.
+FREE_FAILURES = 5
+FIRST_LOCK_SECONDS = 30
+MAX_LOCK_SECONDS = 3600
+# Checked against when the username is unknown, so that costs as long as a wrong password.
+_DUMMY_PASSWORD_HASH = generate_password_hash("not a password of anyone")
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    """A login attempt's outcome: the user, or why not (``retry_after`` when backing off)."""
+
+    user: User | None
+    retry_after: int = 0
+
+
+class AccountService:
+    """Moderator and admin accounts."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def create(self, username: str, password: str, role: str,
+               site_names: list[str] | tuple[str, ...] = ()) -> User:
+        if not _USERNAME.fullmatch(username):
+            raise InvalidInput({"username": ["1-80 letters, digits, '.', '_' or '-'"]})
+        if role not in {r.value for r in Role}:
+            raise InvalidInput({"role": [f"must be one of {', '.join(r.value for r in Role)}"]})
+        _check_password(password)
+        if self.find(username) is not None:
+            raise Conflict(f"a user named {username!r} already exists")
+        user = User(username=username, password_hash=generate_password_hash(password), role=role)
+        user.sites = self._sites(site_names)
+        self.session.add(user)
+        self.session.commit()
+        return user
+
+    def find(self, username: str) -> User | None:
+        return self.session.scalar(select(User).where(User.username == username))
+
+    def get(self, username: str) -> User:
+        user = self.find(username)
+        if user is None:
+            raise NotFound(f"no user named {username!r}")
+        return user
+
+    def by_id(self, user_id: int) -> User | None:
+        return self.session.get(User, user_id)
+
+    def list(self) -> list[User]:
+        return list(self.session.scalars(select(User).order_by(User.username)))
+
+    def assign_sites(self, username: str, site_names: list[str] | tuple[str, ...]) -> User:
+        user = self.get(username)
+        user.sites = self._sites(site_names)
+        self.session.commit()
+        return user
+
+    def set_password(self, username: str, password: str) -> None:
+        _check_password(password)
+        user = self.get(username)
+        user.password_hash = generate_password_hash(password)
+        user.failed_logins, user.locked_until = 0, None
+        self.session.commit()
+
+    def issue_token(self, username: str) -> str:
+        """A new API token for the user (shown once); any earlier token stops working."""
+        user = self.get(username)
+        token = MODERATOR_TOKENS.issue()
+        user.token_prefix, user.token_hash = token.prefix, token.digest
+        self.session.commit()
+        return token.value
+
+    def authenticate_token(self, token: str) -> User | None:
+        prefix = MODERATOR_TOKENS.prefix_of(token)
+        user = None
+        if prefix is not None:
+            user = self.session.scalar(select(User).where(User.token_prefix == prefix))
+        return user if verify(token, user.token_hash if user else None) else None
+
+    def login(self, username: str, password: str, *, now: datetime | None = None) -> LoginResult:
+        """Check a password. After repeated failures the account backs off: attempts are
+        refused unchecked until ``retry_after`` seconds have passed, right password or not."""
+        now = now or utcnow()
+        user = self.find(username) if len(password) <= MAX_PASSWORD else None
+        if user is not None and user.locked_until is not None and user.locked_until > now:
+            return LoginResult(None, _seconds_until(user.locked_until, now))
+        if not check_password_hash(user.password_hash if user else _DUMMY_PASSWORD_HASH,
+                                   password[:MAX_PASSWORD]) or user is None:
+            if user is not None:
+                self._count_failure(user, now)
+            return LoginResult(None)
+        user.failed_logins, user.locked_until = 0, None
+        self.session.commit()
+        return LoginResult(user)
+
+    def _count_failure(self, user: User, now: datetime) -> None:
+        # One UPDATE, so failures counted by several workers at once all add up.
+        self.session.execute(update(User).where(User.id == user.id)
+                             .values(failed_logins=User.failed_logins + 1))
+        self.session.refresh(user)
+        beyond = user.failed_logins - FREE_FAILURES
+        if beyond >= 0:
+            wait = min(FIRST_LOCK_SECONDS * 2 ** min(beyond, 20), MAX_LOCK_SECONDS)
+            user.locked_until = now + timedelta(seconds=wait)
+        self.session.commit()
+
+    def _sites(self, names: list[str] | tuple[str, ...]) -> list[Site]:
+        sites = []
+        for name in dict.fromkeys(names):
+            site = self.session.scalar(select(Site).where(Site.name == name))
+            if site is None:
+                raise NotFound(f"no site named {name!r}")
+            sites.append(site)
+        return sites
+
+
+def _check_password(password: str) -> None:
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise InvalidInput({"password": [f"must be {MIN_PASSWORD} to {MAX_PASSWORD} characters"]})
+
+
+def _seconds_until(moment: datetime, now: datetime) -> int:
+    return max(1, int((moment - now).total_seconds() + 0.999))

@@ -1,0 +1,1 @@
+"""The moderators' side: review queues, claims, decisions, reader flags and the dashboard."""

@@ -1,0 +1,139 @@
+"""The moderation JSON API, for tools: the same queues and actions as the web UI.
+
+A request is authenticated by a moderator's token (``Authorization: Bearer mt_...``) or by
+the web UI's session cookie; with the cookie, a POST must also carry the CSRF token
+(``X-CSRFToken``), as a form would.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, g, request
+from flask.views import MethodView
+from flask_login import current_user
+from flask_smorest import Blueprint, abort
+
+from service.api import SafeJsonParser
+from service.extensions import csrf
+from service.review.schemas import (AuditOut, AuthorStandingOut, BulkDecisionIn, BulkDecisionOut,
+                                    ClaimOut, DecisionIn, ItemOut, ModerationCommentOut,
+                                    QueueArgs, QueuePageOut, StandingIn)
+from service.review.services import QueueQuery, ReviewService
+
+MODERATOR_SECURITY = [{"moderatorToken": []}, {"session": []}]
+
+
+class ModerationBlueprint(Blueprint):
+    ARGUMENTS_PARSER = SafeJsonParser()
+
+
+blp = ModerationBlueprint("moderation-api", __name__, url_prefix="/v1/moderation",
+                          description="Work the review queues from a tool: list, claim, decide, "
+                                      "read the audit log.")
+
+
+def review() -> ReviewService:
+    return current_app.extensions["moderation.review"]
+
+
+@blp.before_request
+def _authenticate() -> None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        user = current_app.extensions["moderation.accounts"].authenticate_token(token.strip())
+        if user is None:
+            abort(401, message="Invalid moderator token.")
+    elif current_user.is_authenticated:
+        user = current_user._get_current_object()
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            csrf.protect()
+    else:
+        abort(401, message="Sign in, or send 'Authorization: Bearer <moderator token>' "
+                           "(flask --app wsgi users token NAME).")
+    if request.method == "POST" and (request.content_length or 0) > 0 and not request.is_json:
+        abort(415)  # a body must be JSON; a claim needs none
+    g.user = user
+
+
+@blp.route("/queue")
+class Queue(MethodView):
+    @blp.doc(security=MODERATOR_SECURITY)
+    @blp.arguments(QueueArgs, location="query")
+    @blp.response(200, QueuePageOut)
+    def get(self, args):
+        """One page of a queue, most likely harmful first (or oldest first)."""
+        query = QueueQuery(queue=args["queue"], order=args["order"], site=args.get("site"),
+                           article=args.get("article"), label=args.get("label"),
+                           author=args.get("author"), text=args.get("q"), limit=args["limit"],
+                           cursor=args.get("cursor"))
+        page = review().queue(g.user, query)
+        return {"items": page.items, "next_cursor": page.next_cursor,
+                "counts": review().counts(g.user)}
+
+
+@blp.route("/comments/<int:comment_id>")
+class Item(MethodView):
+    @blp.doc(security=MODERATOR_SECURITY)
+    @blp.response(200, ItemOut)
+    def get(self, comment_id: int):
+        """A comment with the words that drove its score, its parent and its author's counts
+        (reading it does not claim it)."""
+        return review().detail(g.user, comment_id, claim=False)
+
+
+@blp.route("/comments/<int:comment_id>/claim")
+class Claim(MethodView):
+    @blp.doc(security=MODERATOR_SECURITY)
+    @blp.response(200, ClaimOut)
+    @blp.alt_response(409, description="Another moderator holds a live claim on it.")
+    def post(self, comment_id: int):
+        """Lease the comment to yourself for a few minutes: it is served to no one else."""
+        comment = review().claim(g.user, comment_id)
+        return {"id": comment.id, "claimed_by": g.user.username,
+                "claim_expires_at": comment.claim_expires_at}
+
+
+@blp.route("/comments/<int:comment_id>/decision")
+class Decision(MethodView):
+    @blp.doc(security=MODERATOR_SECURITY)
+    @blp.arguments(DecisionIn)
+    @blp.response(200, ModerationCommentOut)
+    @blp.alt_response(409, description="The comment is no longer in a status that allows the "
+                                       "action (someone decided it already), or another "
+                                       "moderator holds it.")
+    def post(self, decision, comment_id: int):
+        """Approve, reject, remove or restore a comment."""
+        return review().decide(g.user, comment_id, decision["action"],
+                               reason=decision.get("reason"), note=decision.get("note"))
+
+
+@blp.route("/decisions")
+class BulkDecision(MethodView):
+    @blp.doc(security=MODERATOR_SECURITY)
+    @blp.arguments(BulkDecisionIn)
+    @blp.response(200, BulkDecisionOut)
+    def post(self, decision):
+        """The same decision over up to 500 comments; each succeeds or fails on its own."""
+        result = review().decide_many(g.user, decision["ids"], decision["action"],
+                                      reason=decision.get("reason"), note=decision.get("note"))
+        return {"decided": result.decided,
+                "failed": {str(key): value for key, value in result.failed.items()}}
+
+
+@blp.route("/comments/<int:comment_id>/audit")
+class Audit(MethodView):
+    @blp.doc(security=MODERATOR_SECURITY)
+    @blp.response(200, AuditOut)
+    def get(self, comment_id: int):
+        """Every action on the comment (and on its author), oldest first."""
+        return {"items": review().audit(g.user, comment_id)}
+
+
+@blp.route("/authors/<int:author_id>/standing")
+class Standing(MethodView):
+    @blp.doc(security=MODERATOR_SECURITY)
+    @blp.arguments(StandingIn)
+    @blp.response(200, AuthorStandingOut)
+    def post(self, change, author_id: int):
+        """Ban, suspend, trust an author, or return them to normal standing."""
+        return review().set_standing(g.user, author_id, change["standing"],
+                                     days=change.get("days"), note=change.get("note"))

@@ -131,7 +131,7 @@ def _backfill():
 def _append_only(table):
     if op.get_bind().dialect.name == "postgresql":
         op.execute(f"""
-            CREATE FUNCTION {table}_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+            CREATE OR REPLACE FUNCTION {table}_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN RAISE EXCEPTION '{table} is append-only'; END $$""")
         op.execute(f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
                    f"FOR EACH ROW EXECUTE FUNCTION {table}_append_only()")

@@ -43,20 +43,22 @@ class DashboardService:
         self.review = review
 
     def summary(self, user: User, *, now: datetime | None = None) -> DashboardSummary:
-        now = (now or utcnow()).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-        hourly = self._buckets(user, since=now - timedelta(hours=HOURS), width="hour")
-        daily = self._buckets(user, since=now - timedelta(days=DAYS), width="day")
+        now = now or utcnow()
+        hour = now.replace(minute=0, second=0, microsecond=0)
+        today = hour.replace(hour=0)
+        hourly = self._buckets(user, since=hour - timedelta(hours=HOURS - 1), width="hour")
+        daily = self._buckets(user, since=today - timedelta(days=DAYS - 1), width="day")
 
         per_hour = []
         for i in range(HOURS):
-            start = now - timedelta(hours=HOURS - i)
+            start = hour - timedelta(hours=HOURS - 1 - i)
             row = hourly.get(_bucket_key(start, "hour"), {})
             per_hour.append(Bar(f"{start:%H}:00", row.get("decided", 0),
                                 f"{row.get('decided', 0)} decisions from {start:%H}:00 UTC"))
         automatic, overturned = [], []
         totals = {"settled": 0, "submitted": 0, "overturned": 0, "judged": 0}
         for i in range(DAYS):
-            start = (now - timedelta(days=DAYS - i)).replace(hour=0)
+            start = today - timedelta(days=DAYS - 1 - i)
             row = daily.get(_bucket_key(start, "day"), {})
             for key in totals:
                 totals[key] += row.get(key, 0)

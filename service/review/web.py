@@ -19,7 +19,8 @@ from service.review.services import DECISIONS, ORDERS, QUEUES, QueueQuery, Revie
 from service.sites.services import DEFAULT_REJECT_REASONS
 
 bp = Blueprint("moderation", __name__, url_prefix="/moderation")
-FILTERS = ("queue", "order", "site", "article", "label", "author", "q")
+PAST_TENSE = {"approve": "Approved", "reject": "Rejected", "remove": "Removed",
+              "restore": "Restored"}
 
 
 def review() -> ReviewService:
@@ -62,7 +63,8 @@ def bulk() -> Response:
                                   reason=request.form.get("reason") or None,
                                   note=request.form.get("note") or None)
     if result.decided:
-        flash(f"{request.form['action'].capitalize()}d {len(result.decided)} comment(s).", "info")
+        done = PAST_TENSE.get(request.form["action"], "Decided")
+        flash(f"{done} {len(result.decided)} comment(s).", "info")
     for comment_id, message in result.failed.items():
         flash(f"Comment {comment_id}: {message}", "error")
     return redirect(url_for(".queue", **query.filters()))
@@ -92,7 +94,7 @@ def decide(comment_id: int) -> Response:
     except (Conflict, InvalidInput) as error:
         flash(str(error), "error")
         return redirect(url_for(".item", comment_id=comment_id, **query.filters()))
-    flash(f"Comment {comment_id}: {action} done.", "info")
+    flash(f"{PAST_TENSE[action]} comment {comment_id}.", "info")
     if next_id is not None:
         return redirect(url_for(".item", comment_id=next_id, **query.filters()))
     return redirect(url_for(".queue", **query.filters()))

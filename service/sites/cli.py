@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 
 from service.errors import DomainError
 from service.sites.models import Site
-from service.sites.services import SiteService
+from service.sites.services import DEFAULT_REJECT_REASONS, SiteService
 
 sites_cli = AppGroup("sites", help="Manage the news sites (tenants) and their API keys.")
 
@@ -23,6 +23,8 @@ def _describe(site: Site) -> dict:
     thresholds = _service().thresholds(site)
     return {"id": site.id, "name": site.name, "webhook_url": site.webhook_url,
             "approve_below": thresholds.approve_below, "reject_at": thresholds.reject_at,
+            "flags_to_review": site.flags_to_review,
+            "reject_reasons": site.reject_reasons or list(DEFAULT_REJECT_REASONS),
             "created_at": site.created_at.isoformat()}
 
 
@@ -93,12 +95,21 @@ def rotate_key(name: str, as_json: bool) -> None:
 @click.option("--webhook-url", help="Where decisions are delivered.")
 @click.option("--approve-below", type=float, help="Publish comments scoring below this.")
 @click.option("--reject-at", type=float, help="Reject comments scoring at least this.")
+@click.option("--flags-to-review", type=int,
+              help="Reader flags that send a published comment back to review.")
+@click.option("--reject-reasons", help="Comma-separated reasons moderators pick from when "
+              "rejecting (default: spam,abuse,hate,threat,off-topic,other).")
 def update_site(name: str, webhook_url: str | None, approve_below: float | None,
-                reject_at: float | None) -> None:
-    """Change a site's webhook URL or thresholds."""
+                reject_at: float | None, flags_to_review: int | None,
+                reject_reasons: str | None) -> None:
+    """Change a site's webhook URL, thresholds, flags to review or reject reasons."""
+    reasons = None
+    if reject_reasons is not None:
+        reasons = [reason.strip() for reason in reject_reasons.split(",") if reason.strip()]
     try:
         site = _service().update(name, webhook_url=webhook_url, approve_below=approve_below,
-                                 reject_at=reject_at)
+                                 reject_at=reject_at, flags_to_review=flags_to_review,
+                                 reject_reasons=reasons)
     except DomainError as error:
         _fail(error)
     click.echo(json.dumps(_describe(site)))

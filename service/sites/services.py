@@ -16,6 +16,7 @@ from service.errors import Conflict, InvalidInput, NotFound
 from service.sites.models import Site
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}")
+_REASON = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _-]{0,39}")
 SITE_KEYS = CredentialKind("mk")
 DEFAULT_REJECT_REASONS = ("spam", "abuse", "hate", "threat", "off-topic", "other")
 
@@ -107,8 +108,17 @@ class SiteService:
         return IssuedKey(site=site, api_key=key.value)
 
     def update(self, name: str, *, webhook_url: str | None = None,
-               approve_below: float | None = None, reject_at: float | None = None) -> Site:
+               approve_below: float | None = None, reject_at: float | None = None,
+               flags_to_review: int | None = None,
+               reject_reasons: list[str] | None = None) -> Site:
         site = self.get(name)
+        if flags_to_review is not None and not 1 <= flags_to_review <= 1000:
+            raise InvalidInput({"flags_to_review": ["must be between 1 and 1000"]})
+        if reject_reasons is not None and not (
+                1 <= len(reject_reasons) <= 20
+                and all(_REASON.fullmatch(reason) for reason in reject_reasons)):
+            raise InvalidInput({"reject_reasons": [
+                "1 to 20 reasons of 1-40 letters, digits, spaces, '-' or '_'"]})
         validate_webhook_url(webhook_url)
         validate_thresholds(
             site.approve_below if approve_below is None else approve_below,
@@ -119,6 +129,10 @@ class SiteService:
             site.approve_below = approve_below
         if reject_at is not None:
             site.reject_at = reject_at
+        if flags_to_review is not None:
+            site.flags_to_review = flags_to_review
+        if reject_reasons is not None:
+            site.reject_reasons = list(dict.fromkeys(reject_reasons))
         self.session.commit()
         return site
 

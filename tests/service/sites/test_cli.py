@@ -76,3 +76,15 @@ def test_update_changes_thresholds(runner):
     create(runner, "bugle")
     result = runner.invoke(args=["sites", "update", "bugle", "--approve-below", "0.2"])
     assert json.loads(result.output)["approve_below"] == 0.2
+
+
+def test_update_sets_flags_to_review_and_reject_reasons(runner):
+    create(runner, "bugle")
+    result = runner.invoke(args=["sites", "update", "bugle", "--flags-to-review", "5",
+                                 "--reject-reasons", "spam, abuse ,libel"])
+    assert result.exit_code == 0, result.output
+    site = json.loads(result.output)
+    assert site["flags_to_review"] == 5
+    assert site["reject_reasons"] == ["spam", "abuse", "libel"]
+    bad = runner.invoke(args=["sites", "update", "bugle", "--reject-reasons", "<b>"])
+    assert bad.exit_code != 0 and "reject_reasons" in bad.output

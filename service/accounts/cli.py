@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import sys
 
 import click
@@ -30,15 +31,26 @@ def _read_password(from_stdin: bool) -> str:
 @click.option("--site", "sites", multiple=True, help="A site the moderator works (repeatable).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line "
               "of standard input instead of prompting.")
-def create_user(username: str, role: str, sites: tuple[str, ...], password_stdin: bool) -> None:
+@click.option("--generate-password", is_flag=True,
+              help="Make up a strong password and print it (once).")
+@click.option("--if-missing", is_flag=True, help="Do nothing if the user exists.")
+def create_user(username: str, role: str, sites: tuple[str, ...], password_stdin: bool,
+                generate_password: bool, if_missing: bool) -> None:
     """Create an account (a moderator sees only the sites given with --site)."""
-    password = _read_password(password_stdin)
+    if if_missing and _service().find(username) is not None:
+        click.echo(f"User {username!r} exists already (new password: "
+                   f"flask --app wsgi users password {username}).")
+        return
+    password = secrets.token_urlsafe(12) if generate_password else _read_password(password_stdin)
     try:
         user = _service().create(username, password, role, sites)
     except DomainError as error:
         raise click.ClickException(str(error)) from None
-    where = "every site" if user.is_admin else (", ".join(s.name for s in user.sites) or "no site yet")
+    where = "every site" if user.is_admin else (
+        ", ".join(s.name for s in user.sites) or "no site yet")
     click.echo(f"Created {user.role} {user.username!r} ({where}).")
+    if generate_password:
+        click.echo(f"Password (shown once, keep it safe): {password}")
 
 
 @users_cli.command("sites")

@@ -74,3 +74,16 @@ def test_sites_and_password_can_be_changed(app, runner):
     assert changed.exit_code == 0
     listed = runner.invoke(args=["users", "list"]).output
     assert "mary\tmoderator\tbugle, planet" in listed
+
+
+def test_a_generated_password_is_printed_once_and_if_missing_keeps_the_user(app, runner, client):
+    first = runner.invoke(args=["users", "create", "admin", "--role", "admin",
+                                "--generate-password", "--if-missing"])
+    assert first.exit_code == 0, first.output
+    password = first.output.split("keep it safe): ")[1].strip()
+    again = runner.invoke(args=["users", "create", "admin", "--role", "admin",
+                                "--generate-password", "--if-missing"])
+    assert again.exit_code == 0 and "exists already" in again.output
+    assert password not in again.output
+    with app.app_context():
+        assert app.extensions["moderation.accounts"].login("admin", password).user is not None

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session

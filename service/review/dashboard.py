@@ -69,8 +69,8 @@ class DashboardService:
         return DashboardSummary(
             counts=self.review.counts(user), decisions_per_hour=per_hour,
             automatic_share=automatic, overturn_rate=overturned,
-            automatic_total=totals["settled"] / totals["submitted"] if totals["submitted"] else None,
-            overturn_total=totals["overturned"] / totals["judged"] if totals["judged"] else None)
+            automatic_total=_ratio(totals["settled"], totals["submitted"]),
+            overturn_total=_ratio(totals["overturned"], totals["judged"]))
 
     def _buckets(self, user: User, *, since: datetime, width: str) -> dict[str, dict[str, int]]:
         bucket = _truncate(self.session, AuditEntry.created_at, width)
@@ -89,11 +89,10 @@ class DashboardService:
         if visible is not None:
             query = query.where(AuditEntry.site_id.in_(visible))
         result = {}
-        for key, decided, submitted_n, settled_n, overturned_n, judged in self.session.execute(query):
+        names = ("decided", "submitted", "settled", "overturned", "judged")
+        for key, *sums in self.session.execute(query):
             name = key if isinstance(key, str) else _bucket_key(key, width)
-            result[name] = {"decided": int(decided or 0), "submitted": int(submitted_n or 0),
-                            "settled": int(settled_n or 0), "overturned": int(overturned_n or 0),
-                            "judged": int(judged or 0)}
+            result[name] = {n: int(value or 0) for n, value in zip(names, sums, strict=True)}
         return result
 
 
@@ -107,6 +106,10 @@ def _truncate(session: Session, column, width: str):
 
 def _bucket_key(moment: datetime, width: str) -> str:
     return moment.strftime("%Y-%m-%d %H" if width == "hour" else "%Y-%m-%d")
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
 
 
 def _share(day: datetime, part: int, whole: int, what: str) -> Bar:

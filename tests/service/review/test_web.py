@@ -64,10 +64,12 @@ def test_approve_without_javascript_moves_to_the_next_item(client, held_site, mo
                            data={"action": "approve", "csrf_token": token,
                                  "queue": "pending", "order": "oldest"})
     assert response.status_code == 302
-    assert response.headers["Location"] == f"/moderation/comments/{ids[1]}?queue=pending&order=oldest"
+    assert response.headers["Location"] == (
+        f"/moderation/comments/{ids[1]}?queue=pending&order=oldest")
     html = page(client, f"/moderation/comments/{ids[1]}", queue="pending", order="oldest")
     assert f"Approved comment {ids[0]}." in html
-    assert re.search(r'data-queue="pending">2<', html) and re.search(r'data-queue="approved">1<', html)
+    assert re.search(r'data-queue="pending">2<', html)
+    assert re.search(r'data-queue="approved">1<', html)
     assert f'id="next" rel="next" href="/moderation/comments/{ids[2]}' in html
     rejected = client.post(f"/moderation/comments/{ids[1]}/decision", follow_redirects=True,
                            data={"action": "reject", "reason": "off-topic", "csrf_token": token,
@@ -94,7 +96,8 @@ def test_bulk_reject_over_a_selection(client, held_site, moderator):
                        data={"ids": ids, "action": "reject", "reason": "spam",
                              "csrf_token": token}).get_data(as_text=True)
     assert "Rejected 2 comment(s)." in html
-    assert re.search(r'data-queue="pending">0<', html) and re.search(r'data-queue="rejected">2<', html)
+    assert re.search(r'data-queue="pending">0<', html)
+    assert re.search(r'data-queue="rejected">2<', html)
 
 
 def test_suspend_an_author_from_the_item_page(client, held_site, moderator):

@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 # otherwise (production needs APP_ENV=production and SECRET_KEY).
 run: export APP_ENV ?= development
 
-.PHONY: run setup test bench bench-quality clean
+.PHONY: run setup test bench bench-quality bench-queue clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,18 +27,25 @@ $(VENV)/.bench: requirements-bench.txt $(VENV)/.dev
 	$(BIN)/pip install --quiet -r requirements-bench.txt
 	touch $@
 
-## setup: install, migrate the database, train a model if none is active, create the demo site
+## setup: install, migrate the database, train a model if none is active, create the demo
+## site and an admin account (its password is printed once, when it is created)
 setup: $(VENV)/.runtime
 	$(FLASK) db upgrade
 	$(FLASK) model train --if-missing
 	$(FLASK) sites create demo --if-missing
+	$(FLASK) users create admin --role admin --generate-password --if-missing
 
 ## run: set everything up and serve on 127.0.0.1:$$PORT (8000) with gunicorn
 run: setup
 	$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
-## test: install what the tests need and run the whole suite
+## test: install what the tests need and run the whole suite (the browser tests drive
+## Debian's chromium: installed here when missing and possible, skipped when not)
 test: $(VENV)/.dev
+	@command -v chromium >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y chromium \
+	  || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; } \
+	  || echo "chromium could not be installed: the browser tests will be skipped" \
+	          "(as root: apt-get install -y chromium)"
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## bench: speed against alt-profanity-check and a bare endpoint (not part of the tests)
@@ -49,6 +56,10 @@ bench: $(VENV)/.bench
 ## bench-quality: quality on public data sets against alt-profanity-check and a baseline
 bench-quality: $(VENV)/.bench
 	$(BIN)/python -m bench.quality
+
+## bench-queue: queue page p95 with 1,000,000 comments on PostgreSQL (not part of make bench)
+bench-queue: $(VENV)/.bench
+	$(BIN)/python -m bench.queue
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

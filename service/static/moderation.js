@@ -8,9 +8,28 @@
       ["INPUT", "TEXTAREA", "SELECT"].indexOf(target.tagName) !== -1);
   }
 
-  function toggleKeys() {
+  // The list of keys opens with the "open" class. Without JavaScript the ? link opens it as
+  // the #keys :target instead, which the class cannot close: with it, that link is handled
+  // here, and a page loaded at #keys leaves that target (history.replaceState alone would
+  // keep it) when the list is closed.
+  function showKeys(open) {
     var panel = document.getElementById("keys");
-    if (panel) { panel.classList.toggle("open"); }
+    if (!panel) { return; }
+    panel.classList.toggle("open", open);
+    if (!open && panel.matches(":target")) {
+      window.location.replace("#");
+      window.history.replaceState(null, "", window.location.pathname + window.location.search);
+    }
+  }
+
+  function keysShown() {
+    var panel = document.getElementById("keys");
+    return !!panel && (panel.classList.contains("open") || panel.matches(":target"));
+  }
+
+  // Enter on a focused link, button or field is that element's, never a shortcut's.
+  function interactive(target) {
+    return typing(target) || (target && target.closest && !!target.closest("a, button, summary"));
   }
 
   function follow(id) {
@@ -40,17 +59,21 @@
     if (key === "j") { select(current + 1); return true; }
     if (key === "k") { select(current < 0 ? 0 : current - 1); return true; }
     var row = current >= 0 ? rows[current] : null;
-    if (!row) { return false; }
-    if (key === "Enter" || key === "o") { row.querySelector("a.open").click(); return true; }
-    if (key === "x") { var box = row.querySelector('input[type="checkbox"]'); box.checked = !box.checked; return true; }
+    function box(of) { return of.querySelector('input[type="checkbox"]'); }
     if (key === "a" || key === "r") {
-      // Act on the selected row alone, through the bulk form.
-      rows.forEach(function (other) { other.querySelector('input[type="checkbox"]').checked = other === row; });
+      // Through the bulk form: the ticked comments (x) if any, else the selected row alone.
+      if (!rows.some(function (other) { return box(other).checked; })) {
+        if (!row) { return false; }
+        box(row).checked = true;
+      }
       var form = document.querySelector("form.bulk");
       var button = form.querySelector('button[name="action"][value="' + (key === "a" ? "approve" : "reject") + '"]');
       if (button) { form.requestSubmit(button); }
       return true;
     }
+    if (!row) { return false; }
+    if (key === "Enter" || key === "o") { row.querySelector("a.open").click(); return true; }
+    if (key === "x") { box(row).checked = !box(row).checked; return true; }
     return false;
   }
 
@@ -62,11 +85,21 @@
     return false;
   }
 
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest("a.keys-link, #keys a.close");
+    if (!link) { return; }
+    event.preventDefault();
+    showKeys(link.classList.contains("keys-link") ? !keysShown() : false);
+  });
+
   document.addEventListener("keydown", function (event) {
-    if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) { return; }
+    if (event.ctrlKey || event.metaKey || event.altKey) { return; }
     var key = event.key;
-    if (key === "?") { toggleKeys(); event.preventDefault(); return; }
-    if (key === "Escape") { var panel = document.getElementById("keys"); if (panel) { panel.classList.remove("open"); } return; }
+    // Escape leaves a field (say the reject reason just chosen), so that keys work again.
+    if (key === "Escape" && typing(event.target)) { event.target.blur(); return; }
+    if (typing(event.target) || (key === "Enter" && interactive(event.target))) { return; }
+    if (key === "?") { showKeys(!keysShown()); event.preventDefault(); return; }
+    if (key === "Escape") { showKeys(false); return; }
     var page = document.body.getAttribute("data-page");
     var handled = page === "queue" ? queueKeys(key) : page === "item" ? itemKeys(key) : false;
     if (handled) { event.preventDefault(); }

@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 import marshmallow as ma
-from flask import Flask, Request, current_app, g, request
+from flask import Flask, Request, current_app, g, render_template, request
 from flask_smorest import Api, Blueprint, abort
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -31,6 +31,10 @@ _DEFAULT_MESSAGES = {
     500: "Internal error. It has been logged.",
 }
 
+# Paths served as web pages rather than JSON.
+HTML_PATHS = ("/moderation", "/login", "/logout")
+_HTML_MESSAGES = {500: "Internal error. It has been logged."}
+
 _DOMAIN_STATUS: dict[type[DomainError], int] = {
     NotFound: 404, Conflict: 409, InvalidInput: 422, Unavailable: 503,
 }
@@ -43,9 +47,15 @@ class ModerationApi(Api):
         if isinstance(error, InternalServerError):
             original = getattr(error, "original_exception", None)
             if original is not None:
-                log.error("unhandled error on %s %s", request.method, request.path,
+                # repr(): a path is the client's text, and must not forge log lines.
+                log.error("unhandled error on %s %r", request.method, request.path,
                           exc_info=original)
             error.data = {}  # never echo an internal exception to the caller
+        if request.path.startswith(HTML_PATHS):
+            # The moderators' pages answer errors (a stale CSRF token, say) as a page.
+            code = error.code or 500
+            message = _HTML_MESSAGES.get(code) or error.description
+            return render_template("error.html", message=message, code=code), code
         payload, code, headers = super().handle_http_exception(error)
         payload.setdefault("message", _DEFAULT_MESSAGES.get(code) or error.description)
         if code == 401:
@@ -58,7 +68,7 @@ class ModerationApi(Api):
         exception.code = code
         exception.data = {"message": str(error)}
         if isinstance(error, InvalidInput):
-            exception.data["errors"] = {"json": error.errors}
+            exception.data["errors"] = {error.location: error.errors}
         if isinstance(error, Unavailable):
             exception.data["headers"] = {"Retry-After": "30"}
         return self.handle_http_exception(exception)

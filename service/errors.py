@@ -18,9 +18,10 @@ class Conflict(DomainError):
 class InvalidInput(DomainError):
     """Input that passed the schema but breaks a rule; ``errors`` maps field to messages."""
 
-    def __init__(self, errors: dict[str, list[str]]) -> None:
+    def __init__(self, errors: dict[str, list[str]], *, location: str = "json") -> None:
         super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
         self.errors = errors
+        self.location = location  # where the fields were: "json" (the body) or "query"
 
 
 class Unavailable(DomainError):

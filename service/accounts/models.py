@@ -25,6 +25,16 @@ user_sites = Table(
 )
 
 
+class LoginThrottle(db.Model):
+    """Sign-in attempts per username, known or not (so a back-off reveals no account)."""
+
+    __tablename__ = "login_throttles"
+
+    username: Mapped[str] = mapped_column(String(80), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
 class User(UserMixin, db.Model):
     __tablename__ = "users"
 
@@ -35,9 +45,6 @@ class User(UserMixin, db.Model):
     # The API token itself is never stored: its prefix finds the row, its sha256 proves it.
     token_prefix: Mapped[str | None] = mapped_column(String(16), unique=True)
     token_hash: Mapped[str | None] = mapped_column(String(64))
-    # Back-off after failed logins.
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     sites: Mapped[list[Site]] = relationship(secondary=user_sites, lazy="selectin",

@@ -6,14 +6,14 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from service.accounts.models import Role, User
+from service.accounts.models import LoginThrottle, Role, User
 from service.credentials import CredentialKind, verify
 from service.errors import Conflict, InvalidInput, NotFound
-from service.extensions import utcnow
+from service.extensions import dialect_of, utcnow
 from service.sites.models import Site
 
 _USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
@@ -82,7 +82,7 @@ class AccountService:
         _check_password(password)
         user = self.get(username)
         user.password_hash = generate_password_hash(password)
-        user.failed_logins, user.locked_until = 0, None
+        self.session.execute(delete(LoginThrottle).where(LoginThrottle.username == username))
         self.session.commit()
 
     def issue_token(self, username: str) -> str:
@@ -101,31 +101,49 @@ class AccountService:
         return user if verify(token, user.token_hash if user else None) else None
 
     def login(self, username: str, password: str, *, now: datetime | None = None) -> LoginResult:
-        """Check a password. After repeated failures the account backs off: attempts are
-        refused unchecked until ``retry_after`` seconds have passed, right password or not."""
+        """Check a password. After repeated failures the username backs off: attempts are
+        refused unchecked until ``retry_after`` seconds have passed, right password or not.
+
+        Each attempt is counted (and the back-off set) before the password is checked, in one
+        locked row, so parallel guesses get no more checks than sequential ones; unknown
+        usernames back off the same way, so a refusal says nothing about who has an account.
+        """
         now = now or utcnow()
+        username = username[:80]
+        retry_after = self._count_attempt(username, now)
+        if retry_after:
+            return LoginResult(None, retry_after)
         user = self.find(username) if len(password) <= MAX_PASSWORD else None
-        if user is not None and user.locked_until is not None and user.locked_until > now:
-            return LoginResult(None, _seconds_until(user.locked_until, now))
         if not check_password_hash(user.password_hash if user else _DUMMY_PASSWORD_HASH,
                                    password[:MAX_PASSWORD]) or user is None:
-            if user is not None:
-                self._count_failure(user, now)
             return LoginResult(None)
-        user.failed_logins, user.locked_until = 0, None
+        self.session.execute(delete(LoginThrottle).where(LoginThrottle.username == username))
         self.session.commit()
         return LoginResult(user)
 
-    def _count_failure(self, user: User, now: datetime) -> None:
-        # One UPDATE, so failures counted by several workers at once all add up.
-        self.session.execute(update(User).where(User.id == user.id)
-                             .values(failed_logins=User.failed_logins + 1))
-        self.session.refresh(user)
-        beyond = user.failed_logins - FREE_FAILURES
+    def _count_attempt(self, username: str, now: datetime) -> int:
+        """Count an attempt; the seconds to wait if the username is backing off, else 0."""
+        self.session.execute(dialect_of(self.session).insert(LoginThrottle)
+                             .values(username=username, attempts=0)
+                             .on_conflict_do_nothing(index_elements=["username"]))
+        attempts = self.session.scalar(
+            update(LoginThrottle)
+            .where(LoginThrottle.username == username,
+                   (LoginThrottle.locked_until.is_(None)) | (LoginThrottle.locked_until <= now))
+            .values(attempts=LoginThrottle.attempts + 1)
+            .returning(LoginThrottle.attempts))
+        if attempts is None:
+            locked_until = self.session.scalar(
+                select(LoginThrottle.locked_until).where(LoginThrottle.username == username))
+            self.session.commit()
+            return _seconds_until(locked_until, now)
+        beyond = attempts - FREE_FAILURES
         if beyond >= 0:
             wait = min(FIRST_LOCK_SECONDS * 2 ** min(beyond, 20), MAX_LOCK_SECONDS)
-            user.locked_until = now + timedelta(seconds=wait)
+            self.session.execute(update(LoginThrottle).where(LoginThrottle.username == username)
+                                 .values(locked_until=now + timedelta(seconds=wait)))
         self.session.commit()
+        return 0
 
     def _sites(self, names: list[str] | tuple[str, ...]) -> list[Site]:
         sites = []

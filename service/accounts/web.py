@@ -9,7 +9,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import PasswordField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Length, ValidationError
 
 from service.accounts.services import AccountService
 from service.extensions import csrf
@@ -17,9 +17,15 @@ from service.extensions import csrf
 bp = Blueprint("accounts", __name__)
 
 
+def _plain_text(form: FlaskForm, field) -> None:
+    if "\x00" in (field.data or ""):
+        raise ValidationError("Must not contain NUL characters.")
+
+
 class LoginForm(FlaskForm):
-    username = StringField("Username", validators=[DataRequired(), Length(max=80)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+    username = StringField("Username", validators=[DataRequired(), Length(max=80), _plain_text])
+    password = PasswordField("Password",
+                             validators=[DataRequired(), Length(max=1024), _plain_text])
 
 
 def accounts() -> AccountService:

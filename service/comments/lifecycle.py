@@ -44,8 +44,10 @@ TRANSITIONS: dict[Action, tuple[frozenset[CommentStatus], CommentStatus]] = {
 }
 PUBLISHED = S.APPROVED
 
-# What a person's refusal says about the text, by the reason they gave. "off-topic" and
-# "other" say nothing about the labels, so only the decision is kept (labels unknown).
+# What a person's refusal says about the text, by the reason they gave. "off-topic", "other"
+# and a site's own reasons say nothing about the labels: such a decision lives in the audit
+# log but is no training example (it would teach the model nothing, and must not erase what
+# an earlier decision on the same text taught it).
 REASON_LABELS: dict[str, dict[str, int]] = {
     "spam": {"spam": 1},
     "abuse": {"toxicity": 1, "insult": 1},

@@ -106,12 +106,17 @@ class ExampleStore:
 def upsert_example(session: Session, text: str, labels: dict[str, int | None], *,
                    source: str) -> None:
     """Store ``text`` with ``labels``, replacing the labels of an example with the same text:
-    a moderator's decision is the publisher's own policy, and outranks an imported label."""
+    a moderator's decision is the publisher's own policy, and outranks an imported label.
+    A label the decision does not speak to (None) keeps its stored value; a decision that
+    speaks to no label at all stores nothing."""
+    known = {label: value for label, value in labels.items() if value is not None}
+    if not known:
+        return
     statement = dialect_of(session).insert(TrainingExample).values(
         text=text, text_key=text_key(text), source=source, excluded=False, created_at=utcnow(),
         **labels)
     session.execute(statement.on_conflict_do_update(
-        index_elements=["text_key"], set_={"source": source, "excluded": False, **labels}))
+        index_elements=["text_key"], set_={"source": source, "excluded": False, **known}))
 
 
 def _batches(rows: Iterable[Row], size: int) -> Iterable[list[Row]]:

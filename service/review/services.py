@@ -46,6 +46,7 @@ NEEDS_REASON = (Action.REJECT, Action.REMOVE)
 MAX_LIMIT = 200
 MAX_NOTE = 2000
 MAX_SEARCH = 200
+MAX_CURSOR = 200
 MAX_BULK = 500
 
 
@@ -64,6 +65,7 @@ class QueueQuery:
     cursor: str | None = None
 
     def check(self) -> None:
+        """Refuse (422) what no page of a queue can answer; the fields are query arguments."""
         errors = {}
         if self.queue not in QUEUES:
             errors["queue"] = [f"must be one of {', '.join(QUEUES)}"]
@@ -73,8 +75,10 @@ class QueueQuery:
             errors["limit"] = [f"must be between 1 and {MAX_LIMIT}"]
         if self.text is not None and len(self.text) > MAX_SEARCH:
             errors["q"] = [f"at most {MAX_SEARCH} characters"]
+        if self.cursor is not None and len(self.cursor) > MAX_CURSOR:
+            errors["cursor"] = ["not a cursor this queue gave out"]
         if errors:
-            raise InvalidInput(errors)
+            raise InvalidInput(errors, location="query")
 
     def filters(self) -> dict[str, str]:
         """The query's filters and order, as the query-string of a link that keeps them."""
@@ -159,6 +163,20 @@ class ReviewService:
         if visible is not None:
             query = query.where(Site.id.in_(visible))
         return list(self.session.scalars(query))
+
+    def bulk_reasons(self, user: User, site_name: str | None) -> list[str]:
+        """The reject reasons that hold for a selection: the site's own when the queue is
+        filtered to one site, else those every site the user sees accepts."""
+        sites = self.visible_sites(user)
+        if site_name:
+            sites = [site for site in sites if site.name == site_name]
+        if not sites:
+            return list(DEFAULT_REJECT_REASONS)
+        common = reject_reasons(sites[0])
+        for site in sites[1:]:
+            allowed = set(reject_reasons(site))
+            common = [reason for reason in common if reason in allowed]
+        return common
 
     def counts(self, user: User) -> dict[str, int]:
         """How many comments wait in (or sit in) each queue, over the user's sites."""
@@ -247,30 +265,33 @@ class ReviewService:
     def claim(self, user: User, comment_id: int) -> Comment:
         """Lease the comment to ``user`` for ``claim_seconds``; another live claim conflicts."""
         comment = self.get(user, comment_id)
-        now = utcnow()
-        changed = self.session.execute(
-            update(Comment)
-            .where(Comment.id == comment.id,
-                   or_(Comment.claimed_by_id.is_(None), Comment.claimed_by_id == user.id,
-                       Comment.claim_expires_at <= now))
-            .values(claimed_by_id=user.id,
-                    claim_expires_at=now + timedelta(seconds=self.claim_seconds))
-            .execution_options(synchronize_session=False)).rowcount
-        self.session.commit()
-        self.session.refresh(comment)
-        if changed != 1:
-            holder = self.session.get(User, comment.claimed_by_id)
-            raise Conflict(f"comment {comment.id} is claimed by "
-                           f"{holder.username if holder else 'another moderator'} until "
-                           f"{comment.claim_expires_at:%H:%M:%S} UTC")
-        return comment
+        for _ in range(3):  # the holder may let go between our attempt and our look
+            now = utcnow()
+            changed = self.session.execute(
+                update(Comment)
+                .where(Comment.id == comment.id,
+                       or_(Comment.claimed_by_id.is_(None), Comment.claimed_by_id == user.id,
+                           Comment.claim_expires_at <= now))
+                .values(claimed_by_id=user.id,
+                        claim_expires_at=now + timedelta(seconds=self.claim_seconds))
+                .execution_options(synchronize_session=False)).rowcount
+            self.session.commit()
+            self.session.refresh(comment)
+            if changed == 1:
+                return comment
+            holder = (self.session.get(User, comment.claimed_by_id)
+                      if comment.claimed_by_id is not None else None)
+            if holder is not None and comment.claim_expires_at is not None:
+                raise Conflict(f"comment {comment.id} is claimed by {holder.username} until "
+                               f"{comment.claim_expires_at:%H:%M:%S} UTC")
+        raise Conflict(f"comment {comment.id} is being decided by another moderator")
 
     def decide(self, user: User, comment_id: int, action: str, *, reason: str | None = None,
                note: str | None = None) -> Comment:
         """Approve, reject, remove or restore; :class:`Conflict` if the status no longer allows
         it or another moderator holds the comment."""
         comment = self.get(user, comment_id)
-        chosen = self._check_decision(comment, action, reason, note)
+        chosen, reason = self._check_decision(comment, action, reason, note)
         try:
             transition(self.session, comment, chosen, actor=Actor(user.username, user.id),
                        reason=reason, note=note or None)
@@ -365,7 +386,9 @@ class ReviewService:
     # -- helpers ---------------------------------------------------------------------------
 
     def _check_decision(self, comment: Comment, action: str, reason: str | None,
-                        note: str | None) -> Action:
+                        note: str | None) -> tuple[Action, str | None]:
+        """The action, and its reason: one of the site's where the action needs one, else
+        none (a reason sent with an approval is dropped, not stored)."""
         if action not in {a.value for a in DECISIONS}:
             names = ", ".join(a.value for a in DECISIONS)
             raise InvalidInput({"action": [f"must be one of {names}"]})
@@ -378,7 +401,7 @@ class ReviewService:
             errors["note"] = [f"at most {MAX_NOTE} characters"]
         if errors:
             raise InvalidInput(errors)
-        return chosen
+        return chosen, reason if chosen in NEEDS_REASON else None
 
     def _site(self, site_id: int) -> Site:
         return self.session.get(Site, site_id)
@@ -439,11 +462,12 @@ def _encode_cursor(order: str, comment: Comment) -> str:
 
 
 def _decode_cursor(cursor: str, order: str) -> tuple:
-    invalid = InvalidInput({"cursor": ["not a cursor this queue gave out (or for another order)"]})
+    invalid = InvalidInput({"cursor": ["not a cursor this queue gave out (or for another order)"]},
+                           location="query")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         value = json.loads(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
         raise invalid from None
     if not isinstance(value, list) or not value or value[0] != order:
         raise invalid
@@ -460,4 +484,4 @@ def _is_id(value: object) -> bool:
 
 
 def _is_score(value: object) -> bool:
-    return type(value) in (int, float) and math.isfinite(value)
+    return type(value) in (int, float) and -1e9 < value < 1e9 and math.isfinite(value)

@@ -7,7 +7,7 @@ through Jinja's autoescaping.
 
 from __future__ import annotations
 
-from flask import (Blueprint, abort, current_app, flash, g, redirect, render_template, request,
+from flask import (Blueprint, current_app, flash, g, redirect, render_template, request,
                    url_for)
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
@@ -15,8 +15,8 @@ from werkzeug.wrappers import Response
 from classifier import LABELS
 from service.errors import Conflict, DomainError, InvalidInput, NotFound
 from service.extensions import csrf
-from service.review.services import DECISIONS, ORDERS, QUEUES, QueueQuery, ReviewService
-from service.sites.services import DEFAULT_REJECT_REASONS
+from service.review.services import (DECISIONS, MAX_NOTE, ORDERS, QUEUES, QueueQuery,
+                                     ReviewService)
 
 bp = Blueprint("moderation", __name__, url_prefix="/moderation")
 PAST_TENSE = {"approve": "Approved", "reject": "Rejected", "remove": "Removed",
@@ -48,25 +48,31 @@ def queue() -> str:
     page = review().queue(current_user, query)
     return render_template(
         "queue.html", query=query, page=page, queues=QUEUES, orders=ORDERS, labels=LABELS,
-        sites=review().visible_sites(current_user), reasons=DEFAULT_REJECT_REASONS,
+        sites=review().visible_sites(current_user),
+        reasons=review().bulk_reasons(current_user, query.site),
         filters=query.filters())
 
 
 @bp.post("/bulk")
 def bulk() -> Response:
     query = _query_from(request.form)
-    ids = [int(value) for value in request.form.getlist("ids") if value.isdigit()]
+    ids = [number for number in map(_whole_number, request.form.getlist("ids"))
+           if number is not None]
     if not ids:
         flash("Select at least one comment.", "error")
         return redirect(url_for(".queue", **query.filters()))
-    result = review().decide_many(current_user, ids, request.form.get("action", ""),
-                                  reason=request.form.get("reason") or None,
-                                  note=request.form.get("note") or None)
+    action = _form_text("action", 20) or ""
+    result = review().decide_many(current_user, ids, action,
+                                  reason=_form_text("reason", 200), note=_form_text("note"))
     if result.decided:
-        done = PAST_TENSE.get(request.form["action"], "Decided")
-        flash(f"{done} {len(result.decided)} comment(s).", "info")
-    for comment_id, message in result.failed.items():
-        flash(f"Comment {comment_id}: {message}", "error")
+        flash(f"{PAST_TENSE.get(action, 'Decided')} {len(result.decided)} comment(s).", "info")
+    if result.failed:
+        # One message, however many failed: the session cookie that carries it is small.
+        shown = "; ".join(f"comment {comment_id}: {message}"
+                          for comment_id, message in list(result.failed.items())[:3])
+        more = len(result.failed) - 3
+        flash(f"{len(result.failed)} not decided. {shown}"
+              + (f"; and {more} more." if more > 0 else ""), "error")
     return redirect(url_for(".queue", **query.filters()))
 
 
@@ -86,11 +92,10 @@ def decide(comment_id: int) -> Response:
     service = review()
     comment = service.get(current_user, comment_id)
     _, next_id = service.neighbours(current_user, query, comment)
-    action = request.form.get("action", "")
+    action = _form_text("action", 20) or ""
     try:
-        service.decide(current_user, comment_id, action,
-                       reason=request.form.get("reason") or None,
-                       note=(request.form.get("note") or "").strip() or None)
+        service.decide(current_user, comment_id, action, reason=_form_text("reason", 200),
+                       note=_form_text("note"))
     except (Conflict, InvalidInput) as error:
         flash(str(error), "error")
         return redirect(url_for(".item", comment_id=comment_id, **query.filters()))
@@ -102,15 +107,14 @@ def decide(comment_id: int) -> Response:
 
 @bp.post("/authors/<int:author_id>/standing")
 def standing(author_id: int) -> Response:
-    days = request.form.get("days", "")
-    review().set_standing(current_user, author_id, request.form.get("standing", ""),
-                          days=int(days) if days.isdigit() else None,
-                          note=(request.form.get("note") or "").strip() or None)
-    flash(f"Author {author_id} is now {request.form['standing']}.", "info")
-    back = request.form.get("comment_id", "")
-    if back.isdigit():
+    author = review().set_standing(current_user, author_id, _form_text("standing", 20) or "",
+                                   days=_whole_number(request.form.get("days", "")),
+                                   note=_form_text("note"))
+    flash(f"Author {author_id} is now {author.standing}.", "info")
+    back = _whole_number(request.form.get("comment_id", ""))
+    if back is not None:
         filters = _query_from(request.form).filters()
-        return redirect(url_for(".item", comment_id=int(back), **filters))
+        return redirect(url_for(".item", comment_id=back, **filters))
     return redirect(url_for(".queue"))
 
 
@@ -122,14 +126,40 @@ def dashboard() -> str:
 
 def _query_from(values, cursor: str | None = None) -> QueueQuery:
     def text(name: str) -> str | None:
-        value = (values.get(name) or "").strip()
-        return value or None
+        return _clean(name, values.get(name), 500)
 
-    try:
-        limit = int(values.get("limit") or 50)
-    except ValueError:
-        abort(400)
+    limit = _whole_number(values.get("limit") or "50")
+    if limit is None:
+        raise InvalidInput({"limit": ["must be a whole number"]})
+    cursor = _clean("cursor", cursor, 500)
     return QueueQuery(queue=text("queue") or "pending", order=text("order") or "priority",
                       site=text("site"), article=text("article"), label=text("label"),
                       author=text("author"), text=text("q"), limit=limit, cursor=cursor)
 
+
+
+def _clean(name: str, value: str | None, max_length: int) -> str | None:
+    """A form or query value trimmed, None when empty; refused (422) when longer than
+    ``max_length`` or holding what no text may hold (NUL, lone surrogates)."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    if len(value) > max_length or "\x00" in value:
+        raise InvalidInput({name: [f"at most {max_length} characters, no NUL"]})
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput({name: ["must be valid Unicode text"]}) from None
+    return value
+
+
+def _form_text(name: str, max_length: int = MAX_NOTE) -> str | None:
+    return _clean(name, request.form.get(name), max_length)
+
+
+def _whole_number(value: str | None) -> int | None:
+    """An id or count typed as ASCII digits (``"²".isdigit()`` is true; int() refuses it)."""
+    value = (value or "").strip()
+    if value.isascii() and value.isdigit() and len(value) <= 18:
+        return int(value)
+    return None

@@ -89,9 +89,9 @@ class SubmissionService:
             score=assessment.score, scores=assessment.scores, reasons=reasons,
             top_label=likely_label(assessment.scores),
             model_version=assessment.model_version, language=assessment.language)
-        record_submission(self.session, comment, status,
-                          reason=reasons[0]["label"] if reasons else None)
         try:
+            record_submission(self.session, comment, status,
+                              reason=reasons[0]["label"] if reasons else None)
             self.session.commit()
         except IntegrityError:
             # Another request with the same client_id won the race: answer as a replay.

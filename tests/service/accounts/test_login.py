@@ -94,3 +94,27 @@ def test_next_only_leads_to_this_site(app, client):
             client.get("/moderation/").get_data(as_text=True))})
     kept = login(client, "mary", account.password, next="/moderation/dashboard")
     assert kept.headers["Location"] == "/moderation/dashboard"
+
+
+def test_unknown_usernames_back_off_too(client):
+    answers = [login(client, "nobody", "wrong password!").status_code for _ in range(6)]
+    assert answers == [401] * 5 + [429]
+
+
+def test_parallel_guesses_get_no_more_checks_than_sequential_ones(app):
+    from concurrent.futures import ThreadPoolExecutor
+
+    make_user(app, "mary")
+
+    def guess(_):
+        with app.app_context():
+            return app.extensions["moderation.accounts"].login("mary", "a wrong guess").retry_after
+
+    with ThreadPoolExecutor(8) as pool:
+        waits = list(pool.map(guess, range(24)))
+    assert waits.count(0) == 5  # checked; every other guess was refused unchecked
+
+
+def test_nul_in_the_login_form_is_refused(client):
+    response = login(client, "ma\x00ry", "wrong password!")
+    assert response.status_code == 400

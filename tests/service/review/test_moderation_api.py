@@ -260,3 +260,30 @@ def test_without_credentials_the_api_answers_401(client):
 
 def test_a_site_key_is_not_a_moderator_token(client, held_site):
     assert client.get("/v1/moderation/queue", headers=held_site.headers).status_code == 401
+
+
+def test_a_reason_sent_with_an_approval_is_not_stored(app, client, held_site, moderator):
+    comment_id = submit(client, held_site, MILD[0])["id"]
+    decide(client, moderator, comment_id, "approve", reason="x" * 200)
+    audit = client.get(f"/v1/moderation/comments/{comment_id}/audit",
+                       headers=moderator.headers).json["items"]
+    assert audit[-1]["action"] == "approve" and audit[-1]["reason"] is None
+
+
+def test_a_decision_that_says_nothing_of_labels_keeps_what_is_known(app, client, held_site,
+                                                                    moderator):
+    text = "Honestly the mayor is a complete idiot and everyone knows it."
+    first = submit(client, held_site, text, author="a1")["id"]
+    second = submit(client, held_site, text, author="a2")["id"]
+    decide(client, moderator, first, "reject", reason="abuse")
+    decide(client, moderator, second, "reject", reason="off-topic")
+    with app.app_context():
+        examples = db.session.scalars(select(TrainingExample)).all()
+        assert len(examples) == 1
+        assert (examples[0].toxicity, examples[0].insult, examples[0].spam) == (1, 1, None)
+
+
+def test_a_bad_cursor_is_reported_as_a_query_argument(client, held_site, moderator):
+    response = client.get("/v1/moderation/queue", query_string={"cursor": "bm90LWpzb24"},
+                          headers=moderator.headers)
+    assert response.status_code == 422 and "cursor" in response.json["errors"]["query"]

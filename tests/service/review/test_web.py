@@ -128,3 +128,58 @@ def test_the_dashboard_shows_queue_sizes_and_rates(client, held_site, moderator)
     # "Second one." scored under 0.5 and was refused: against the classifier; the other agreed.
     assert 'id="overturn-rate">50%<' in html
     assert re.search(r"<title>2 decisions from \d\d:00 UTC</title>", html)
+
+
+def test_bad_input_in_pages_is_answered_with_a_page_not_a_crash(client, held_site, moderator):
+    comment_id = submit(client, held_site, "One fine comment.")["id"]
+    token = sign_in(client, moderator)
+    for query in ({"q": "a\x00b"}, {"site": "x\x00"}, {"cursor": "[" * 2000},
+                  {"limit": "²"}, {"cursor": "W1sicHJpb3JpdHkiLDFlNDAwLDFdXQ"}):
+        response = client.get("/moderation/", query_string=query)
+        assert response.status_code == 422, query
+        assert "<!doctype html>" in response.get_data(as_text=True)
+    note = client.post(f"/moderation/comments/{comment_id}/decision", follow_redirects=True,
+                       data={"action": "approve", "note": "a\x00b", "csrf_token": token})
+    assert note.status_code == 200 and "note: at most 2000 characters, no NUL" in note.get_data(
+        as_text=True)
+    assert client.get(f"/v1/comments/{comment_id}",
+                      headers=held_site.headers).json["status"] == "pending_review"
+    odd_ids = client.post("/moderation/bulk", follow_redirects=True,
+                          data={"ids": ["²", "x"], "action": "approve", "csrf_token": token})
+    assert odd_ids.status_code == 200
+    assert "Select at least one comment." in odd_ids.get_data(as_text=True)
+
+
+def test_a_missing_csrf_token_is_explained_on_a_page(client, held_site, moderator):
+    sign_in(client, moderator)
+    response = client.post("/moderation/bulk", data={"ids": "1", "action": "approve"})
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "<!doctype html>" in html and "CSRF token is missing" in html
+
+
+def test_bulk_reject_offers_the_sites_own_reasons(app, client, moderator, held_site):
+    with app.app_context():
+        app.extensions["moderation.sites"].update(held_site.name,
+                                                  reject_reasons=["trolling", "off-topic"])
+    ids = [submit(client, held_site, text)["id"] for text in ("First one.", "Second one.")]
+    token = sign_in(client, moderator)
+    html = page(client, "/moderation/")
+    assert re.findall(r"<option>([\w-]+)</option>", html) == ["trolling", "off-topic"]
+    done = client.post("/moderation/bulk", follow_redirects=True,
+                       data={"ids": ids, "action": "reject", "reason": "trolling",
+                             "csrf_token": token}).get_data(as_text=True)
+    assert "Rejected 2 comment(s)." in done
+
+
+def test_many_failures_in_a_bulk_action_make_one_message(client, held_site, moderator):
+    ids = [submit(client, held_site, f"Comment number {n}.")["id"] for n in range(5)]
+    for comment_id in ids:
+        client.post(f"/v1/moderation/comments/{comment_id}/decision",
+                    json={"action": "approve"}, headers=moderator.headers)
+    token = sign_in(client, moderator)
+    html = client.post("/moderation/bulk", follow_redirects=True,
+                       data={"ids": ids, "action": "approve", "csrf_token": token}
+                       ).get_data(as_text=True)
+    assert html.count('class="flash error"') == 1
+    assert "5 not decided." in html and "and 2 more." in html

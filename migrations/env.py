@@ -97,6 +97,10 @@ def run_migrations_online():
             # checked before anything is committed.
             connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
             connection.commit()
+        from service.extensions import belongs_to_dialect
+        name = connection.dialect.name
+        conf_args.setdefault(
+            "include_object", lambda obj, *_: belongs_to_dialect(obj, name))
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),

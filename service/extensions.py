@@ -71,3 +71,10 @@ def configure_engine(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.close()
+
+
+def belongs_to_dialect(obj, dialect_name: str) -> bool:
+    """Whether a schema object declared for one database only (``.ddl_if(dialect=...)``)
+    exists on ``dialect_name``: what Alembic's ``include_object`` compares with."""
+    condition = getattr(obj, "_ddl_if", None)
+    return condition is None or condition.dialect in (None, dialect_name)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import (JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String,
-                        Text, UniqueConstraint)
+from sqlalchemy import (DDL, JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer,
+                        String, Text, UniqueConstraint, event, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.extensions import UtcDateTime, db, utcnow
@@ -79,6 +79,12 @@ class Comment(db.Model):
         Index("ix_comments_site_status_score_id", "site_id", "status", "score", "id"),
         Index("ix_comments_status_id", "status", "id"),
         Index("ix_comments_author_id", "author_id", "id"),
+        # Text search in the waiting queues answers from a trigram index on PostgreSQL, even
+        # for a word no comment holds (which would otherwise read every waiting comment).
+        Index("ix_comments_waiting_text_trgm", "text", postgresql_using="gin",
+              postgresql_ops={"text": "gin_trgm_ops"},
+              postgresql_where=text("status IN ('pending_review', 'reported')"))
+        .ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -108,6 +114,10 @@ class Comment(db.Model):
     article: Mapped[Article] = relationship(lazy="joined", innerjoin=True)
     author: Mapped[Author] = relationship(lazy="joined", innerjoin=True)
     site: Mapped["Site"] = relationship(lazy="joined", innerjoin=True)  # noqa: F821
+
+
+event.listen(Comment.__table__, "before_create",
+             DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute_if(dialect="postgresql"))
 
 
 class AuditEntry(db.Model):

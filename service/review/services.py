@@ -410,20 +410,22 @@ class ReviewService:
         statuses = [s.value for s in QUEUES[query.queue]]
         statement = select(Comment).where(Comment.status.in_(statuses) if len(statuses) > 1
                                           else Comment.status == statuses[0])
-        visible = user.visible_site_ids()
+        sites = user.visible_site_ids()
         if query.site:
             site = self.session.scalar(select(Site).where(Site.name == query.site))
             if site is None or not user.can_see(site.id):
                 raise NotFound(f"no site named {query.site!r}")
-            statement = statement.where(Comment.site_id == site.id)
-        elif visible is not None:
-            statement = statement.where(Comment.site_id.in_(visible))
-        if query.article:
-            statement = statement.where(Comment.article_id.in_(
-                select(Article.id).where(Article.external_id == query.article)))
-        if query.author:
-            statement = statement.where(Comment.author_id.in_(
-                select(Author.id).where(Author.external_id == query.author)))
+            sites = [site.id]
+        if sites is not None:
+            statement = statement.where(Comment.site_id.in_(sites))
+        # Articles and authors are found by (site, the site's own id): its unique index.
+        for model, value, column in ((Article, query.article, Comment.article_id),
+                                     (Author, query.author, Comment.author_id)):
+            if value:
+                ids = select(model.id).where(model.external_id == value)
+                if sites is not None:
+                    ids = ids.where(model.site_id.in_(sites))
+                statement = statement.where(column.in_(ids))
         if query.label:
             statement = statement.where(Comment.top_label == query.label)
         if query.text:

@@ -120,8 +120,8 @@ def upgrade():
     _append_only("audit_entries")
     if op.get_bind().dialect.name == "postgresql":
         op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-        op.execute("CREATE INDEX ix_comments_waiting_text_trgm ON comments USING gin "
-                   "(text gin_trgm_ops) WHERE status IN ('pending_review', 'reported')")
+        op.execute("CREATE INDEX ix_comments_text_trgm ON comments USING gin "
+                   "(text gin_trgm_ops)")
 
 
 def _backfill():
@@ -162,7 +162,7 @@ def _append_only(table):
 
 def downgrade():
     if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP INDEX IF EXISTS ix_comments_waiting_text_trgm")
+        op.execute("DROP INDEX IF EXISTS ix_comments_text_trgm")
         op.execute("DROP TRIGGER IF EXISTS audit_entries_append_only ON audit_entries")
         op.execute("DROP FUNCTION IF EXISTS audit_entries_append_only()")
     else:

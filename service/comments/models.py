@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 
 from sqlalchemy import (DDL, JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer,
-                        String, Text, UniqueConstraint, event, text)
+                        String, Text, UniqueConstraint, event)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.extensions import UtcDateTime, db, utcnow
@@ -79,12 +79,10 @@ class Comment(db.Model):
         Index("ix_comments_site_status_score_id", "site_id", "status", "score", "id"),
         Index("ix_comments_status_id", "status", "id"),
         Index("ix_comments_author_id", "author_id", "id"),
-        # Text search in the waiting queues answers from a trigram index on PostgreSQL, even
-        # for a word no comment holds (which would otherwise read every waiting comment).
-        Index("ix_comments_waiting_text_trgm", "text", postgresql_using="gin",
-              postgresql_ops={"text": "gin_trgm_ops"},
-              postgresql_where=text("status IN ('pending_review', 'reported')"))
-        .ddl_if(dialect="postgresql"),
+        # Text search in a queue answers from a trigram index on PostgreSQL, even for a word
+        # no comment holds (which would otherwise read every comment of the queue).
+        Index("ix_comments_text_trgm", "text", postgresql_using="gin",
+              postgresql_ops={"text": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -8,6 +8,9 @@ PYTEST_ARGS ?=
 # `make run` is for trying the service on this machine: development settings unless told
 # otherwise (production needs APP_ENV=production and SECRET_KEY).
 run: export APP_ENV ?= development
+# ... and webhooks may go to a receiver on this machine (examples/host_site) over plain http.
+run: export WEBHOOK_ALLOW_HTTP ?= 1
+run: export WEBHOOK_ALLOW_PRIVATE ?= 1
 
 .PHONY: run setup test bench bench-quality bench-queue clean
 
@@ -35,9 +38,12 @@ setup: $(VENV)/.runtime
 	$(FLASK) sites create demo --if-missing
 	$(FLASK) users create admin --role admin --generate-password --if-missing
 
-## run: set everything up and serve on 127.0.0.1:$$PORT (8000) with gunicorn
+## run: set everything up, then serve on 127.0.0.1:$$PORT (8000) with gunicorn and deliver
+## webhooks with a worker beside it; Ctrl-C stops both
 run: setup
-	$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+	@$(FLASK) worker & worker=$$!; \
+	  trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
+	  $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
 ## test: install what the tests need and run the whole suite (the browser tests drive
 ## Debian's chromium: installed here when missing and possible, skipped when not)

@@ -93,13 +93,15 @@ def _wire_services(app: Flask, settings: Settings) -> None:
     """Build each domain service once; views and commands look them up in app.extensions."""
     from service.accounts.services import AccountService
     from service.retraining.services import ExampleStore
+    from service.publishing.services import PublishingService
     from service.review.dashboard import DashboardService
     from service.review.services import ReviewService
     from service.scoring.service import ScoringService
     from service.sites.services import SiteService, Thresholds
     from service.submission.services import SubmissionService
 
-    sites = SiteService(db.session, Thresholds(settings.approve_below, settings.reject_at))
+    sites = SiteService(db.session, Thresholds(settings.approve_below, settings.reject_at),
+                        settings.webhook_policy)
     # Warming a model's caches takes about a second: worth it for a server, not for each test.
     scoring = ScoringService(ModelRegistry(settings.model_dir),
                              warm_up=settings.env != "testing")
@@ -112,6 +114,7 @@ def _wire_services(app: Flask, settings: Settings) -> None:
     app.extensions["moderation.accounts"] = accounts
     app.extensions["moderation.review"] = review
     app.extensions["moderation.dashboard"] = DashboardService(db.session, review)
+    app.extensions["moderation.publishing"] = PublishingService(db.session)
 
     @login_manager.user_loader
     def _load_user(user_id: str):
@@ -122,6 +125,8 @@ def _register_endpoints(app: Flask, api: ModerationApi) -> None:
     from service import meta
     from service.accounts import web as accounts_web
     from service.accounts.cli import users_cli
+    from service.publishing import views as publishing_views
+    from service.publishing.cli import worker_command
     from service.review import api as review_api
     from service.review import models as review_models  # noqa: F401 (table)
     from service.review import web as review_web
@@ -134,11 +139,13 @@ def _register_endpoints(app: Flask, api: ModerationApi) -> None:
     api.register_blueprint(submission_views.blp)
     api.register_blueprint(scoring_views.blp)
     api.register_blueprint(review_api.blp)
+    api.register_blueprint(publishing_views.blp)
     app.register_blueprint(meta.bp)
     app.register_blueprint(accounts_web.bp)
     app.register_blueprint(review_web.bp)
     app.add_url_rule("/", "index", lambda: redirect(url_for("moderation.queue")))
     app.cli.add_command(users_cli)
+    app.cli.add_command(worker_command)
     app.cli.add_command(sites_cli)
     app.cli.add_command(model_cli)
     app.cli.add_command(data_cli)

@@ -16,7 +16,8 @@ from flask_smorest import Api, Blueprint, abort
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from service.errors import Conflict, DomainError, InvalidInput, NotFound, Unavailable
+from service.errors import (Conflict, DomainError, Forbidden, InvalidInput, NotFound,
+                            Unavailable)
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ HTML_PATHS = ("/moderation", "/login", "/logout")
 _HTML_MESSAGES = {500: "Internal error. It has been logged."}
 
 _DOMAIN_STATUS: dict[type[DomainError], int] = {
-    NotFound: 404, Conflict: 409, InvalidInput: 422, Unavailable: 503,
+    NotFound: 404, Conflict: 409, InvalidInput: 422, Unavailable: 503, Forbidden: 403,
 }
 
 

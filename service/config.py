@@ -31,6 +31,14 @@ class Settings:
     model_dir: Path
     training_data_dir: Path
     claim_seconds: int = 300
+    webhook_allow_http: bool = False
+    webhook_allow_private: bool = False
+
+    @property
+    def webhook_policy(self):
+        from service.publishing.transport import UrlPolicy
+        return UrlPolicy(allow_http=self.webhook_allow_http,
+                         allow_private=self.webhook_allow_private)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], instance_path: Path) -> "Settings":
@@ -58,6 +66,8 @@ class Settings:
             model_dir=Path(environ.get("MODEL_DIR") or instance_path / "models"),
             training_data_dir=Path(environ.get("TRAINING_DATA_DIR") or root / "training_data"),
             claim_seconds=_whole_number(environ, "CLAIM_SECONDS", default=300, low=10, high=3600),
+            webhook_allow_http=_flag(environ, "WEBHOOK_ALLOW_HTTP"),
+            webhook_allow_private=_flag(environ, "WEBHOOK_ALLOW_PRIVATE"),
         )
 
 
@@ -81,6 +91,13 @@ def _fraction(environ: Mapping[str, str], name: str, *, default: float) -> float
     if not 0.0 <= value <= 1.0:
         raise ConfigError(f"{name} must be a number between 0 and 1; got {raw!r}")
     return value
+
+
+def _flag(environ: Mapping[str, str], name: str) -> bool:
+    raw = (environ.get(name) or "0").strip().lower()
+    if raw not in ("0", "1", "true", "false", "yes", "no"):
+        raise ConfigError(f"{name} must be 1 or 0; got {raw!r}")
+    return raw in ("1", "true", "yes")
 
 
 def _whole_number(environ: Mapping[str, str], name: str, *, default: int, low: int,

@@ -15,6 +15,10 @@ class Conflict(DomainError):
     pass
 
 
+class Forbidden(DomainError):
+    """The caller is known but their role does not allow this."""
+
+
 class InvalidInput(DomainError):
     """Input that passed the schema but breaks a rule; ``errors`` maps field to messages."""
 

@@ -3,13 +3,16 @@
 Every change, the classifier's decision at submission, readers' reports and a moderator's
 decision, goes through :func:`record_submission` or :func:`transition`. In the caller's
 transaction they also write the audit entry, keep the queue counts, and store a person's
-decision as a training example (issue 5 adds the outbox event here).
+decision as a training example, and write the outbox event the host site will receive: a
+change is never stored without its event, nor announced without being stored.
 """
 
 from __future__ import annotations
 
 import enum
+import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -18,7 +21,10 @@ from classifier import LABELS
 from service.comments.models import AuditEntry, Comment, CommentStatus, QueueCount
 from service.errors import Conflict
 from service.extensions import dialect_of, utcnow
+from service.publishing.models import DeliveryStatus, Event
 from service.retraining.services import upsert_example
+from service.sites.models import Site
+from service.submission.schemas import CommentOut
 
 S = CommentStatus
 
@@ -55,6 +61,13 @@ REASON_LABELS: dict[str, dict[str, int]] = {
     "threat": {"toxicity": 1, "threat": 1},
     "obscene": {"toxicity": 1, "obscene": 1},
 }
+# The event each change announces to the host site.
+SUBMIT_EVENTS = {S.APPROVED: "comment.approved", S.PENDING_REVIEW: "comment.held",
+                 S.REJECTED: "comment.rejected"}
+ACTION_EVENTS = {Action.REPORT: "comment.held", Action.APPROVE: "comment.approved",
+                 Action.REJECT: "comment.rejected", Action.REMOVE: "comment.removed",
+                 Action.RESTORE: "comment.restored"}
+
 # A classifier score from which it judged the comment more likely harmful than not.
 LIKELY_HARMFUL = 0.5
 
@@ -88,6 +101,7 @@ def record_submission(session: Session, comment: Comment, status: CommentStatus,
                            author_id=comment.author_id, actor=CLASSIFIER.name,
                            action=Action.SUBMIT.value, status_after=status.value,
                            reason=reason, created_at=now))
+    _announce(session, comment, SUBMIT_EVENTS[status], now)
 
 
 def transition(session: Session, comment: Comment, action: Action, *, actor: Actor,
@@ -133,7 +147,20 @@ def transition(session: Session, comment: Comment, action: Action, *, actor: Act
                        action=action.value, status_before=before, status_after=target.value,
                        reason=reason, note=note, overturned=overturned, created_at=now)
     session.add(entry)
+    _announce(session, comment, ACTION_EVENTS[action], now)
     return entry
+
+
+def _announce(session: Session, comment: Comment, event_type: str, now: datetime) -> None:
+    """Add the outbox event for this change, carrying the comment as the API shows it."""
+    site = session.get(Site, comment.site_id)
+    session.add(Event(
+        site_id=comment.site_id, article_id=comment.article_id, comment_id=comment.id,
+        message_id=f"msg_{uuid.uuid4().hex}", type=event_type, created_at=now,
+        payload={"type": event_type, "timestamp": now.isoformat(),
+                 "data": CommentOut().dump(comment)},
+        status=(DeliveryStatus.PENDING if site.webhook_url else DeliveryStatus.NO_ENDPOINT).value,
+        next_attempt_at=now if site.webhook_url else None))
 
 
 def _state_conflict(session: Session, comment: Comment, action: Action) -> str:

@@ -7,13 +7,16 @@ through Jinja's autoescaping.
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from flask import (Blueprint, current_app, flash, g, redirect, render_template, request,
                    url_for)
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from classifier import LABELS
-from service.errors import Conflict, DomainError, InvalidInput, NotFound
+from service.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from service.publishing.models import DeliveryStatus
 from service.extensions import csrf
 from service.review.services import (DECISIONS, MAX_NOTE, ORDERS, QUEUES, QueueQuery,
                                      ReviewService)
@@ -38,7 +41,7 @@ def _signed_in() -> None:
 
 @bp.errorhandler(DomainError)
 def _domain_error(error: DomainError) -> tuple[str, int]:
-    code = {NotFound: 404, Conflict: 409, InvalidInput: 422}.get(type(error), 400)
+    code = {NotFound: 404, Conflict: 409, InvalidInput: 422, Forbidden: 403}.get(type(error), 400)
     return render_template("error.html", message=str(error), code=code), code
 
 
@@ -116,6 +119,64 @@ def standing(author_id: int) -> Response:
         filters = _query_from(request.form).filters()
         return redirect(url_for(".item", comment_id=back, **filters))
     return redirect(url_for(".queue"))
+
+
+@bp.get("/deliveries")
+def deliveries() -> str:
+    """Admins: each site's webhook endpoint and its recent deliveries."""
+    _require_admin()
+    publishing = current_app.extensions["moderation.publishing"]
+    site_name = _clean("site", request.args.get("site"), 100)
+    status = _clean("status", request.args.get("status"), 20)
+    sites = review().visible_sites(current_user)
+    chosen = next((site for site in sites if site.name == site_name), None)
+    return render_template(
+        "deliveries.html", sites=sites, counts=publishing.delivery_counts(),
+        events=publishing.deliveries(site_id=chosen.id if chosen else None, status=status),
+        site_names={site.id: site.name for site in sites}, chosen=chosen, status=status,
+        statuses=[s.value for s in DeliveryStatus])
+
+
+@bp.post("/deliveries/<int:event_id>/retry")
+def retry_delivery(event_id: int) -> Response:
+    _require_admin()
+    current_app.extensions["moderation.publishing"].retry(event_id)
+    flash(f"Delivery {event_id} will be attempted again now.", "info")
+    return redirect(url_for(".deliveries"))
+
+
+@bp.post("/sites/<int:site_id>/webhook")
+def site_webhook(site_id: int) -> Response:
+    """Admins: pause, resume, or replay everything since a time."""
+    _require_admin()
+    site = next((s for s in review().visible_sites(current_user) if s.id == site_id), None)
+    if site is None:
+        raise NotFound(f"no site {site_id}")
+    publishing = current_app.extensions["moderation.publishing"]
+    action = _form_text("action", 20)
+    if action == "pause":
+        publishing.pause(site)
+        flash(f"Deliveries to {site.name} paused.", "info")
+    elif action == "resume":
+        publishing.resume(site)
+        flash(f"Deliveries to {site.name} resumed.", "info")
+    elif action == "replay":
+        since = _form_text("since", 40) or ""
+        try:
+            moment = datetime.fromisoformat(since).replace(tzinfo=timezone.utc)
+        except ValueError:
+            raise InvalidInput({"since": ["a date and time, such as 2026-11-27T09:00"]}) from None
+        count = publishing.replay(site, moment)
+        flash(f"{count} event(s) of {site.name} since {moment:%Y-%m-%d %H:%M} UTC queued "
+              "again.", "info")
+    else:
+        raise InvalidInput({"action": ["must be pause, resume or replay"]})
+    return redirect(url_for(".deliveries", site=site.name))
+
+
+def _require_admin() -> None:
+    if not current_user.is_admin:
+        raise Forbidden("Only admins manage deliveries.")
 
 
 @bp.get("/dashboard")

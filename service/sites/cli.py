@@ -113,3 +113,19 @@ def update_site(name: str, webhook_url: str | None, approve_below: float | None,
     except DomainError as error:
         _fail(error)
     click.echo(json.dumps(_describe(site)))
+
+
+@sites_cli.command("rotate-secret")
+@click.argument("name")
+@click.option("--grace-hours", default=24, show_default=True, type=int,
+              help="How long the old secret also signs deliveries.")
+def rotate_secret(name: str, grace_hours: int) -> None:
+    """Issue a new webhook signing secret (printed once); the old one signs too for a while."""
+    try:
+        site = _service().rotate_webhook_secret(name, grace_hours=grace_hours)
+    except DomainError as error:
+        _fail(error)
+    click.echo(f"New webhook signing secret for {name!r}: {site.webhook_secret}")
+    if grace_hours:
+        until = site.previous_secret_expires_at.strftime("%Y-%m-%d %H:%M")
+        click.echo(f"The old secret also signs until {until} UTC.")

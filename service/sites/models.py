@@ -20,6 +20,13 @@ class Site(db.Model):
     key_hash: Mapped[str] = mapped_column(String(64))
     webhook_url: Mapped[str | None] = mapped_column(String(2000))
     webhook_secret: Mapped[str] = mapped_column(String(100))
+    # After a rotation the previous secret also signs, until it expires.
+    previous_webhook_secret: Mapped[str | None] = mapped_column(String(100))
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Delivery health: a run of failures pauses the endpoint; 410 Gone disables it.
+    webhook_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    webhook_paused_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    webhook_pause_reason: Mapped[str | None] = mapped_column(String(500))
     # Per-site decision policy; None means the service default.
     approve_below: Mapped[float | None] = mapped_column(Float)
     reject_at: Mapped[float | None] = mapped_column(Float)

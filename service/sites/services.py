@@ -6,6 +6,7 @@ import base64
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -13,6 +14,8 @@ from sqlalchemy.orm import Session
 
 from service.credentials import CredentialKind, verify
 from service.errors import Conflict, InvalidInput, NotFound
+from service.extensions import utcnow
+from service.publishing.transport import UnsafeUrl, UrlPolicy, check_url
 from service.sites.models import Site
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}")
@@ -56,26 +59,34 @@ def validate_thresholds(approve_below: float | None, reject_at: float | None,
         raise InvalidInput(errors)
 
 
-def validate_webhook_url(url: str | None) -> None:
+def validate_webhook_url(url: str | None, policy: UrlPolicy) -> None:
+    """Refuse a URL the worker would refuse: not https (unless allowed), or a host that
+    resolves to a private address (unless allowed). The worker checks again at delivery."""
     if url is None:
         return
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2000:
         raise InvalidInput({"webhook_url": ["must be an http(s) URL of at most 2000 characters"]})
+    try:
+        check_url(url, policy, must_resolve=False)
+    except UnsafeUrl as error:
+        raise InvalidInput({"webhook_url": [str(error)]}) from None
 
 
 class SiteService:
     """Tenants and their credentials."""
 
-    def __init__(self, session: Session, default_thresholds: Thresholds) -> None:
+    def __init__(self, session: Session, default_thresholds: Thresholds,
+                 url_policy: UrlPolicy | None = None) -> None:
         self.session = session
         self.default_thresholds = default_thresholds
+        self.url_policy = url_policy or UrlPolicy()
 
     def create(self, name: str, *, webhook_url: str | None = None,
                approve_below: float | None = None, reject_at: float | None = None) -> IssuedKey:
         if not _NAME.fullmatch(name):
             raise InvalidInput({"name": ["1-100 letters, digits, spaces, '.', '_' or '-'"]})
-        validate_webhook_url(webhook_url)
+        validate_webhook_url(webhook_url, self.url_policy)
         validate_thresholds(approve_below, reject_at, self.default_thresholds)
         if self.find(name) is not None:
             raise Conflict(f"a site named {name!r} already exists")
@@ -107,6 +118,19 @@ class SiteService:
         self.session.commit()
         return IssuedKey(site=site, api_key=key.value)
 
+    def rotate_webhook_secret(self, name: str, *, grace_hours: int = 24) -> Site:
+        """A new signing secret; the old one also signs for ``grace_hours``, so receivers
+        can switch without dropping a message."""
+        if not 0 <= grace_hours <= 24 * 30:
+            raise InvalidInput({"grace_hours": ["must be between 0 and 720"]})
+        site = self.get(name)
+        site.previous_webhook_secret = site.webhook_secret if grace_hours else None
+        site.previous_secret_expires_at = (utcnow() + timedelta(hours=grace_hours)
+                                           if grace_hours else None)
+        site.webhook_secret = new_webhook_secret()
+        self.session.commit()
+        return site
+
     def update(self, name: str, *, webhook_url: str | None = None,
                approve_below: float | None = None, reject_at: float | None = None,
                flags_to_review: int | None = None,
@@ -119,7 +143,7 @@ class SiteService:
                 and all(_REASON.fullmatch(reason) for reason in reject_reasons)):
             raise InvalidInput({"reject_reasons": [
                 "1 to 20 reasons of 1-40 letters, digits, spaces, '-' or '_'"]})
-        validate_webhook_url(webhook_url)
+        validate_webhook_url(webhook_url, self.url_policy)
         validate_thresholds(
             site.approve_below if approve_below is None else approve_below,
             site.reject_at if reject_at is None else reject_at, self.default_thresholds)

@@ -10,6 +10,9 @@ WEB_ROUTES = {
     "/moderation/", "/moderation/bulk", "/moderation/comments/<int:comment_id>",
     "/moderation/comments/<int:comment_id>/decision",
     "/moderation/authors/<int:author_id>/standing", "/moderation/dashboard",
+    # Admins only (test_only_admins_manage_deliveries):
+    "/moderation/deliveries", "/moderation/deliveries/<int:event_id>/retry",
+    "/moderation/sites/<int:site_id>/webhook",
 }
 API_ROUTES = {
     "/v1/moderation/queue", "/v1/moderation/comments/<int:comment_id>",
@@ -100,3 +103,18 @@ def test_a_moderator_without_sites_sees_nothing(app, client, held_site):
     idle = make_user(app, "ivan", "moderator")
     listed = client.get("/v1/moderation/queue", headers=idle.headers).json
     assert listed["items"] == [] and listed["counts"]["pending"] == 0
+
+
+def test_only_admins_manage_deliveries(app, client, held_site, moderator):
+    submit(client, held_site, "The timetable change is welcome.")
+    token = sign_in(client, moderator)
+    assert client.get("/moderation/deliveries").status_code == 403
+    assert client.post("/moderation/deliveries/1/retry",
+                       data={"csrf_token": token}).status_code == 403
+    assert client.post(f"/moderation/sites/{held_site.id}/webhook",
+                       data={"action": "pause", "csrf_token": token}).status_code == 403
+    assert "Deliveries</a>" not in client.get("/moderation/").get_data(as_text=True)
+    admin = make_user(app, "ada", "admin")
+    client.post("/logout", data={"csrf_token": token})
+    sign_in(client, admin)
+    assert client.get("/moderation/deliveries").status_code == 200

@@ -1,0 +1,1 @@
+"""Publishing decisions back to host sites: the outbox, signed webhooks, the read API."""

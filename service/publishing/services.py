@@ -1,0 +1,148 @@
+"""What host sites read (published comments, the event feed) and what admins do with
+deliveries (retry, replay, pause, resume)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from service.comments.models import Article, Comment, CommentStatus
+from service.errors import InvalidInput, NotFound
+from service.extensions import utcnow
+from service.publishing.models import DeliveryStatus, Event
+from service.sites.models import Site
+
+MAX_PAGE = 200
+
+
+@dataclass
+class Thread:
+    """A published comment and its published replies, oldest first."""
+
+    comment: Comment
+    replies: list["Thread"]
+
+
+@dataclass
+class ArticlePage:
+    threads: list[Thread]
+    next_cursor: str | None
+    etag: str
+
+
+@dataclass
+class EventPage:
+    events: list[Event]
+    next_cursor: str | None
+
+
+def _page_args(cursor: str | None, limit: int) -> int:
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput({"limit": [f"must be between 1 and {MAX_PAGE}"]}, location="query")
+    if cursor is None:
+        return 0
+    if not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 18):
+        raise InvalidInput({"cursor": ["not a cursor this endpoint gave out"]}, location="query")
+    return int(cursor)
+
+
+class PublishingService:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def article_etag(self, site: Site, article_external_id: str, cursor: str | None,
+                     limit: int) -> str:
+        """Changes whenever any comment of the article changes status: the article's last
+        event id (one index lookup), with the page asked for."""
+        last = self.session.scalar(
+            select(func.max(Event.id)).join(Article, Article.id == Event.article_id)
+            .where(Article.site_id == site.id, Article.external_id == article_external_id))
+        raw = f"{last or 0}:{cursor or ''}:{limit}".encode()
+        return hashlib.sha256(raw).hexdigest()[:32]
+
+    def article_comments(self, site: Site, article_external_id: str, *, cursor: str | None,
+                         limit: int) -> ArticlePage:
+        """The article's published comments, threaded by parent; paged by top-level thread.
+
+        A published reply whose parent is not published is shown as a thread of its own.
+        """
+        after = _page_args(cursor, limit)
+        etag = self.article_etag(site, article_external_id, cursor, limit)
+        rows = list(self.session.scalars(
+            select(Comment).join(Article, Article.id == Comment.article_id)
+            .where(Article.site_id == site.id, Article.external_id == article_external_id,
+                   Comment.status == CommentStatus.APPROVED.value)
+            .order_by(Comment.id)))
+        threads = {comment.id: Thread(comment, []) for comment in rows}
+        roots = []
+        for comment in rows:
+            parent = threads.get(comment.parent_id) if comment.parent_id else None
+            (parent.replies if parent else roots).append(threads[comment.id])
+        page = [thread for thread in roots if thread.comment.id > after][:limit + 1]
+        more = len(page) > limit
+        page = page[:limit]
+        return ArticlePage(page, str(page[-1].comment.id) if more else None, etag)
+
+    def events(self, site: Site, *, after: str | None, limit: int) -> EventPage:
+        """The site's events in order, for sites that poll instead of receiving webhooks."""
+        start = _page_args(after, limit)
+        rows = list(self.session.scalars(
+            select(Event).where(Event.site_id == site.id, Event.id > start)
+            .order_by(Event.id).limit(limit)))
+        return EventPage(rows, str(rows[-1].id) if rows else after)
+
+    # -- admin -----------------------------------------------------------------------------
+
+    def deliveries(self, *, site_id: int | None = None, status: str | None = None,
+                   limit: int = 100) -> list[Event]:
+        query = select(Event).order_by(Event.id.desc()).limit(limit)
+        if site_id is not None:
+            query = query.where(Event.site_id == site_id)
+        if status:
+            query = query.where(Event.status == status)
+        return list(self.session.scalars(query))
+
+    def delivery_counts(self) -> dict[tuple[int, str], int]:
+        return {(site_id, status): count for site_id, status, count in self.session.execute(
+            select(Event.site_id, Event.status, func.count()).group_by(Event.site_id,
+                                                                       Event.status))}
+
+    def retry(self, event_id: int) -> Event:
+        """Deliver a failed (or waiting) event again, now."""
+        event = self.session.get(Event, event_id) if 0 < event_id < 2**63 else None
+        if event is None:
+            raise NotFound(f"no delivery {event_id}")
+        event.status, event.next_attempt_at = DeliveryStatus.PENDING.value, utcnow()
+        event.attempts, event.leased_by, event.lease_expires_at = 0, None, None
+        self.session.commit()
+        return event
+
+    def replay(self, site: Site, since: datetime) -> int:
+        """Queue every event of the site since ``since`` for delivery again; how many."""
+        if not site.webhook_url:
+            raise InvalidInput({"site": ["the site has no webhook URL"]})
+        count = self.session.execute(
+            update(Event).where(Event.site_id == site.id, Event.created_at >= since)
+            .values(status=DeliveryStatus.PENDING.value, next_attempt_at=utcnow(), attempts=0,
+                    leased_by=None, lease_expires_at=None)
+            .execution_options(synchronize_session=False)).rowcount
+        self.session.commit()
+        return count
+
+    def pause(self, site: Site, reason: str = "paused by an admin") -> None:
+        site.webhook_paused_at, site.webhook_pause_reason = utcnow(), reason
+        self.session.commit()
+
+    def resume(self, site: Site) -> None:
+        """Deliver again: the failure run starts over, waiting events are due at once."""
+        site.webhook_paused_at = site.webhook_pause_reason = None
+        site.webhook_failures = 0
+        self.session.execute(
+            update(Event).where(Event.site_id == site.id,
+                                Event.status == DeliveryStatus.PENDING.value)
+            .values(next_attempt_at=utcnow()).execution_options(synchronize_session=False))
+        self.session.commit()

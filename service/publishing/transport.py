@@ -1,0 +1,116 @@
+"""One HTTP POST to a webhook URL, to the address that was checked (no SSRF, no rebinding).
+
+The host is resolved once; every address it resolves to must be public unless the
+settings allow private ones; the connection then goes to that very address, with the
+host name kept for the Host header and TLS (certificate and SNI).
+"""
+
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import socket
+import ssl
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+MAX_RESPONSE_BYTES = 64 * 1024
+
+
+class UnsafeUrl(Exception):
+    """The URL may not be called: wrong scheme, or a host on a private network."""
+
+
+@dataclass(frozen=True)
+class UrlPolicy:
+    allow_http: bool = False     # WEBHOOK_ALLOW_HTTP=1: plain http, for development
+    allow_private: bool = False  # WEBHOOK_ALLOW_PRIVATE=1: loopback and private networks
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    headers: dict[str, str]
+
+
+def check_url(url: str, policy: UrlPolicy, *,
+              must_resolve: bool = True) -> tuple[str, int, str | None]:
+    """The host, port and the address to connect to; raises :class:`UnsafeUrl`.
+
+    ``must_resolve=False`` (when a URL is configured) lets a host that does not resolve yet
+    pass: it is checked again at every delivery.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in (("https", "http") if policy.allow_http else ("https",)):
+        raise UnsafeUrl("webhook URLs must use https"
+                        + ("" if policy.allow_http else " (WEBHOOK_ALLOW_HTTP=1 allows http)"))
+    if not parts.hostname:
+        raise UnsafeUrl("the webhook URL has no host")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as error:
+        if not must_resolve:
+            return parts.hostname, port, None
+        raise UnsafeUrl(f"cannot resolve {parts.hostname!r}: {error}") from None
+    addresses = [info[4][0] for info in infos]
+    if not policy.allow_private:
+        for address in addresses:
+            if not _public(address):
+                raise UnsafeUrl(f"{parts.hostname!r} resolves to {address}, a loopback, private, "
+                                "link-local or metadata address (WEBHOOK_ALLOW_PRIVATE=1 "
+                                "allows it)")
+    return parts.hostname, port, addresses[0]
+
+
+def _public(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%")[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    # is_global is False for loopback, private, link-local (169.254.169.254, the cloud
+    # metadata address, included), shared (100.64/10), reserved and unspecified addresses.
+    return ip.is_global and not ip.is_multicast
+
+
+def post(url: str, headers: dict[str, str], body: bytes, *, policy: UrlPolicy,
+         timeout: float = 10.0) -> Response:
+    """POST ``body``; raises :class:`UnsafeUrl`, or ``OSError`` for network errors and
+    timeouts. Only the status and headers of the answer are kept (its body is read up to
+    64 KB and dropped)."""
+    host, port, address = check_url(url, policy)
+    assert address is not None
+    parts = urlsplit(url)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    if parts.scheme == "https":
+        connection: http.client.HTTPConnection = _PinnedHTTPS(host, port, address, timeout)
+    else:
+        connection = _PinnedHTTP(host, port, address, timeout)
+    try:
+        connection.request("POST", path, body=body,
+                           headers={**headers, "user-agent": "comment-moderation-webhooks/1"})
+        answer = connection.getresponse()
+        answer.read(MAX_RESPONSE_BYTES)
+        return Response(answer.status, {k.lower(): v for k, v in answer.getheaders()})
+    except http.client.HTTPException as error:
+        raise OSError(f"bad HTTP answer: {error!r}") from None
+    finally:
+        connection.close()
+
+
+class _PinnedHTTP(http.client.HTTPConnection):
+    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+
+
+class _PinnedHTTPS(http.client.HTTPSConnection):
+    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self._address = address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)

@@ -103,20 +103,34 @@ class DeliveryWorker:
                 stop.wait(poll_seconds)
 
     def run_once(self) -> int:
+        """Claim a batch and deliver it. A site that fails (or gets paused) is not tried again
+        in the same batch: its other events wait with the failed one, uncounted, so a site that
+        is down costs one attempt a round, not one per waiting event. Events the lease may not
+        cover any more are let go for another round."""
         lease = self._claim()
-        for event_id in lease.ids:
-            self._deliver(event_id, lease.token)
-        return len(lease.ids)
+        waiting: dict[int, datetime | None] = {}  # site id -> when its events are due again
+        for event_id, site_id in lease.events:
+            if site_id in waiting or utcnow() + timedelta(seconds=self.timeout) >= lease.until:
+                self._release(event_id, lease.token, due=waiting.get(site_id))
+                continue
+            outcome = self._deliver(event_id, site_id, lease.token)
+            if outcome is not None and not outcome.delivered:
+                waiting[site_id] = self.session.scalar(
+                    select(Event.next_attempt_at).where(Event.id == event_id))
+                self.session.commit()
+        return len(lease.events)
 
     # -- claiming --------------------------------------------------------------------------
 
     @dataclass(frozen=True)
     class Lease:
         token: str
-        ids: list[int]
+        until: datetime
+        events: list[tuple[int, int]]  # (event id, site id), in delivery order
 
     def _claim(self) -> "DeliveryWorker.Lease":
         now = utcnow()
+        until = now + timedelta(seconds=self.lease_seconds)
         token = f"{self.name}:{uuid.uuid4().hex[:12]}"
         due = (select(Event.id).join(Site, Site.id == Event.site_id)
                .where(Event.status == DeliveryStatus.PENDING.value,
@@ -134,36 +148,38 @@ class DeliveryWorker:
                 update(Event)
                 .where(Event.id.in_(ids),
                        or_(Event.lease_expires_at.is_(None), Event.lease_expires_at <= now))
-                .values(leased_by=token,
-                        lease_expires_at=now + timedelta(seconds=self.lease_seconds))
+                .values(leased_by=token, lease_expires_at=until)
                 .execution_options(synchronize_session=False))
-            ids = list(self.session.scalars(
-                select(Event.id).where(Event.id.in_(ids), Event.leased_by == token)
-                .order_by(Event.next_attempt_at, Event.id)))
+        events = [tuple(row) for row in self.session.execute(
+            select(Event.id, Event.site_id).where(Event.id.in_(ids), Event.leased_by == token)
+            .order_by(Event.next_attempt_at, Event.id))] if ids else []
         self.session.commit()
-        return self.Lease(token, ids)
+        return self.Lease(token, until, events)
 
     # -- delivering ------------------------------------------------------------------------
 
-    def _deliver(self, event_id: int, token: str) -> None:
+    def _deliver(self, event_id: int, site_id: int, token: str) -> Outcome | None:
+        """POST one event; its outcome (None when it was not sent)."""
         event = self.session.get(Event, event_id)
-        site = self.session.get(Site, event.site_id)
+        site = self.session.get(Site, site_id)
         now = utcnow()
+        url = site.webhook_url
         body = json.dumps(event.payload, separators=(",", ":"), sort_keys=True).encode()
         headers = webhook_headers(signing_secrets(site, now), event.message_id,
                                   int(now.timestamp()), body)
         self.session.commit()  # no transaction stays open while the site answers
         response = error = None
         try:
-            response = self.poster(site.webhook_url, headers, body, policy=self.policy,
-                                   timeout=self.timeout)
+            response = self.poster(url, headers, body, policy=self.policy, timeout=self.timeout)
         except UnsafeUrl as unsafe:
-            self._pause(site.id, f"webhook URL refused: {unsafe}")
-            self._release(event_id, token, f"not sent: {unsafe}")
-            return
+            self._pause(site_id, f"webhook URL refused: {unsafe}")
+            self._release(event_id, token, error=f"not sent: {unsafe}")
+            return None
         except OSError as failure:
             error = failure
-        self._record(event_id, site.id, token, classify(response, error, utcnow()))
+        outcome = classify(response, error, utcnow())
+        self._record(event_id, site_id, token, outcome)
+        return outcome
 
     def _record(self, event_id: int, site_id: int, token: str, outcome: Outcome) -> None:
         """Store the attempt's outcome, unless the lease was lost meanwhile."""
@@ -211,9 +227,16 @@ class DeliveryWorker:
         if commit:
             self.session.commit()
 
-    def _release(self, event_id: int, token: str, error: str) -> None:
+    def _release(self, event_id: int, token: str, *, error: str | None = None,
+                 due: datetime | None = None) -> None:
+        """Give a leased event back unattempted (due at ``due`` if given)."""
+        values: dict = {"leased_by": None, "lease_expires_at": None}
+        if error is not None:
+            values["last_error"] = error
+        if due is not None:
+            values["next_attempt_at"] = due
         self.session.execute(update(Event).where(Event.id == event_id, Event.leased_by == token)
-                             .values(leased_by=None, lease_expires_at=None, last_error=error))
+                             .values(**values).execution_options(synchronize_session=False))
         self.session.commit()
 
 

@@ -112,18 +112,29 @@ def test_gone_disables_the_endpoint_until_resumed(app, client, receiver):
     assert [s for s, _, _ in state(app)] == ["delivered", "delivered"]
 
 
-def test_a_run_of_failures_pauses_the_endpoint(app, client, receiver):
+def test_a_failing_site_costs_one_attempt_a_round_and_a_run_of_them_pauses_it(
+        app, client, receiver):
     site = make_site(app, "bugle", webhook_url=receiver.url)
-    for n in range(PAUSE_AFTER_FAILURES):
+    for n in range(5):
         submit(client, site, f"Comment number {n} on the harbour plans.")
     receiver.answer(500)
     with app.app_context():
-        w = worker(app)
-        w.batch_size = PAUSE_AFTER_FAILURES
-        w.run_once()
+        assert worker(app).run_once() == 5
+        db.session.remove()
+        due = set(db.session.scalars(select(Event.next_attempt_at)))
+    assert len(receiver.received) == 1  # the others wait with the failed one, unattempted
+    assert len(due) == 1 and [a for _, a, _ in state(app)] == [1, 0, 0, 0, 0]
+    for _ in range(PAUSE_AFTER_FAILURES - 1):
+        make_due(app)
+        with app.app_context():
+            worker(app).run_once()
     paused = site_of(app, "bugle")
     assert paused.webhook_paused_at is not None
     assert paused.webhook_pause_reason == f"{PAUSE_AFTER_FAILURES} failed attempts in a row"
+    assert len(receiver.received) == PAUSE_AFTER_FAILURES
+    make_due(app)
+    with app.app_context():
+        assert worker(app).run_once() == 0  # paused until an admin resumes
 
 
 def test_an_unreachable_receiver_is_retried(app, client, receiver):

@@ -3,7 +3,6 @@ deliveries (retry, replay, pause, resume)."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -31,7 +30,6 @@ class Thread:
 class ArticlePage:
     threads: list[Thread]
     next_cursor: str | None
-    etag: str
 
 
 @dataclass
@@ -54,16 +52,6 @@ class PublishingService:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def article_etag(self, site: Site, article_external_id: str, cursor: str | None,
-                     limit: int) -> str:
-        """Changes whenever any comment of the article changes status: the article's last
-        event id (one index lookup), with the page asked for."""
-        last = self.session.scalar(
-            select(func.max(Event.id)).join(Article, Article.id == Event.article_id)
-            .where(Article.site_id == site.id, Article.external_id == article_external_id))
-        raw = f"{last or 0}:{cursor or ''}:{limit}".encode()
-        return hashlib.sha256(raw).hexdigest()[:32]
-
     def article_comments(self, site: Site, article_external_id: str, *, cursor: str | None,
                          limit: int) -> ArticlePage:
         """The article's published comments, threaded by parent; paged by top-level thread.
@@ -71,7 +59,6 @@ class PublishingService:
         A published reply whose parent is not published is shown as a thread of its own.
         """
         after = _page_args(cursor, limit)
-        etag = self.article_etag(site, article_external_id, cursor, limit)
         rows = list(self.session.scalars(
             select(Comment).join(Article, Article.id == Comment.article_id)
             .where(Article.site_id == site.id, Article.external_id == article_external_id,
@@ -85,7 +72,7 @@ class PublishingService:
         page = [thread for thread in roots if thread.comment.id > after][:limit + 1]
         more = len(page) > limit
         page = page[:limit]
-        return ArticlePage(page, str(page[-1].comment.id) if more else None, etag)
+        return ArticlePage(page, str(page[-1].comment.id) if more else None)
 
     def events(self, site: Site, *, after: str | None, limit: int) -> EventPage:
         """The site's events in order, for sites that poll instead of receiving webhooks."""

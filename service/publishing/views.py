@@ -1,5 +1,8 @@
 """Host-site read endpoints: an article's published comments (with ETag) and the event feed."""
 
+import hashlib
+import json
+
 from flask import Response, current_app, g, request
 from flask.views import MethodView
 
@@ -23,13 +26,17 @@ class ArticleComments(MethodView):
     @blp.alt_response(304, description="Nothing changed since the ETag sent in If-None-Match.")
     def get(self, args, article_id: str):
         """The article's published comments, threaded; poll with If-None-Match."""
-        etag = publishing().article_etag(g.site, article_id, args.get("cursor"), args["limit"])
-        if request.if_none_match.contains(etag):
-            return Response(status=304, headers={"ETag": f'"{etag}"'})
         page = publishing().article_comments(g.site, article_id, cursor=args.get("cursor"),
                                              limit=args["limit"])
-        return ({"article_id": article_id, "threads": page.threads,
-                 "next_cursor": page.next_cursor}, 200, {"ETag": f'"{page.etag}"'})
+        result = {"article_id": article_id, "threads": page.threads,
+                  "next_cursor": page.next_cursor}
+        # The ETag is a digest of the page itself, so anything shown on it (a status, an
+        # author's new name) changes it.
+        body = json.dumps(ArticleCommentsOut().dump(result), sort_keys=True).encode()
+        etag = hashlib.sha256(body).hexdigest()[:32]
+        if request.if_none_match.contains(etag):
+            return Response(status=304, headers={"ETag": f'"{etag}"'})
+        return result, 200, {"ETag": f'"{etag}"'}
 
 
 @blp.route("/events")

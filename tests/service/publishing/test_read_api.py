@@ -79,3 +79,16 @@ def test_the_event_feed_pages_in_order(app, client):
     assert again == {"items": [], "next_cursor": rest["next_cursor"]}
     assert client.get("/v1/events", headers=site.headers,
                       query_string={"after": "x"}).status_code == 422
+
+
+def test_an_authors_new_name_changes_the_etag(app, client):
+    site = make_site(app, "bugle")
+    submit(client, site, "The harbour plan looks sensible.", article="a", author="r1")
+    first = client.get("/v1/articles/a/comments", headers=site.headers)
+    client.post("/v1/comments", headers=site.headers, json={
+        "article_id": "b", "author": {"id": "r1", "name": "Ada Lovelace"},
+        "text": "On another article."})
+    again = client.get("/v1/articles/a/comments",
+                       headers={**site.headers, "If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 200
+    assert again.json["threads"][0]["comment"]["author"]["name"] == "Ada Lovelace"

@@ -1,0 +1,1 @@
+"""An example host site for the comment-moderation service (see README.md)."""

@@ -12,7 +12,7 @@ run: export APP_ENV ?= development
 run: export WEBHOOK_ALLOW_HTTP ?= 1
 run: export WEBHOOK_ALLOW_PRIVATE ?= 1
 
-.PHONY: run setup test bench bench-quality bench-queue clean
+.PHONY: run setup test bench bench-quality bench-queue bench-webhooks clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,12 @@ bench-quality: $(VENV)/.bench
 ## bench-queue: queue page p95 with 1,000,000 comments on PostgreSQL (not part of make bench)
 bench-queue: $(VENV)/.bench
 	$(BIN)/python -m bench.queue
+
+## bench-webhooks: webhook deliveries/s with 1 and 4 workers and approve-to-delivered p50/p99,
+## on PostgreSQL (BENCH_DATABASE_URL, default a local bench_webhooks) and SQLite (not part of
+## make bench)
+bench-webhooks: $(VENV)/.bench
+	$(BIN)/python -m bench.webhooks
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

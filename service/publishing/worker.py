@@ -86,7 +86,8 @@ class DeliveryWorker:
         self.name = name or f"worker-{uuid.uuid4().hex[:8]}"
         self.batch_size = batch_size
         self.lease_seconds = lease_seconds
-        self.timeout = timeout
+        # A request must fit inside the lease, with room for the ones before it.
+        self.timeout = min(timeout, lease_seconds / 3)
         self.poster = poster
 
     def run(self, stop: threading.Event, *, poll_seconds: float = 0.5) -> None:
@@ -106,19 +107,21 @@ class DeliveryWorker:
         """Claim a batch and deliver it. A site that fails (or gets paused) is not tried again
         in the same batch: its other events wait with the failed one, uncounted, so a site that
         is down costs one attempt a round, not one per waiting event. Events the lease may not
-        cover any more are let go for another round."""
+        cover any more are let go for another round. Returns how many events were sent."""
         lease = self._claim()
         waiting: dict[int, datetime | None] = {}  # site id -> when its events are due again
+        sent = 0
         for event_id, site_id in lease.events:
             if site_id in waiting or utcnow() + timedelta(seconds=self.timeout) >= lease.until:
                 self._release(event_id, lease.token, due=waiting.get(site_id))
                 continue
             outcome = self._deliver(event_id, site_id, lease.token)
+            sent += outcome is not None
             if outcome is not None and not outcome.delivered:
                 waiting[site_id] = self.session.scalar(
                     select(Event.next_attempt_at).where(Event.id == event_id))
                 self.session.commit()
-        return len(lease.events)
+        return sent
 
     # -- claiming --------------------------------------------------------------------------
 
@@ -198,7 +201,10 @@ class DeliveryWorker:
         if outcome.delivered:
             event.status, event.delivered_at = DeliveryStatus.DELIVERED.value, now
             event.next_attempt_at = None
-            self.session.execute(update(Site).where(Site.id == site_id)
+            # Only when there is a run to end: every delivery rewriting the site's row would
+            # make parallel workers queue on it.
+            self.session.execute(update(Site).where(Site.id == site_id,
+                                                    Site.webhook_failures != 0)
                                  .values(webhook_failures=0))
         else:
             delay = next_delay(event.attempts, outcome.retry_after) if outcome.retry else None

@@ -119,7 +119,7 @@ def test_a_failing_site_costs_one_attempt_a_round_and_a_run_of_them_pauses_it(
         submit(client, site, f"Comment number {n} on the harbour plans.")
     receiver.answer(500)
     with app.app_context():
-        assert worker(app).run_once() == 5
+        assert worker(app).run_once() == 1  # sent: one
         db.session.remove()
         due = set(db.session.scalars(select(Event.next_attempt_at)))
     assert len(receiver.received) == 1  # the others wait with the failed one, unattempted
@@ -171,3 +171,15 @@ def test_the_previous_secret_signs_during_its_grace_period(app, client, receiver
     delivery = receiver.received[0]
     for secret in (old, new):
         assert Webhook(secret).verify(delivery["body"], delivery["headers"])
+
+
+def test_a_short_lease_still_delivers(app, client, receiver):
+    """The request timeout is kept well inside the lease, so no event is let go unsent."""
+    site = make_site(app, "bugle", webhook_url=receiver.url)
+    submit(client, site, "A fair point about the harbour plans.")
+    with app.app_context():
+        short = DeliveryWorker(db.session, app.config["MODERATION_SETTINGS"].webhook_policy,
+                               lease_seconds=5)
+        assert short.timeout < 5 / 2
+        assert short.run_once() == 1
+    assert state(app) == [("delivered", 1, 204)]

@@ -21,4 +21,6 @@ VOLUME /app/instance
 EXPOSE 8000
 
 # SECRET_KEY must be given at run time: start-up stops with a clear line without it.
-CMD ["sh", "-c", "flask --app wsgi db upgrade && flask --app wsgi model train --if-missing && exec gunicorn -c gunicorn.conf.py wsgi:app"]
+# The webhook worker runs beside gunicorn (with PostgreSQL, more can run in other containers
+# with `flask --app wsgi worker`); a worker stopped abruptly loses nothing (leases).
+CMD ["sh", "-c", "flask --app wsgi db upgrade && flask --app wsgi model train --if-missing && (flask --app wsgi worker &) && exec gunicorn -c gunicorn.conf.py wsgi:app"]

@@ -21,6 +21,7 @@ Run it with ``python -m examples.host_site`` (HOST and PORT: 127.0.0.1:5001 by d
 from __future__ import annotations
 
 import base64
+import contextlib
 import binascii
 import hashlib
 import hmac
@@ -34,7 +35,7 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 from flask import Flask, current_app, redirect, render_template, request, url_for
 
@@ -200,30 +201,27 @@ class Store:
         The id is recorded in the transaction that applies the event: a crash between the two
         cannot leave an event recorded but not applied (or applied twice).
         """
-        connection = self._connect()
-        try:
-            connection.execute("BEGIN IMMEDIATE")
+        with self._transaction() as connection:
             new = connection.execute(
                 "INSERT OR IGNORE INTO webhook_messages (id, type, received_at) VALUES (?, ?, ?)",
                 (message_id, event_type, datetime.now(timezone.utc).isoformat())).rowcount == 1
             if new and comment is not None and event_type in SHOWN_AFTER:
                 self._apply(connection, comment, SHOWN_AFTER[event_type])
-            connection.execute("COMMIT")
-            return new
-        except BaseException:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-            raise
-        finally:
-            connection.close()
+        return new
 
     def remember(self, comment: CommentVersion) -> None:
         """Store the comment as the API answered it (our own reader's new comment), so the
         page shows it at once when it was published; the webhook that follows is a no-op."""
+        with self._transaction() as connection:
+            self._apply(connection, comment, comment.status == "approved")
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taken at once (BEGIN IMMEDIATE), rolled back on any error."""
         connection = self._connect()
         try:
             connection.execute("BEGIN IMMEDIATE")
-            self._apply(connection, comment, comment.status == "approved")
+            yield connection
             connection.execute("COMMIT")
         except BaseException:
             if connection.in_transaction:

@@ -131,6 +131,21 @@ def _require_json_body() -> None:
 SITE_SECURITY = [{"siteKey": []}]
 
 
+def text_fault(text: str) -> str | None:
+    """Why ``text`` cannot be stored as text ("nul", "encoding"), or None when it can.
+
+    NUL and lone surrogates fit in no PostgreSQL text column and belong in no comment; the
+    JSON API (:class:`CleanString`) and the web forms both refuse them through this check.
+    """
+    if "\x00" in text:
+        return "nul"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "encoding"
+    return None
+
+
 class CleanString(ma.fields.String):
     """A string trimmed of surrounding white space, refused if it holds NUL or lone surrogates.
 
@@ -145,12 +160,9 @@ class CleanString(ma.fields.String):
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         text = super()._deserialize(value, attr, data, **kwargs).strip()
-        if "\x00" in text:
-            raise self.make_error("nul")
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            raise self.make_error("encoding") from None
+        fault = text_fault(text)
+        if fault is not None:
+            raise self.make_error(fault)
         return text
 
 

@@ -12,14 +12,15 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from service.accounts.services import AccountService
+from service.api import text_fault
 from service.extensions import csrf
 
 bp = Blueprint("accounts", __name__)
 
 
 def _plain_text(form: FlaskForm, field) -> None:
-    if "\x00" in (field.data or ""):
-        raise ValidationError("Must not contain NUL characters.")
+    if text_fault(field.data or "") is not None:
+        raise ValidationError("Must not contain NUL characters or lone surrogates.")
 
 
 class LoginForm(FlaskForm):

@@ -15,6 +15,7 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from classifier import LABELS
+from service.api import text_fault
 from service.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from service.publishing.models import DeliveryStatus
 from service.extensions import csrf
@@ -205,12 +206,8 @@ def _clean(name: str, value: str | None, max_length: int) -> str | None:
     value = (value or "").strip()
     if not value:
         return None
-    if len(value) > max_length or "\x00" in value:
+    if len(value) > max_length or text_fault(value) is not None:
         raise InvalidInput({name: [f"at most {max_length} characters, no NUL"]})
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidInput({name: ["must be valid Unicode text"]}) from None
     return value
 
 

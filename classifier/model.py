@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 from scipy import sparse
@@ -131,28 +131,38 @@ class CommentClassifier(BaseEstimator):
 
     # -- training -------------------------------------------------------------------------
 
-    def fit(self, X: Sequence[str], y: np.ndarray) -> "CommentClassifier":
+    def fit(self, X: Sequence[str], y: np.ndarray, *,
+            on_step: Callable[[str, float], None] | None = None) -> "CommentClassifier":
         """Fit the features and every head on texts ``X`` and label matrix ``y``.
 
         ``y`` holds 1, 0, or -1 where a data set does not say (YouTube spam labels only
         spam): each head learns from the rows that know its label. The "any label" head
         learns from rows with a 1 anywhere, or with every label known to be 0.
+
+        ``on_step(step, done)`` is called as each step starts, with the share of the work
+        done so far: a training job shows it as progress, and may raise from it to stop.
         """
+        step = on_step or (lambda name, done: None)
         y = np.asarray(y, dtype=np.int8)
         if y.shape != (len(X), len(self.labels)):
             raise ValueError(f"y must have shape ({len(X)}, {len(self.labels)}), got {y.shape}")
+        step("normalising texts", 0.0)
         sentences = [normalized_sentences(t) for t in X]
         texts = [" ".join(word for sentence in s for word in sentence) for s in sentences]
+        step("building the vocabulary", 0.05)
         self.vectorizer_ = CommentVectorizer(
             word_ngram_range=self.word_ngram_range, char_ngram_range=self.char_ngram_range,
             min_df=self.min_df).fit(texts)
+        step("computing features", 0.2)
         features = self.vectorizer_.transform(texts)
         owners, pieces = _sentences_to_score(sentences)
         segments = Segments(self.vectorizer_.transform(pieces), np.asarray(owners, dtype=np.int64))
         any_label = np.where((y == 1).any(axis=1), 1, np.where((y == 0).all(axis=1), 0, -1))
         targets = np.column_stack([y, any_label])
         heads = []
-        for j, name in enumerate([*self.labels, "any"]):
+        names = [*self.labels, "any"]
+        for j, name in enumerate(names):
+            step(f"fitting the {name} head", 0.3 + 0.7 * j / len(names))
             rows = np.flatnonzero(targets[:, j] >= 0)
             target = targets[rows, j]
             coef, intercept, (slope, offset) = self._fit_head(features, segments, rows, target)
@@ -161,6 +171,7 @@ class CommentClassifier(BaseEstimator):
         self.intercept_ = np.array([h[1] for h in heads], dtype=np.float64)
         self.calibration_ = np.array([h[2] for h in heads], dtype=np.float64)
         self.labels_ = tuple(self.labels)
+        step("fitted", 1.0)
         return self
 
     def _prior_shift(self, name: str, target: np.ndarray) -> float:

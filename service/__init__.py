@@ -92,7 +92,11 @@ def _security_headers(response: Response) -> Response:
 def _wire_services(app: Flask, settings: Settings) -> None:
     """Build each domain service once; views and commands look them up in app.extensions."""
     from service.accounts.services import AccountService
+    from service.retraining.jobs import JobService
+    from service.retraining.pipeline import JobExecutor, PendingRescorer, TrainingPipeline
     from service.retraining.services import ExampleStore
+    from service.retraining.shadow import ShadowService
+    from service.retraining.versions import VersionService
     from service.publishing.services import PublishingService
     from service.review.dashboard import DashboardService
     from service.review.services import ReviewService
@@ -108,7 +112,20 @@ def _wire_services(app: Flask, settings: Settings) -> None:
     app.extensions["moderation.sites"] = sites
     app.extensions["moderation.scoring"] = scoring
     app.extensions["moderation.submissions"] = SubmissionService(db.session, scoring, sites)
-    app.extensions["moderation.examples"] = ExampleStore(db.session)
+    examples = ExampleStore(db.session)
+    app.extensions["moderation.examples"] = examples
+    versions = VersionService(db.session, scoring.registry, examples, sites)
+    jobs = JobService(db.session)
+    app.extensions["moderation.versions"] = versions
+    app.extensions["moderation.jobs"] = jobs
+    app.extensions["moderation.shadow"] = ShadowService(db.session, scoring.registry, versions)
+    pipeline = TrainingPipeline(
+        db.session, scoring.registry, examples, versions,
+        training_data_dir=settings.training_data_dir,
+        thresholds=Thresholds(settings.approve_below, settings.reject_at),
+        tolerance=settings.promotion_tolerance)
+    app.extensions["moderation.job_executor"] = JobExecutor(
+        jobs, pipeline, PendingRescorer(db.session, scoring, sites))
     accounts = AccountService(db.session)
     review = ReviewService(db.session, scoring, claim_seconds=settings.claim_seconds)
     app.extensions["moderation.accounts"] = accounts

@@ -33,6 +33,9 @@ class Settings:
     claim_seconds: int = 300
     webhook_allow_http: bool = False
     webhook_allow_private: bool = False
+    # How much worse than the active model (in ROC-AUC, PR-AUC or error-rate points) a
+    # candidate may be on the evaluation set and still be promoted.
+    promotion_tolerance: float = 0.01
 
     @property
     def webhook_policy(self):
@@ -68,6 +71,7 @@ class Settings:
             claim_seconds=_whole_number(environ, "CLAIM_SECONDS", default=300, low=10, high=3600),
             webhook_allow_http=_flag(environ, "WEBHOOK_ALLOW_HTTP"),
             webhook_allow_private=_flag(environ, "WEBHOOK_ALLOW_PRIVATE"),
+            promotion_tolerance=_fraction(environ, "PROMOTION_TOLERANCE", default=0.01),
         )
 
 

@@ -78,3 +78,9 @@ def belongs_to_dialect(obj, dialect_name: str) -> bool:
     exists on ``dialect_name``: what Alembic's ``include_object`` compares with."""
     condition = getattr(obj, "_ddl_if", None)
     return condition is None or condition.dialect in (None, dialect_name)
+
+
+def contains(column, text: str):
+    """``column`` contains ``text`` (case-insensitive), with LIKE's wildcards taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return column.ilike(f"%{escaped}%", escape="\\")

@@ -191,4 +191,5 @@ def _store_example(session: Session, comment: Comment, publishes: bool, reason: 
     else:
         known = REASON_LABELS.get(reason or "", {})
         labels = {label: known.get(label) for label in LABELS}
-    upsert_example(session, comment.text, labels, source=f"moderation:site{comment.site_id}")
+    upsert_example(session, comment.text, labels, source=f"moderation:site{comment.site_id}",
+                   site_id=comment.site_id)

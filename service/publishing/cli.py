@@ -1,16 +1,20 @@
-"""`flask --app wsgi worker`: deliver the outbox's events to the sites' webhooks."""
+"""`flask --app wsgi worker`: deliver the outbox's events to the sites' webhooks, run the
+admins' training jobs and score live comments with a shadow model."""
 
 from __future__ import annotations
 
 import signal
 import threading
+from typing import Callable
 
 import click
-from flask import current_app
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from service.extensions import db
 from service.publishing.worker import DeliveryWorker
+from service.retraining.jobs import JobRunner
+from service.retraining.shadow import ShadowScorer
 
 
 @click.command("worker")
@@ -25,14 +29,17 @@ from service.publishing.worker import DeliveryWorker
 @with_appcontext
 def worker_command(once: bool, batch_size: int, lease_seconds: int, poll_seconds: float,
                    name: str | None) -> None:
-    """Deliver decisions to the sites' webhooks, signed (Standard Webhooks), with retries.
+    """Deliver decisions to the sites' webhooks, signed (Standard Webhooks), with retries;
+    run queued training jobs (each in a process of its own); score new comments with the
+    shadow model, if one is set.
 
     Run several on PostgreSQL (one is enough on SQLite). SIGTERM or Ctrl-C stops it after
-    the batch in flight.
+    the batch in flight (a training job in progress fails, and can be started again).
     """
     settings = current_app.config["MODERATION_SETTINGS"]
     worker = DeliveryWorker(db.session, settings.webhook_policy, name=name,
                             batch_size=batch_size, lease_seconds=lease_seconds)
+    app = current_app._get_current_object()
     if once:
         total = 0
         while handled := worker.run_once():
@@ -42,4 +49,27 @@ def worker_command(once: bool, batch_size: int, lease_seconds: int, poll_seconds
     stop = threading.Event()
     for number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(number, lambda *_: stop.set())
+    helpers = [threading.Thread(target=_in_context, args=(app, _run_jobs, stop, worker.name),
+                                name="jobs", daemon=True),
+               threading.Thread(target=_in_context, args=(app, _score_shadow, stop),
+                                name="shadow", daemon=True)]
+    for thread in helpers:
+        thread.start()
     worker.run(stop, poll_seconds=poll_seconds)
+    for thread in helpers:
+        thread.join(timeout=60)
+
+
+def _in_context(app: Flask, target: Callable[..., None], *args) -> None:
+    """Run ``target`` in an app context of its own (so with a database session of its own)."""
+    with app.app_context():
+        target(*args)
+
+
+def _run_jobs(stop: threading.Event, name: str) -> None:
+    JobRunner(db.session, name=name).run(stop)
+
+
+def _score_shadow(stop: threading.Event) -> None:
+    ShadowScorer(db.session, current_app.extensions["moderation.scoring"].registry,
+                 current_app.extensions["moderation.sites"]).run(stop)

@@ -1,4 +1,4 @@
-"""`flask --app wsgi data import ...` and `flask --app wsgi model train|list`."""
+"""`flask --app wsgi data import ...` and `flask --app wsgi model train|list|promote|rollback|shadow`."""
 
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from classifier import ModelNotFound, ModelRegistry, ModelRejected, seed_corpus, train_and_save
+from classifier import ModelNotFound, ModelRegistry, ModelRejected
 from classifier.datasets import FORMATS
+from service.errors import DomainError
+from service.retraining.models import JobKind, JobStatus, VersionStatus
 from service.retraining.services import ExampleStore, ImportReport
 
 data_cli = AppGroup("data", help="Import labeled comments to train on.")
-model_cli = AppGroup("model", help="Train the classifier and list its versions.")
+model_cli = AppGroup("model", help="Train, list, promote, roll back and shadow model versions.")
 
 
 def _store() -> ExampleStore:
@@ -54,13 +56,18 @@ def import_data(path: Path, fmt: str, source: str | None, as_json: bool) -> None
 
 @model_cli.command("train")
 @click.option("--if-missing", is_flag=True, help="Only train when no usable model is active.")
-@click.option("--json", "as_json", is_flag=True, help="Print the new version's metadata as JSON.")
-def train_model(if_missing: bool, as_json: bool) -> None:
-    """Train on training_data/ plus every imported example, and make the new version active."""
-    registry = _registry()
+@click.option("--promote/--no-promote", default=True, show_default=True,
+              help="Promote the new version if it passes the gate.")
+@click.option("--queue", "queue_only", is_flag=True,
+              help="Queue the job for the worker instead of training here.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the new version, its status, gate and metrics as JSON.")
+def train_model(if_missing: bool, promote: bool, queue_only: bool, as_json: bool) -> None:
+    """Train a candidate on the example store, evaluate it beside the active model, and
+    promote it when it is not worse (progress on stderr)."""
     if if_missing:
         try:
-            active = registry.load_active()
+            active = _registry().load_active()
         except ModelNotFound:
             pass
         except ModelRejected as error:
@@ -68,30 +75,46 @@ def train_model(if_missing: bool, as_json: bool) -> None:
         else:
             click.echo(f"Model {active.version} is active; not training.", err=as_json)
             return
-    directory = current_app.config["MODERATION_SETTINGS"].training_data_dir
-    seed = seed_corpus(directory)
-    imported = _store().corpus()
-    corpus = seed + imported
-    progress = (lambda message: click.echo(message, err=True))
-    progress(f"training on {len(corpus):,} comments: {len(seed):,} from {directory}, "
-             f"{len(corpus) - len(seed):,} imported")
-    source = f"{directory} + {len(imported):,} imported examples"
-    metadata = train_and_save(corpus, registry, source=source, progress=progress)
-    registry.activate(metadata["version"])
+    jobs = _service("jobs")
+    try:
+        job = jobs.enqueue(JobKind.TRAIN, requested_by="cli", params={"promote": promote},
+                           status=JobStatus.QUEUED if queue_only else JobStatus.RUNNING)
+    except DomainError as error:
+        raise click.ClickException(str(error)) from None
+    if queue_only:
+        click.echo(json.dumps({"job_id": job.id}) if as_json
+                   else f"Queued training job {job.id}; the worker will run it.")
+        return
+    job = _service("job_executor").execute(job.id, echo=lambda line: click.echo(line, err=True))
+    if job.status != JobStatus.SUCCEEDED.value:
+        raise click.ClickException(f"training job {job.id} {job.status}: {job.error or ''}")
+    result = job.result
     if as_json:
-        click.echo(json.dumps({**metadata, "active": True}))
-    else:
-        any_metrics = metadata["metrics"]["any"]
-        click.echo(f"Model {metadata['version']} is active "
-                   f"(held-out ROC-AUC {any_metrics.get('roc_auc', 'n/a')}, "
-                   f"{metadata['artifact_bytes'] / 1e6:.1f} MB).")
+        click.echo(json.dumps({**result, "job_id": job.id,
+                               "active": result["status"] == VersionStatus.ACTIVE.value}))
+        return
+    any_label = result["metrics"]["any"]
+    click.echo(f"Model {result['version']} is {result['status']} "
+               f"(evaluation ROC-AUC {any_label.get('roc_auc', 'n/a')} on "
+               f"{result['eval_rows']:,} held-out examples).")
+    for reason in result["gate"]["reasons"]:
+        click.echo(f"  gate: {reason}")
+
+
+@model_cli.command("run-job", hidden=True)
+@click.argument("job_id", type=int)
+def run_job(job_id: int) -> None:
+    """Run a job the worker claimed (the worker starts this in a process of its own)."""
+    job = _service("job_executor").execute(job_id)
+    if job.status == JobStatus.FAILED.value:
+        raise SystemExit(1)
 
 
 @model_cli.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON array.")
 def list_models(as_json: bool) -> None:
-    """List every trained version, newest first."""
-    versions = _registry().versions()
+    """List every trained version, newest first, with its status."""
+    versions = _service("versions").list()
     if as_json:
         click.echo(json.dumps(versions))
         return
@@ -99,6 +122,75 @@ def list_models(as_json: bool) -> None:
         click.echo("No models yet: flask --app wsgi model train")
     for record in versions:
         marker = "*" if record["active"] else " "
-        auc = record.get("metrics", {}).get("any", {}).get("roc_auc", "n/a")
-        click.echo(f"{marker} {record['version']}  rows={record['training_data']['rows']}  "
-                   f"roc_auc={auc}  sklearn={record['sklearn_version']}")
+        auc = record["metrics"].get("any", {}).get("roc_auc", "n/a")
+        click.echo(f"{marker} {record['version']}  {record['status']:<11}  "
+                   f"rows={record['train_rows']}  roc_auc={auc}  sklearn={record['sklearn_version']}")
+
+
+@model_cli.command("promote")
+@click.argument("version")
+@click.option("--reason", help="Why, when promoting a version the gate held back (audited).")
+@click.option("--rescore-pending", is_flag=True,
+              help="Then score the pending queue again with it.")
+def promote_model(version: str, reason: str | None, rescore_pending: bool) -> None:
+    """Make VERSION the model every replica scores with (within seconds, no restart)."""
+    try:
+        entry = _service("versions").promote(version, actor="cli", reason=reason)
+    except DomainError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Model {version} is active (was {entry.previous_version or 'none'}).")
+    if rescore_pending:
+        _rescore_here()
+
+
+@model_cli.command("rollback")
+@click.option("--reason", help="Why (kept in the model audit log).")
+def rollback_model(reason: str | None) -> None:
+    """Go back to the version that was active before the current one was promoted."""
+    try:
+        entry = _service("versions").rollback(actor="cli", reason=reason)
+    except DomainError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Model {entry.version} is active again (was {entry.previous_version}).")
+
+
+@model_cli.command("shadow")
+@click.argument("version", required=False)
+@click.option("--stop", is_flag=True, help="Stop the shadow run in progress.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def shadow(version: str | None, stop: bool, as_json: bool) -> None:
+    """Shadow VERSION on live comments (the worker scores them), stop, or show the report."""
+    service = _service("shadow")
+    try:
+        if version:
+            service.start(version, actor="cli")
+            click.echo(f"Model {version} now scores new comments in the shadow of the active one.")
+            return
+        if stop:
+            service.stop(actor="cli")
+        report = service.report()
+    except DomainError as error:
+        raise click.ClickException(str(error)) from None
+    if as_json:
+        click.echo(json.dumps(report))
+        return
+    agreement = "n/a" if report["agreement"] is None else f"{report['agreement']:.1%}"
+    click.echo(f"Shadow run {report['run_id']} of {report['version']}"
+               f"{' (stopped)' if report['stopped_at'] else ''}: {report['scored']:,} comments "
+               f"scored, decisions agree on {agreement}.")
+
+
+def _rescore_here() -> None:
+    jobs = _service("jobs")
+    try:
+        job = jobs.enqueue(JobKind.RESCORE, requested_by="cli", status=JobStatus.RUNNING)
+    except DomainError as error:
+        raise click.ClickException(str(error)) from None
+    job = _service("job_executor").execute(job.id, echo=lambda line: click.echo(line, err=True))
+    if job.status != JobStatus.SUCCEEDED.value:
+        raise click.ClickException(f"rescoring job {job.id} {job.status}: {job.error or ''}")
+    click.echo("Pending queue rescored: " + ", ".join(f"{k} {v}" for k, v in job.result.items()))
+
+
+def _service(name: str):
+    return current_app.extensions[f"moderation.{name}"]

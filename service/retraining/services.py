@@ -1,4 +1,5 @@
-"""The example store: import labeled files into it, read it back as a training corpus."""
+"""The example store: the seed corpus, imports and moderators' decisions in one table, split
+once into training and evaluation rows; admins browse and correct it."""
 
 from __future__ import annotations
 
@@ -6,18 +7,23 @@ import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from classifier import LABELS, Corpus, normalize
+from classifier.evaluation import harmful_truth
 from classifier.datasets import LabeledRow, RejectedRow, Row, read_dataset
-from service.extensions import dialect_of, utcnow
+from service.errors import InvalidInput, NotFound
+from service.extensions import contains, dialect_of, utcnow
 from service.retraining.models import TrainingExample
 
 BATCH = 500
+# The evaluation set: this share of the examples, stratified, at most this many rows.
+EVALUATION_SHARE = 0.2
+MAX_EVALUATION_ROWS = 10_000
 
 
 def text_key(text: str) -> str:
@@ -92,19 +98,205 @@ class ExampleStore:
             report.accepted += 1
         self.session.flush()
 
+    def sync_seed(self, seed: Corpus) -> int:
+        """Add the seed corpus's texts that the store lacks; returns how many were added.
+
+        A stored text keeps its labels: a moderator's decision or an admin's correction
+        outranks what the seed files say."""
+        fresh: dict[str, int] = {}
+        for index, text in enumerate(seed.texts):
+            fresh.setdefault(text_key(text), index)
+        keys = list(fresh)
+        known: set[str] = set()
+        for start in range(0, len(keys), BATCH):
+            known.update(self.session.scalars(select(TrainingExample.text_key).where(
+                TrainingExample.text_key.in_(keys[start:start + BATCH]))))
+        now = utcnow()
+        rows = [{"text": seed.texts[i], "text_key": key, "source": "seed", "excluded": False,
+                 "holdout": False, "created_at": now, "updated_at": now,
+                 **_labels_of(seed.y[i])} for key, i in fresh.items() if key not in known]
+        for start in range(0, len(rows), BATCH):
+            self.session.execute(insert(TrainingExample), rows[start:start + BATCH])
+        self.session.commit()
+        return len(rows)
+
+    def extend_evaluation_set(self, *, share: float = EVALUATION_SHARE,
+                              random_state: int = 0) -> int:
+        """Hold a stratified ``share`` of examples out of training, for good; returns how many.
+
+        The first time, of every example: the frozen evaluation set. After that, of the
+        moderators' decisions that no model has trained on, so the set keeps up with the
+        site's own standards without ever measuring a model on what it learned."""
+        frozen = self.session.scalar(select(TrainingExample.id).where(
+            TrainingExample.holdout.is_(True)).limit(1)) is not None
+        where = [TrainingExample.excluded.is_(False), TrainingExample.holdout.is_(False)]
+        if frozen:
+            where += [TrainingExample.source.like("moderation:%"),
+                      TrainingExample.trained_in.is_(None)]
+        rows = self.session.execute(select(TrainingExample.id, *_label_columns())
+                                    .where(*where).order_by(TrainingExample.id)).all()
+        if not rows:
+            return 0
+        y = _label_matrix(rows)
+        chosen = stratified_sample(np.array([r[0] for r in rows]), harmful_truth(y), share,
+                                   limit=MAX_EVALUATION_ROWS if not frozen else None,
+                                   random_state=random_state)
+        for start in range(0, len(chosen), BATCH):
+            self.session.execute(update(TrainingExample)
+                                 .where(TrainingExample.id.in_(chosen[start:start + BATCH]))
+                                 .values(holdout=True)
+                                 .execution_options(synchronize_session=False))
+        self.session.commit()
+        return len(chosen)
+
+    def training_set(self) -> tuple[list[int], Corpus]:
+        """Every example neither excluded nor held out, and their ids."""
+        ids, _, corpus = self._read(holdout=False)
+        return ids, corpus
+
+    def evaluation_set(self) -> tuple[list[int | None], Corpus]:
+        """The held-out examples, with the site each came from (None for seed and imports)."""
+        _, sites, corpus = self._read(holdout=True)
+        return sites, corpus
+
     def corpus(self) -> Corpus:
-        """Every example not excluded, as a corpus (-1 where a label is unknown)."""
-        columns = [getattr(TrainingExample, label) for label in LABELS]
+        """Every example not excluded, held out or not, as a corpus."""
+        return self._read(holdout=None)[2]
+
+    def _read(self, *, holdout: bool | None) -> tuple[list[int], list[int | None], Corpus]:
+        where = [TrainingExample.excluded.is_(False)]
+        if holdout is not None:
+            where.append(TrainingExample.holdout.is_(holdout))
         rows = self.session.execute(
-            select(TrainingExample.text, *columns).where(TrainingExample.excluded.is_(False))
-            .order_by(TrainingExample.id)).all()
-        y = np.array([[-1 if v is None else v for v in row[1:]] for row in rows],
-                     dtype=np.int8).reshape(-1, len(LABELS))
-        return Corpus(texts=[row[0] for row in rows], y=y)
+            select(TrainingExample.id, *_label_columns(), TrainingExample.text,
+                   TrainingExample.site_id)
+            .where(*where).order_by(TrainingExample.id)).all()
+        corpus = Corpus(texts=[row[-2] for row in rows], y=_label_matrix(rows))
+        return [row[0] for row in rows], [row[-1] for row in rows], corpus
+
+    def mark_trained(self, ids: Sequence[int], version: str) -> None:
+        """Record that ``version`` learned these examples (unless an earlier one did)."""
+        for start in range(0, len(ids), BATCH):
+            self.session.execute(update(TrainingExample)
+                                 .where(TrainingExample.id.in_(ids[start:start + BATCH]),
+                                        TrainingExample.trained_in.is_(None))
+                                 .values(trained_in=version)
+                                 .execution_options(synchronize_session=False))
+        self.session.commit()
+
+    # -- browsing and correcting ------------------------------------------------------------
+
+    def browse(self, query: ExampleQuery) -> ExamplePage:
+        """A page of examples, newest first, filtered by source, label, text and set."""
+        statement = select(TrainingExample).order_by(TrainingExample.id.desc())
+        if query.source:
+            statement = statement.where(TrainingExample.source == query.source)
+        if query.label in LABELS:
+            statement = statement.where(getattr(TrainingExample, query.label) == 1)
+        elif query.label == "none":
+            statement = statement.where(*(getattr(TrainingExample, label).isnot(1)
+                                          for label in LABELS))
+        if query.search:
+            statement = statement.where(contains(TrainingExample.text, query.search))
+        if query.subset == "excluded":
+            statement = statement.where(TrainingExample.excluded.is_(True))
+        elif query.subset == "evaluation":
+            statement = statement.where(TrainingExample.holdout.is_(True),
+                                        TrainingExample.excluded.is_(False))
+        elif query.subset == "training":
+            statement = statement.where(TrainingExample.holdout.is_(False),
+                                        TrainingExample.excluded.is_(False))
+        if query.before_id:
+            statement = statement.where(TrainingExample.id < query.before_id)
+        rows = list(self.session.scalars(statement.limit(query.limit + 1)))
+        more = len(rows) > query.limit
+        rows = rows[:query.limit]
+        return ExamplePage(rows, rows[-1].id if more else None)
+
+    def sources(self) -> list[str]:
+        return list(self.session.scalars(select(TrainingExample.source).distinct()
+                                         .order_by(TrainingExample.source)))
+
+    def get(self, example_id: int) -> TrainingExample:
+        example = self.session.get(TrainingExample, example_id)
+        if example is None:
+            raise NotFound(f"no training example {example_id}")
+        return example
+
+    def correct(self, example_id: int, labels: dict[str, int], *, user_id: int,
+                username: str) -> TrainingExample:
+        """Set every label of an example, as an admin judged it: a human decision, which the
+        next training job learns (or, in the evaluation set, measures against)."""
+        if set(labels) != set(LABELS) or not set(labels.values()) <= {0, 1}:
+            raise InvalidInput({"labels": [f"give 0 or 1 for each of {', '.join(LABELS)}"]})
+        example = self.get(example_id)
+        for label, value in labels.items():
+            setattr(example, label, value)
+        example.source = f"correction:{username}"[:200]
+        example.corrected_by_id = user_id
+        example.updated_at = utcnow()
+        example.trained_in = None
+        self.session.commit()
+        return example
+
+    def set_excluded(self, example_id: int, excluded: bool) -> TrainingExample:
+        """Leave an example out of training and evaluation (or take it back)."""
+        example = self.get(example_id)
+        example.excluded = excluded
+        example.updated_at = utcnow()
+        self.session.commit()
+        return example
+
+
+SUBSETS = ("all", "training", "evaluation", "excluded")
+
+
+@dataclass(frozen=True)
+class ExampleQuery:
+    source: str | None = None
+    label: str | None = None  # a label, "none" (no label set), or None for any
+    search: str | None = None
+    subset: str = "all"
+    before_id: int | None = None
+    limit: int = 50
+
+
+@dataclass(frozen=True)
+class ExamplePage:
+    examples: list[TrainingExample]
+    next_before_id: int | None
+
+
+def stratified_sample(ids: np.ndarray, strata: np.ndarray, share: float, *,
+                      limit: int | None = None, random_state: int = 0) -> list[int]:
+    """``share`` of ``ids`` from each stratum (at most ``limit`` in all), at random."""
+    if limit is not None and share * len(ids) > limit:
+        share = limit / len(ids)
+    rng = np.random.default_rng(random_state)
+    chosen: list[int] = []
+    for stratum in np.unique(strata):
+        members = ids[strata == stratum]
+        take = int(round(share * len(members)))
+        chosen.extend(int(i) for i in rng.permutation(members)[:take])
+    return sorted(chosen)
+
+
+def _label_columns():
+    return [getattr(TrainingExample, label) for label in LABELS]
+
+
+def _label_matrix(rows) -> np.ndarray:
+    """Label columns 1..len(LABELS) of ``rows`` as a matrix, -1 where unknown."""
+    return np.array([[-1 if v is None else v for v in row[1:1 + len(LABELS)]] for row in rows],
+                    dtype=np.int8).reshape(-1, len(LABELS))
+
+
+def _labels_of(row: np.ndarray) -> dict[str, int | None]:
+    return {label: (None if v < 0 else int(v)) for label, v in zip(LABELS, row.tolist())}
 
 
 def upsert_example(session: Session, text: str, labels: dict[str, int | None], *,
-                   source: str) -> None:
+                   source: str, site_id: int | None = None) -> None:
     """Store ``text`` with ``labels``, replacing the labels of an example with the same text:
     a moderator's decision is the publisher's own policy, and outranks an imported label.
     A label the decision does not speak to (None) keeps its stored value; a decision that
@@ -112,11 +304,16 @@ def upsert_example(session: Session, text: str, labels: dict[str, int | None], *
     known = {label: value for label, value in labels.items() if value is not None}
     if not known:
         return
+    now = utcnow()
     statement = dialect_of(session).insert(TrainingExample).values(
-        text=text, text_key=text_key(text), source=source, excluded=False, created_at=utcnow(),
-        **labels)
+        text=text, text_key=text_key(text), source=source, site_id=site_id, excluded=False,
+        holdout=False, created_at=now, updated_at=now, **labels)
+    # The new labels were never trained on: the next training job learns them (or, if the
+    # example is in the evaluation set, measures every model against them).
     session.execute(statement.on_conflict_do_update(
-        index_elements=["text_key"], set_={"source": source, "excluded": False, **known}))
+        index_elements=["text_key"], set_={"source": source, "site_id": site_id,
+                                           "excluded": False, "updated_at": now,
+                                           "trained_in": None, **known}))
 
 
 def _batches(rows: Iterable[Row], size: int) -> Iterable[list[Row]]:

@@ -25,7 +25,7 @@ from service.comments.lifecycle import READERS, Action, Actor, transition
 from service.comments.models import (Article, AuditEntry, Author, AuthorStandard, Comment,
                                      CommentStatus, QueueCount)
 from service.errors import Conflict, InvalidInput, NotFound, Unavailable
-from service.extensions import utcnow
+from service.extensions import contains, utcnow
 from service.review.models import Flag
 from service.scoring.service import ScoringService
 from service.sites.models import Site
@@ -429,9 +429,7 @@ class ReviewService:
         if query.label:
             statement = statement.where(Comment.top_label == query.label)
         if query.text:
-            pattern = "%" + query.text.replace("\\", "\\\\").replace("%", "\\%") \
-                .replace("_", "\\_") + "%"
-            statement = statement.where(Comment.text.ilike(pattern, escape="\\"))
+            statement = statement.where(contains(Comment.text, query.text))
         if query.queue in WAITING:
             statement = statement.where(or_(Comment.claimed_by_id.is_(None),
                                             Comment.claimed_by_id == user.id,

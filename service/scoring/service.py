@@ -93,9 +93,17 @@ class ScoringService:
     def current(self) -> LoadedModel:
         """The active model; raises :class:`Unavailable` when there is none that can be trusted."""
         now = time.monotonic()
-        if self._loaded is None or now - self._checked_at >= self.refresh_seconds:
-            with self._lock:
+        if self._loaded is None:
+            with self._lock:  # nothing to serve yet: wait for the first load
+                if self._loaded is None:
+                    self._refresh(now)
+        elif now - self._checked_at >= self.refresh_seconds and self._lock.acquire(False):
+            # One thread looks for (and loads) a newly activated version; the others go on
+            # scoring with the model they have, so a promotion never stalls a request.
+            try:
                 self._refresh(now)
+            finally:
+                self._lock.release()
         if self._loaded is None:
             raise Unavailable("no classifier model is active yet "
                               "(train one with: flask --app wsgi model train)")
@@ -131,16 +139,17 @@ class ScoringService:
 
     def assess(self, texts: Sequence[str], thresholds: Thresholds) -> list[Assessment]:
         """Score ``texts`` with the active model and decide each under ``thresholds``."""
-        return self._assess(self.current(), texts, thresholds)
+        return self.assess_with(self.current(), texts, thresholds)
 
     def preview(self, text: str, thresholds: Thresholds) -> tuple[Assessment, list[Span]]:
         """Assess one text and explain it, both by the same model version."""
         loaded = self.current()
-        return self._assess(loaded, [text], thresholds)[0], loaded.model.explain(text)
+        return self.assess_with(loaded, [text], thresholds)[0], loaded.model.explain(text)
 
     @staticmethod
-    def _assess(loaded: LoadedModel, texts: Sequence[str],
-                thresholds: Thresholds) -> list[Assessment]:
+    def assess_with(loaded: LoadedModel, texts: Sequence[str],
+                    thresholds: Thresholds) -> list[Assessment]:
+        """Score ``texts`` with ``loaded`` (a given version) and decide each."""
         assessments = []
         for text, result in zip(texts, loaded.model.score(texts)):
             # Decide on the rounded values, so the stored score explains the decision.

@@ -1,0 +1,273 @@
+"""What a job does: train a candidate and judge it against the active model, or score the
+pending queue again with a newly promoted one."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from classifier import (LABELS, CommentClassifier, LoadedModel, ModelNotFound, ModelRegistry,
+                        ModelRejected, seed_corpus)
+from classifier.charts import render_charts
+from classifier.evaluation import compare_reports, evaluation_report
+from service.comments.lifecycle import CLASSIFIER, Action, transition
+from service.comments.models import Comment, CommentStatus
+from service.errors import Conflict
+from service.extensions import utcnow
+from service.retraining.jobs import JobCancelled, JobProgress, JobService
+from service.retraining.models import (JobKind, JobStatus, ModelChart, ModelRecord, TrainingJob,
+                                       VersionStatus)
+from service.retraining.services import ExampleStore
+from service.retraining.versions import VersionService
+from service.scoring.service import ScoringService
+from service.sites.services import SiteService, Thresholds
+from service.submission.services import apply_standing, likely_label
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, float], None]
+MIN_TRAINING_ROWS = 20
+
+
+@dataclass(frozen=True)
+class TrainingOutcome:
+    version: str
+    status: str
+    gate: dict[str, Any]
+    train_rows: int
+    eval_rows: int
+    report: dict[str, Any]
+    baseline_version: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"version": self.version, "status": self.status, "gate": self.gate,
+                "train_rows": self.train_rows, "eval_rows": self.eval_rows,
+                "baseline_version": self.baseline_version,
+                "metrics": self.report["labels"], "decisions": self.report["decisions"]}
+
+
+class TrainingPipeline:
+    """Train on the example store, evaluate on its evaluation set beside the active model,
+    save the candidate with its report, and promote it when it passes the gate."""
+
+    def __init__(self, session: Session, registry: ModelRegistry, examples: ExampleStore,
+                 versions: VersionService, *, training_data_dir: Path, thresholds: Thresholds,
+                 tolerance: float) -> None:
+        self.session = session
+        self.registry = registry
+        self.examples = examples
+        self.versions = versions
+        self.training_data_dir = training_data_dir
+        self.thresholds = thresholds
+        self.tolerance = tolerance
+
+    def run(self, progress: Progress, *, job_id: int | None, actor: str, promote: bool,
+            on_saved: Callable[[], None] = lambda: None) -> TrainingOutcome:
+        """The whole job. ``progress`` may raise to stop it; once the artifact is saved,
+        ``on_saved`` is called (the job stops being cancellable there)."""
+        progress("collecting examples", 0.0)
+        added = self.examples.sync_seed(seed_corpus(self.training_data_dir))
+        if added:
+            log.info("added %d seed examples to the store", added)
+        held_out = self.examples.extend_evaluation_set(random_state=job_id or 0)
+        if held_out:
+            log.info("held %d examples out for evaluation", held_out)
+        ids, train_corpus = self.examples.training_set()
+        _, eval_corpus = self.examples.evaluation_set()
+        if len(train_corpus) < MIN_TRAINING_ROWS:
+            raise ValueError(f"need at least {MIN_TRAINING_ROWS} training examples, "
+                             f"have {len(train_corpus)}")
+        progress(f"training on {len(train_corpus):,} examples", 0.05)
+        model = CommentClassifier().fit(
+            train_corpus.texts, train_corpus.y,
+            on_step=lambda step, done: progress(step, 0.05 + 0.7 * done))
+
+        progress(f"evaluating on {len(eval_corpus):,} held-out examples", 0.75)
+        report = self._report(model, eval_corpus)
+        baseline = self._active()
+        baseline_report = self._report(baseline.model, eval_corpus) if baseline else None
+        gate = compare_reports(report, baseline_report, tolerance=self.tolerance).as_dict()
+        progress("drawing charts", 0.85)
+        reports = {"candidate": report}
+        if baseline_report is not None:
+            reports[f"active {baseline.version}"] = baseline_report
+        charts = render_charts(reports)
+
+        progress("saving the model", 0.9)
+        version = self.registry.save(model, {
+            "training_data": {"source": "example store", "fingerprint": train_corpus.fingerprint(),
+                              "rows": len(train_corpus), "eval_rows": len(eval_corpus),
+                              "label_counts": train_corpus.label_counts()},
+            "metrics": report["labels"],
+        })
+        on_saved()
+        status = VersionStatus.CANDIDATE if gate["passed"] else VersionStatus.HELD
+        self.session.add(ModelRecord(
+            version=version, status=status.value, job_id=job_id, train_rows=len(train_corpus),
+            eval_rows=len(eval_corpus), report=report,
+            baseline_version=baseline.version if baseline else None,
+            baseline_report=baseline_report, gate=gate, created_at=utcnow()))
+        self.session.flush()
+        self.session.add_all(ModelChart(version=version, name=name, png=png)
+                             for name, png in charts.items())
+        self.session.commit()
+        progress("recording which examples it learned", 0.95)
+        self.examples.mark_trained(ids, version)
+        if promote and gate["passed"]:
+            progress("promoting", 0.98)
+            self.versions.promote(version, actor=actor)
+            status = VersionStatus.ACTIVE
+        progress("done", 1.0)
+        return TrainingOutcome(version=version, status=status.value, gate=gate,
+                               train_rows=len(train_corpus), eval_rows=len(eval_corpus),
+                               report=report,
+                               baseline_version=baseline.version if baseline else None)
+
+    def _active(self) -> LoadedModel | None:
+        try:
+            return self.registry.load_active()
+        except ModelNotFound:
+            return None
+        except ModelRejected as error:
+            log.warning("the active model cannot be loaded to compare with: %s", error)
+            return None
+
+    def _report(self, model: CommentClassifier, corpus) -> dict[str, Any]:
+        proba = model.predict_proba(corpus.texts)
+        return evaluation_report(proba, corpus.y, LABELS,
+                                 approve_below=self.thresholds.approve_below,
+                                 reject_at=self.thresholds.reject_at)
+
+
+@dataclass
+class RescoreOutcome:
+    version: str
+    scored: int = 0
+    approved: int = 0
+    rejected: int = 0
+    still_pending: int = 0
+    skipped_claimed: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class PendingRescorer:
+    """Score every comment waiting in the pending queue again with the active model, and
+    decide again: those it is now sure of leave the queue (as the classifier's decision,
+    audited and announced); the rest stay, with their new scores. A comment a moderator
+    holds a live claim on is left alone."""
+
+    BATCH = 200
+
+    def __init__(self, session: Session, scoring: ScoringService, sites: SiteService) -> None:
+        self.session = session
+        self.scoring = scoring
+        self.sites = sites
+
+    def run(self, progress: Progress) -> RescoreOutcome:
+        loaded = self.scoring.current()
+        outcome = RescoreOutcome(version=loaded.version)
+        pending = CommentStatus.PENDING_REVIEW.value
+        total = self.session.scalar(select(func.count()).select_from(Comment)
+                                    .where(Comment.status == pending)) or 0
+        last_id = 0
+        while True:
+            progress(f"rescoring the pending queue ({outcome.scored:,} of ~{total:,})",
+                     outcome.scored / max(total, 1))
+            batch = list(self.session.scalars(
+                select(Comment).where(Comment.status == pending, Comment.id > last_id)
+                .order_by(Comment.id).limit(self.BATCH)))
+            if not batch:
+                break
+            last_id = batch[-1].id
+            now = utcnow()
+            for comment in batch:
+                if comment.claimed_by_id is not None and comment.claim_expires_at and \
+                        comment.claim_expires_at > now:
+                    outcome.skipped_claimed += 1
+                    continue
+                self._rescore(loaded, comment, outcome)
+            self.session.commit()
+        return outcome
+
+    def _rescore(self, loaded: LoadedModel, comment: Comment, outcome: RescoreOutcome) -> None:
+        thresholds = self.sites.thresholds(comment.site)
+        assessment = ScoringService.assess_with(loaded, [comment.text], thresholds)[0]
+        status, reasons = apply_standing(assessment, comment.author.standing_now(utcnow()),
+                                         thresholds)
+        outcome.scored += 1
+        self.session.execute(update(Comment).where(Comment.id == comment.id).values(
+            score=assessment.score, scores=assessment.scores, reasons=reasons,
+            top_label=likely_label(assessment.scores), model_version=assessment.model_version)
+            .execution_options(synchronize_session=False))
+        self.session.refresh(comment)
+        action = {CommentStatus.APPROVED: Action.APPROVE,
+                  CommentStatus.REJECTED: Action.REJECT}.get(status)
+        if action is None:
+            outcome.still_pending += 1
+            return
+        try:
+            transition(self.session, comment, action, actor=CLASSIFIER,
+                       reason=f"rescored by model {loaded.version}")
+        except Conflict:  # a moderator decided it meanwhile
+            return
+        if action is Action.APPROVE:
+            outcome.approved += 1
+        else:
+            outcome.rejected += 1
+
+
+
+class JobExecutor:
+    """Runs one claimed job to its end and records how it ended: succeeded with its result,
+    cancelled, or failed with its error (never half a model: see :class:`ModelRegistry`)."""
+
+    def __init__(self, jobs: JobService, pipeline: TrainingPipeline,
+                 rescorer: PendingRescorer) -> None:
+        self.jobs = jobs
+        self.pipeline = pipeline
+        self.rescorer = rescorer
+
+    def execute(self, job_id: int, *, echo: Callable[[str], None] | None = None) -> TrainingJob:
+        job = self.jobs.get(job_id)
+        if job.status != JobStatus.RUNNING.value:
+            raise Conflict(f"job {job_id} is {job.status}, not running")
+        progress = JobProgress(self.jobs.session, job_id, echo=echo)
+        try:
+            if job.kind == JobKind.TRAIN.value:
+                outcome = self.pipeline.run(
+                    progress, job_id=job_id, actor=job.requested_by,
+                    promote=bool(job.params.get("promote", True)),
+                    on_saved=lambda: setattr(progress, "cancellable", False))
+                self.jobs.finish(job_id, JobStatus.SUCCEEDED, stage=_ended(outcome),
+                                 result=outcome.as_dict(), model_version=outcome.version)
+                if outcome.status == VersionStatus.ACTIVE.value and job.params.get(
+                        "rescore_pending"):
+                    self.jobs.enqueue(JobKind.RESCORE, requested_by=job.requested_by)
+            else:
+                result = self.rescorer.run(progress)
+                self.jobs.finish(job_id, JobStatus.SUCCEEDED, stage="done",
+                                 result=result.as_dict(), model_version=result.version)
+        except JobCancelled:
+            self.jobs.session.rollback()
+            self.jobs.finish(job_id, JobStatus.CANCELLED, stage="cancelled")
+        except Exception as error:
+            self.jobs.session.rollback()
+            log.exception("job %s failed", job_id)
+            self.jobs.finish(job_id, JobStatus.FAILED, stage="failed",
+                             error=f"{type(error).__name__}: {error}")
+        return self.jobs.get(job_id)
+
+
+def _ended(outcome: TrainingOutcome) -> str:
+    if outcome.status == VersionStatus.ACTIVE.value:
+        return f"model {outcome.version} trained and promoted"
+    if outcome.status == VersionStatus.HELD.value:
+        return f"model {outcome.version} trained, held back by the gate"
+    return f"model {outcome.version} trained; it passed the gate, promote it when ready"

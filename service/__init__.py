@@ -148,6 +148,7 @@ def _register_endpoints(app: Flask, api: ModerationApi) -> None:
     from service.review import models as review_models  # noqa: F401 (table)
     from service.review import web as review_web
     from service.scoring import views as scoring_views
+    from service.retraining import api as retraining_api
     from service.retraining import models as retraining_models  # noqa: F401 (table)
     from service.retraining.cli import data_cli, model_cli
     from service.sites.cli import sites_cli
@@ -157,6 +158,7 @@ def _register_endpoints(app: Flask, api: ModerationApi) -> None:
     api.register_blueprint(scoring_views.blp)
     api.register_blueprint(review_api.blp)
     api.register_blueprint(publishing_views.blp)
+    api.register_blueprint(retraining_api.blp)
     app.register_blueprint(meta.bp)
     app.register_blueprint(accounts_web.bp)
     app.register_blueprint(review_web.bp)

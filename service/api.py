@@ -129,6 +129,31 @@ def _require_json_body() -> None:
 
 
 SITE_SECURITY = [{"siteKey": []}]
+USER_SECURITY = [{"moderatorToken": []}, {"session": []}]
+
+
+def authenticate_user():
+    """The moderator or admin making an API request: by token (``Authorization: Bearer
+    mt_...``) or by the web UI's session cookie, when a write must also carry the CSRF token
+    (``X-CSRFToken``), as a form would. A body, when there is one, must be JSON."""
+    from flask_login import current_user
+    from service.extensions import csrf
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        user = current_app.extensions["moderation.accounts"].authenticate_token(token.strip())
+        if user is None:
+            abort(401, message="Invalid moderator token.")
+    elif current_user.is_authenticated:
+        user = current_user._get_current_object()
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            csrf.protect()
+    else:
+        abort(401, message="Sign in, or send 'Authorization: Bearer <moderator token>' "
+                           "(flask --app wsgi users token NAME).")
+    if request.method in ("POST", "PATCH", "PUT") and (request.content_length or 0) > 0 \
+            and not request.is_json:
+        abort(415)  # a body must be JSON; some actions need none
+    return user
 
 
 def text_fault(text: str) -> str | None:

@@ -7,19 +7,17 @@ the web UI's session cookie; with the cookie, a POST must also carry the CSRF to
 
 from __future__ import annotations
 
-from flask import current_app, g, request
+from flask import current_app, g
 from flask.views import MethodView
-from flask_login import current_user
-from flask_smorest import Blueprint, abort
+from flask_smorest import Blueprint
 
-from service.api import SafeJsonParser
-from service.extensions import csrf
+from service.api import USER_SECURITY, SafeJsonParser, authenticate_user
 from service.review.schemas import (AuditOut, AuthorStandingOut, BulkDecisionIn, BulkDecisionOut,
                                     ClaimOut, DecisionIn, ItemOut, ModerationCommentOut,
                                     QueueArgs, QueuePageOut, StandingIn)
 from service.review.services import QueueQuery, ReviewService
 
-MODERATOR_SECURITY = [{"moderatorToken": []}, {"session": []}]
+MODERATOR_SECURITY = USER_SECURITY
 
 
 class ModerationBlueprint(Blueprint):
@@ -37,21 +35,7 @@ def review() -> ReviewService:
 
 @blp.before_request
 def _authenticate() -> None:
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        user = current_app.extensions["moderation.accounts"].authenticate_token(token.strip())
-        if user is None:
-            abort(401, message="Invalid moderator token.")
-    elif current_user.is_authenticated:
-        user = current_user._get_current_object()
-        if request.method not in ("GET", "HEAD", "OPTIONS"):
-            csrf.protect()
-    else:
-        abort(401, message="Sign in, or send 'Authorization: Bearer <moderator token>' "
-                           "(flask --app wsgi users token NAME).")
-    if request.method == "POST" and (request.content_length or 0) > 0 and not request.is_json:
-        abort(415)  # a body must be JSON; a claim needs none
-    g.user = user
+    g.user = authenticate_user()
 
 
 @blp.route("/queue")

@@ -1,35 +1,8 @@
 """`flask --app wsgi model train|list`, as an operator and a script use them."""
 
-import csv
 import json
 
-import pytest
-
 from classifier import LABELS, ModelRegistry, seed_corpus
-from tests.conftest import ROOT
-
-
-@pytest.fixture
-def small_corpus(tmp_path):
-    """A few hundred seed comments, so training in a test takes a second."""
-    directory = tmp_path / "training"
-    directory.mkdir()
-    for path in sorted((ROOT / "training_data").glob("*.csv")):
-        with open(path, newline="", encoding="utf-8") as source:
-            rows = list(csv.DictReader(source))[:20]
-        with open(directory / path.name, "w", newline="", encoding="utf-8") as target:
-            writer = csv.DictWriter(target, fieldnames=["text", *LABELS])
-            writer.writeheader()
-            writer.writerows(rows)
-    return directory
-
-
-@pytest.fixture
-def cli_app(app, app_config, tmp_path, small_corpus):
-    """The app with its tables, a small seed corpus and an empty model registry."""
-    from service import create_app
-    return create_app({**app_config, "MODEL_DIR": str(tmp_path / "models"),
-                       "TRAINING_DATA_DIR": str(small_corpus)})
 
 
 def _train(runner, *args):

@@ -1,0 +1,144 @@
+"""What the admin API takes and answers."""
+
+import marshmallow as ma
+from marshmallow import validate
+
+from classifier import LABELS
+from service.api import CleanString
+from service.retraining.services import SUBSETS
+from service.retraining.versions import MAX_REASON
+
+
+class TrainIn(ma.Schema):
+    promote = ma.fields.Boolean(load_default=True, metadata={
+        "description": "Promote the new version if it passes the gate."})
+    rescore_pending = ma.fields.Boolean(load_default=False, metadata={
+        "description": "After promoting it, score the pending queue again with it."})
+
+
+class JobOut(ma.Schema):
+    id = ma.fields.Integer()
+    kind = ma.fields.String(metadata={"description": "`train` or `rescore`."})
+    status = ma.fields.String(metadata={
+        "description": "queued, running, succeeded, failed or cancelled."})
+    stage = ma.fields.String()
+    progress = ma.fields.Float(metadata={"description": "0 to 1."})
+    params = ma.fields.Dict()
+    requested_by = ma.fields.String()
+    cancel_requested = ma.fields.Boolean()
+    model_version = ma.fields.String(allow_none=True)
+    result = ma.fields.Dict(allow_none=True)
+    error = ma.fields.String(allow_none=True)
+    created_at = ma.fields.DateTime()
+    started_at = ma.fields.DateTime(allow_none=True)
+    finished_at = ma.fields.DateTime(allow_none=True)
+
+
+class JobListOut(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(JobOut))
+
+
+class VersionOut(ma.Schema):
+    version = ma.fields.String()
+    created_at = ma.fields.String()
+    status = ma.fields.String(metadata={
+        "description": "active, candidate (passed the gate), held (the gate held it back), "
+                       "retired or rolled_back."})
+    active = ma.fields.Boolean()
+    train_rows = ma.fields.Integer(allow_none=True)
+    eval_rows = ma.fields.Integer(allow_none=True)
+    gate = ma.fields.Dict(allow_none=True)
+    metrics = ma.fields.Dict()
+    sklearn_version = ma.fields.String(allow_none=True)
+    artifact_sha256 = ma.fields.String(allow_none=True)
+
+
+class VersionListOut(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(VersionOut))
+
+
+class VersionReportOut(ma.Schema):
+    version = ma.fields.String()
+    status = ma.fields.String()
+    active = ma.fields.Boolean()
+    metadata = ma.fields.Dict()
+    report = ma.fields.Dict(allow_none=True, metadata={
+        "description": "Its evaluation: per label, decisions against human truth, "
+                       "calibration."})
+    baseline_version = ma.fields.String(allow_none=True)
+    baseline_report = ma.fields.Dict(allow_none=True, metadata={
+        "description": "The model active at the time, on the same evaluation set."})
+    gate = ma.fields.Dict(allow_none=True)
+
+
+class PromoteIn(ma.Schema):
+    reason = CleanString(validate=validate.Length(1, MAX_REASON), metadata={
+        "description": "Required when the gate held the version back; audited."})
+    rescore_pending = ma.fields.Boolean(load_default=False)
+
+
+class RollbackIn(ma.Schema):
+    reason = CleanString(validate=validate.Length(1, MAX_REASON))
+
+
+class ModelActionOut(ma.Schema):
+    action = ma.fields.String()
+    version = ma.fields.String(allow_none=True, metadata={"description": "Active now."})
+    previous_version = ma.fields.String(allow_none=True)
+    actor = ma.fields.String()
+    reason = ma.fields.String(allow_none=True)
+    created_at = ma.fields.DateTime()
+    rescore_job_id = ma.fields.Integer(allow_none=True)
+
+
+class ShadowIn(ma.Schema):
+    version = CleanString(required=True, validate=validate.Length(1, 40))
+
+
+class ExampleArgs(ma.Schema):
+    source = CleanString(validate=validate.Length(1, 200))
+    label = ma.fields.String(validate=validate.OneOf([*LABELS, "none"]))
+    q = CleanString(validate=validate.Length(1, 200))
+    subset = ma.fields.String(load_default="all", validate=validate.OneOf(SUBSETS))
+    before_id = ma.fields.Integer(validate=validate.Range(1, 2**62))
+    limit = ma.fields.Integer(load_default=50, validate=validate.Range(1, 500))
+
+
+class ExampleOut(ma.Schema):
+    id = ma.fields.Integer()
+    text = ma.fields.String()
+    source = ma.fields.String()
+    labels = ma.fields.Function(lambda example: example.labels())
+    excluded = ma.fields.Boolean()
+    holdout = ma.fields.Boolean(metadata={"description": "In the evaluation set."})
+    trained_in = ma.fields.String(allow_none=True)
+    site_id = ma.fields.Integer(allow_none=True)
+    created_at = ma.fields.DateTime(metadata={"description": "When it arrived."})
+    updated_at = ma.fields.DateTime(allow_none=True)
+
+
+class ExamplePageOut(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(ExampleOut))
+    next_before_id = ma.fields.Integer(allow_none=True)
+
+
+class ExamplePatchIn(ma.Schema):
+    labels = ma.fields.Dict(keys=ma.fields.String(validate=validate.OneOf(LABELS)),
+                            values=ma.fields.Integer(strict=True, validate=validate.OneOf([0, 1])),
+                            metadata={"description": "Every label, 0 or 1: the corrected truth."})
+    excluded = ma.fields.Boolean()
+
+
+class TargetsIn(ma.Schema):
+    min_rejected_precision = ma.fields.Float(load_default=0.97, validate=validate.Range(0, 1),
+                                             metadata={"description": "Auto-rejected comments "
+                                                                      "truly harmful, at least."})
+    max_approved_harmful = ma.fields.Float(load_default=0.01, validate=validate.Range(0, 1),
+                                           metadata={"description": "Share of auto-approved "
+                                                                    "comments that are harmful, "
+                                                                    "at most."})
+
+
+class ThresholdsIn(ma.Schema):
+    approve_below = ma.fields.Float(required=True, validate=validate.Range(0, 1))
+    reject_at = ma.fields.Float(required=True, validate=validate.Range(0, 1))

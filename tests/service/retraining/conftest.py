@@ -1,0 +1,49 @@
+"""A small seed corpus and an empty model registry, so that training in a test takes seconds."""
+
+import csv
+
+import pytest
+
+from classifier import LABELS
+from service import create_app
+from tests.conftest import ROOT, make_user
+
+
+@pytest.fixture
+def small_corpus(tmp_path):
+    """Twenty comments from each seed file."""
+    directory = tmp_path / "training"
+    directory.mkdir()
+    for path in sorted((ROOT / "training_data").glob("*.csv")):
+        with open(path, newline="", encoding="utf-8") as source:
+            rows = list(csv.DictReader(source))[:20]
+        with open(directory / path.name, "w", newline="", encoding="utf-8") as target:
+            writer = csv.DictWriter(target, fieldnames=["text", *LABELS])
+            writer.writeheader()
+            writer.writerows(rows)
+    return directory
+
+
+@pytest.fixture
+def training_config(app_config, tmp_path, small_corpus) -> dict[str, str]:
+    return {**app_config, "MODEL_DIR": str(tmp_path / "models"),
+            "TRAINING_DATA_DIR": str(small_corpus)}
+
+
+@pytest.fixture
+def cli_app(app, training_config):
+    """The app with its tables (made by ``app``), a small seed corpus and an empty registry."""
+    return create_app(training_config)
+
+
+@pytest.fixture
+def admin(cli_app):
+    return make_user(cli_app, "ada", "admin")
+
+
+def run_queued_job(app):
+    """Run the oldest queued job here, as the worker's child process would; returns it."""
+    with app.app_context():
+        job = app.extensions["moderation.jobs"].claim_next("test-worker")
+        assert job is not None, "no job was queued"
+        return app.extensions["moderation.job_executor"].execute(job.id)

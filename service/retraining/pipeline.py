@@ -171,7 +171,7 @@ class PendingRescorer:
         self.sites = sites
 
     def run(self, progress: Progress) -> RescoreOutcome:
-        loaded = self.scoring.current()
+        loaded = self.scoring.current(fresh=True)
         outcome = RescoreOutcome(version=loaded.version)
         pending = CommentStatus.PENDING_REVIEW.value
         total = self.session.scalar(select(func.count()).select_from(Comment)

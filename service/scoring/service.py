@@ -90,8 +90,15 @@ class ScoringService:
         self._checked_at = 0.0
         self._lock = threading.Lock()
 
-    def current(self) -> LoadedModel:
-        """The active model; raises :class:`Unavailable` when there is none that can be trusted."""
+    def current(self, *, fresh: bool = False) -> LoadedModel:
+        """The active model; raises :class:`Unavailable` when there is none that can be trusted.
+
+        ``fresh`` looks at the ACTIVE pointer now rather than within ``refresh_seconds``:
+        for work that must use the version just promoted.
+        """
+        if fresh:
+            with self._lock:
+                self._refresh(time.monotonic())
         now = time.monotonic()
         if self._loaded is None:
             with self._lock:  # nothing to serve yet: wait for the first load

@@ -28,8 +28,17 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def server(app_config, tmp_path):
-    """A migrated database, a site created by the CLI, and gunicorn with two workers."""
+def served_model_dir(model_dir) -> Path:
+    """The model registry gunicorn serves from (a test module may give its own)."""
+    return model_dir
+
+
+@pytest.fixture
+def server(app_config, served_model_dir, tmp_path):
+    """A migrated database, a site created by the CLI, and gunicorn with two workers.
+
+    Yields the base URL, the site's auth headers and a function running the flask CLI."""
+    app_config = {**app_config, "MODEL_DIR": str(served_model_dir)}
     app = create_app(app_config)
     with app.app_context():  # start PostgreSQL from an empty schema, as a fresh install does
         db.drop_all()
@@ -63,7 +72,7 @@ def server(app_config, tmp_path):
             assert process.poll() is None, process.stderr.read()
             assert time.monotonic() < deadline, "gunicorn did not become ready"
             time.sleep(0.2)
-        yield base, {"Authorization": f"Bearer {site['api_key']}"}
+        yield base, {"Authorization": f"Bearer {site['api_key']}"}, flask
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -75,7 +84,7 @@ def server(app_config, tmp_path):
 
 
 def test_submit_score_and_read_back_over_http(server):
-    base, auth = server
+    base, auth, _ = server
     clean = requests.post(f"{base}/v1/comments", headers=auth, timeout=10, json={
         "article_id": "world/42", "article_title": "Floods", "author": {"id": "r1"},
         "text": "Thoughts with everyone in the flooded villages tonight."})
@@ -95,7 +104,7 @@ def test_submit_score_and_read_back_over_http(server):
 
 
 def test_concurrent_replays_store_one_comment(server):
-    base, auth = server
+    base, auth, _ = server
     body = {"article_id": "race", "author": {"id": "r1"}, "client_id": "same-1",
             "text": "Posting twice because my connection dropped."}
 

@@ -242,7 +242,8 @@ class JobRunner:
 
 
 class _Tail(threading.Thread):
-    """Keeps the last lines a child wrote to stderr, for the job's error."""
+    """Passes on what a child writes to stderr (into the worker's log), keeping the last
+    lines for the job's error."""
 
     def __init__(self, child: subprocess.Popen) -> None:
         super().__init__(daemon=True)
@@ -252,6 +253,7 @@ class _Tail(threading.Thread):
 
     def run(self) -> None:
         for line in self.child.stderr:
+            sys.stderr.write(line)
             self.lines = [*self.lines[-19:], line.rstrip()]
 
     def text(self) -> str:

@@ -150,6 +150,7 @@ def _register_endpoints(app: Flask, api: ModerationApi) -> None:
     from service.scoring import views as scoring_views
     from service.retraining import api as retraining_api
     from service.retraining import models as retraining_models  # noqa: F401 (table)
+    from service.retraining import web as retraining_web
     from service.retraining.cli import data_cli, model_cli
     from service.sites.cli import sites_cli
     from service.submission import views as submission_views
@@ -162,6 +163,7 @@ def _register_endpoints(app: Flask, api: ModerationApi) -> None:
     app.register_blueprint(meta.bp)
     app.register_blueprint(accounts_web.bp)
     app.register_blueprint(review_web.bp)
+    app.register_blueprint(retraining_web.bp)
     app.add_url_rule("/", "index", lambda: redirect(url_for("moderation.queue")))
     app.cli.add_command(users_cli)
     app.cli.add_command(worker_command)

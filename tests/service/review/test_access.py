@@ -5,6 +5,17 @@ import pytest
 
 from tests.conftest import make_user, sign_in, submit
 
+# The admins' retraining pages (GET) and forms (POST).
+ADMIN_PAGES = ("models", "models/<version>", "models/<version>/charts/<name>.png",
+               "jobs/<int:job_id>", "examples", "thresholds")
+ADMIN_POSTS = {"/moderation/admin/models/train", "/moderation/admin/models/rollback",
+               "/moderation/admin/models/<version>/promote",
+               "/moderation/admin/models/<version>/shadow",
+               "/moderation/admin/jobs/<int:job_id>/cancel",
+               "/moderation/admin/examples/<int:example_id>/labels",
+               "/moderation/admin/examples/<int:example_id>/excluded",
+               "/moderation/admin/thresholds"}
+
 # Every moderation route, and how each is checked below: a new route must be added here.
 WEB_ROUTES = {
     "/moderation/", "/moderation/bulk", "/moderation/comments/<int:comment_id>",
@@ -13,6 +24,8 @@ WEB_ROUTES = {
     # Admins only (test_only_admins_manage_deliveries):
     "/moderation/deliveries", "/moderation/deliveries/<int:event_id>/retry",
     "/moderation/sites/<int:site_id>/webhook",
+    # Admins only (test_only_admins_manage_models):
+    *(f"/moderation/admin/{path}" for path in ADMIN_PAGES), *ADMIN_POSTS,
 }
 API_ROUTES = {
     "/v1/moderation/queue", "/v1/moderation/comments/<int:comment_id>",
@@ -118,3 +131,31 @@ def test_only_admins_manage_deliveries(app, client, held_site, moderator):
     client.post("/logout", data={"csrf_token": token})
     sign_in(client, admin)
     assert client.get("/moderation/deliveries").status_code == 200
+
+
+def test_only_admins_manage_models(app, client, held_site, moderator):
+    fill = {"<version>": "20990101T000000Z-abcdef", "<name>": "scores", "<int:job_id>": "1",
+            "<int:example_id>": "1"}
+
+    def concrete(rule: str) -> str:
+        for placeholder, value in fill.items():
+            rule = rule.replace(placeholder, value)
+        return rule
+
+    pages = [concrete(f"/moderation/admin/{path}") for path in ADMIN_PAGES]
+    posts = [concrete(rule) for rule in ADMIN_POSTS]
+    for url in pages:
+        assert client.get(url).status_code == 302, url  # to the sign-in page
+    token = sign_in(client, moderator)
+    for url in pages:
+        assert client.get(url).status_code == 403, url
+    for url in posts:
+        assert client.post(url, data={"csrf_token": token, "promote": "1"}).status_code == 403
+    assert "Models</a>" not in client.get("/moderation/").get_data(as_text=True)
+    with app.app_context():
+        assert app.extensions["moderation.jobs"].recent() == []
+    client.post("/logout", data={"csrf_token": token})
+    sign_in(client, make_user(app, "ada", "admin"))
+    assert '<a href="/moderation/admin/models">Models</a>' in client.get(
+        "/moderation/").get_data(as_text=True)
+    assert client.get("/moderation/admin/models").status_code == 200

@@ -43,8 +43,12 @@ class ShadowService:
         return self.session.scalar(select(ShadowRun).where(ShadowRun.stopped_at.is_(None))
                                    .order_by(ShadowRun.id.desc()).limit(1))
 
-    def latest(self) -> ShadowRun | None:
-        return self.session.scalar(select(ShadowRun).order_by(ShadowRun.id.desc()).limit(1))
+    def latest(self, version: str | None = None) -> ShadowRun | None:
+        """The newest run (of ``version``, if given)."""
+        statement = select(ShadowRun).order_by(ShadowRun.id.desc()).limit(1)
+        if version is not None:
+            statement = statement.where(ShadowRun.version == version)
+        return self.session.scalar(statement)
 
     def start(self, version: str, *, actor: str) -> ShadowRun:
         """Shadow ``version`` from the next comment on (stopping any run in progress)."""

@@ -180,9 +180,9 @@ def model(version: str) -> str:
 
 def _model_page(version: str, form: Mapping[str, Any] | None = None, status: int = 200) -> Any:
     metadata, record = versions().get(version)
-    run = shadow().latest()
+    run = shadow().latest(version)
     shadowing = shadow().current()
-    shadow_report = shadow().report(run.id) if run and run.version == version else None
+    shadow_report = shadow().report(run.id) if run else None
     return render_template(
         "admin/model.html", version=version, metadata=metadata, record=record,
         status=versions().status_of(version, record, metadata["active"]),

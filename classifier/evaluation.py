@@ -26,6 +26,7 @@ _METRIC_NAMES = {
     "pr_auc": "PR-AUC",
     "auto_approved_harmful_rate": "auto-approved harmful rate",
     "auto_rejected_fine_rate": "auto-rejected fine rate",
+    "review_rate": "review rate",
 }
 
 
@@ -178,7 +179,8 @@ def compare_reports(candidate: dict, active: dict | None, *, tolerance: float,
             for metric in ("roc_auc", "pr_auc"):
                 checks.append(_check(metric, name, mine[metric], theirs[metric],
                                      ok=mine[metric] >= theirs[metric] - tolerance - _EPSILON))
-    for metric in ("auto_approved_harmful_rate", "auto_rejected_fine_rate"):
+    # Fewer mistakes bought by sending more comments to review is no improvement either.
+    for metric in ("auto_approved_harmful_rate", "auto_rejected_fine_rate", "review_rate"):
         mine, theirs = candidate["decisions"][metric], active["decisions"][metric]
         checks.append(_check(metric, None, mine, theirs, ok=mine <= theirs + tolerance + _EPSILON))
     reasons = [_reason(check, tolerance) for check in checks if not check["ok"]]

@@ -51,6 +51,7 @@ def upgrade():
     sa.Column('params', sa.JSON(), nullable=False),
     sa.Column('requested_by', sa.String(length=80), nullable=False),
     sa.Column('cancel_requested', sa.Boolean(), nullable=False),
+    sa.Column('cancellable', sa.Boolean(), server_default='1', nullable=False),
     sa.Column('result', sa.JSON(), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
     sa.Column('model_version', sa.String(length=40), nullable=True),
@@ -63,6 +64,9 @@ def upgrade():
     )
     with op.batch_alter_table('training_jobs', schema=None) as batch_op:
         batch_op.create_index('ix_training_jobs_status_id', ['status', 'id'], unique=False)
+        batch_op.create_index('uq_training_jobs_one_unfinished_per_kind', ['kind'], unique=True,
+                              sqlite_where=sa.text("status IN ('queued', 'running')"),
+                              postgresql_where=sa.text("status IN ('queued', 'running')"))
 
     op.create_table('model_versions',
     sa.Column('version', sa.String(length=40), nullable=False),

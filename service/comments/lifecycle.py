@@ -105,12 +105,14 @@ def record_submission(session: Session, comment: Comment, status: CommentStatus,
 
 
 def transition(session: Session, comment: Comment, action: Action, *, actor: Actor,
-               reason: str | None = None, note: str | None = None) -> AuditEntry:
+               reason: str | None = None, note: str | None = None,
+               respect_claims: bool = False) -> AuditEntry:
     """Apply ``action`` to ``comment`` if its status allows it; the caller commits.
 
     The change is one conditional UPDATE, so two moderators (or workers) acting on the same
     comment at once cannot both succeed: the loser gets :class:`Conflict`. A moderator also
-    cannot act on a comment another moderator holds a live claim on.
+    cannot act on a comment another moderator holds a live claim on; nor can the classifier
+    when ``respect_claims`` (re-scoring the queue leaves a claimed comment to its moderator).
     """
     allowed, target = TRANSITIONS[action]
     before = comment.status
@@ -118,7 +120,7 @@ def transition(session: Session, comment: Comment, action: Action, *, actor: Act
         raise Conflict(_state_conflict(session, comment, action))
     now = utcnow()
     where = [Comment.id == comment.id, Comment.status == before]
-    if actor.is_person:
+    if actor.is_person or respect_claims:
         where.append(or_(Comment.claimed_by_id.is_(None), Comment.claimed_by_id == actor.user_id,
                          Comment.claim_expires_at <= now))
     values = {"status": target.value, "updated_at": now, "claimed_by_id": None,

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.errors import Conflict, NotFound
@@ -28,8 +29,10 @@ from service.retraining.models import FINISHED, JobKind, JobStatus, TrainingJob
 
 log = logging.getLogger(__name__)
 
-# A running job's heartbeat older than this means its worker died with it.
-STALE_AFTER = timedelta(minutes=3)
+# A running job's heartbeat older than this means its worker died with it (a running job
+# beats every HEARTBEAT_SECONDS, whatever step it is in).
+STALE_AFTER = timedelta(minutes=5)
+HEARTBEAT_SECONDS = 15
 # How long a running job may take to notice it was cancelled before it is stopped.
 CANCEL_GRACE_SECONDS = 30
 
@@ -46,12 +49,11 @@ class JobService:
 
     def enqueue(self, kind: JobKind, *, requested_by: str, params: dict | None = None,
                 status: JobStatus = JobStatus.QUEUED) -> TrainingJob:
-        """Queue a job. Only one job of a kind may be queued or running at a time: a second
-        training on the same examples would only race the first."""
-        busy = self.session.scalar(select(TrainingJob.id).where(
-            TrainingJob.kind == kind.value,
-            TrainingJob.status.in_([JobStatus.QUEUED.value, JobStatus.RUNNING.value]))
-            .limit(1))
+        """Queue a job. Only one job of a kind may be queued or running at a time (a unique
+        index makes sure of it): a second training on the same examples would only race the
+        first."""
+        self.fail_stale()  # a job whose worker died must not block the next one
+        busy = self.unfinished(kind)
         if busy is not None:
             raise Conflict(f"{kind.value} job {busy} is already queued or running")
         now = utcnow()
@@ -62,8 +64,18 @@ class JobService:
                           stage="waiting for the worker" if status is JobStatus.QUEUED
                           else "starting", progress=0.0, cancel_requested=False)
         self.session.add(job)
-        self.session.commit()
+        try:
+            self.session.commit()
+        except IntegrityError:
+            self.session.rollback()
+            raise Conflict(f"a {kind.value} job is already queued or running") from None
         return job
+
+    def unfinished(self, kind: JobKind) -> int | None:
+        """The id of the queued or running job of ``kind``, if there is one."""
+        return self.session.scalar(select(TrainingJob.id).where(
+            TrainingJob.kind == kind.value,
+            TrainingJob.status.in_([JobStatus.QUEUED.value, JobStatus.RUNNING.value])))
 
     def get(self, job_id: int) -> TrainingJob:
         job = self.session.get(TrainingJob, job_id)
@@ -87,8 +99,14 @@ class JobService:
             .values(status=JobStatus.CANCELLED.value, stage="cancelled before it started",
                     finished_at=utcnow(), cancel_requested=True)).rowcount
         if not changed:
-            self.session.execute(update(TrainingJob).where(TrainingJob.id == job_id)
-                                 .values(cancel_requested=True))
+            changed = self.session.execute(
+                update(TrainingJob).where(TrainingJob.id == job_id,
+                                          TrainingJob.cancellable.is_(True))
+                .values(cancel_requested=True)).rowcount
+            self.session.commit()
+            if not changed:
+                raise Conflict(f"job {job_id} has saved its model and is finishing: it can no "
+                               "longer be cancelled")
         self.session.commit()
         return self.get(job_id)
 
@@ -111,14 +129,15 @@ class JobService:
             if taken:
                 return self.get(job_id)
 
-    def heartbeat(self, job_id: int) -> bool:
-        """Note that the job's worker is alive; True when it has been asked to cancel."""
+    def heartbeat(self, job_id: int) -> tuple[bool, bool]:
+        """Note that the job's worker is alive; returns (asked to cancel, still cancellable)."""
         self.session.execute(update(TrainingJob).where(
             TrainingJob.id == job_id, TrainingJob.status == JobStatus.RUNNING.value)
             .values(heartbeat_at=utcnow()))
         self.session.commit()
-        return bool(self.session.scalar(select(TrainingJob.cancel_requested)
-                                        .where(TrainingJob.id == job_id)))
+        row = self.session.execute(select(TrainingJob.cancel_requested, TrainingJob.cancellable)
+                                   .where(TrainingJob.id == job_id)).one()
+        return bool(row[0]), bool(row[1])
 
     def finish(self, job_id: int, status: JobStatus, *, stage: str, error: str | None = None,
                result: dict | None = None, model_version: str | None = None) -> bool:
@@ -151,8 +170,9 @@ class JobService:
 
 
 class JobProgress:
-    """Stage and progress of one running job, written to its row; raises
-    :class:`JobCancelled` once an admin asked to cancel (while ``cancellable``)."""
+    """Stage and progress of one running job, written to its row. Until the job has saved
+    its model (:meth:`saved`) it raises :class:`JobCancelled` once an admin asked to cancel,
+    or once the job is no longer running (marked failed by another worker)."""
 
     def __init__(self, session: Session, job_id: int, *,
                  echo: Callable[[str], None] | None = None, min_interval: float = 0.5) -> None:
@@ -171,14 +191,24 @@ class JobProgress:
         if stage != self._stage and self.echo:
             self.echo(f"[{done:4.0%}] {stage}")
         self._stage, self._written = stage, now
-        self.session.execute(update(TrainingJob).where(TrainingJob.id == self.job_id)
-                             .values(stage=stage[:200], progress=round(min(max(done, 0), 1), 4),
-                                     heartbeat_at=utcnow()))
+        running = self.session.execute(
+            update(TrainingJob).where(TrainingJob.id == self.job_id,
+                                      TrainingJob.status == JobStatus.RUNNING.value)
+            .values(stage=stage[:200], progress=round(min(max(done, 0), 1), 4),
+                    heartbeat_at=utcnow())).rowcount
         cancelled = self.session.scalar(select(TrainingJob.cancel_requested)
                                         .where(TrainingJob.id == self.job_id))
         self.session.commit()
-        if cancelled and self.cancellable:
-            raise JobCancelled(f"job {self.job_id} was cancelled")
+        if self.cancellable and (cancelled or not running):
+            raise JobCancelled(f"job {self.job_id} was cancelled" if running
+                               else f"job {self.job_id} is no longer running")
+
+    def saved(self) -> None:
+        """The model is saved: from here the job finishes, and cannot be cancelled."""
+        self.cancellable = False
+        self.session.execute(update(TrainingJob).where(TrainingJob.id == self.job_id)
+                             .values(cancellable=False))
+        self.session.commit()
 
 
 class JobRunner:
@@ -217,12 +247,19 @@ class JobRunner:
         tail = _Tail(child)
         cancel_seen: float | None = None
         stopping = False
+        cancellable = True
         while child.poll() is None:
             time.sleep(1.0)
-            if stop is not None and stop.is_set() and not stopping:
+            try:
+                cancel, cancellable = self.jobs.heartbeat(job.id)
+            except Exception:  # keep watching the child through a database blip
+                log.exception("%s: heartbeat of job %s failed", self.name, job.id)
+                self.jobs.session.rollback()
+                continue
+            if stop is not None and stop.is_set() and not stopping and cancellable:
                 stopping = True  # the worker is shutting down: the job ends with it
                 child.terminate()
-            if self.jobs.heartbeat(job.id) and not stopping:
+            if cancel and cancellable and not stopping:
                 cancel_seen = cancel_seen or time.monotonic()
                 if time.monotonic() - cancel_seen > CANCEL_GRACE_SECONDS:
                     child.terminate()

@@ -7,7 +7,7 @@ import enum
 from datetime import datetime
 
 from sqlalchemy import (JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer,
-                        LargeBinary, SmallInteger, String, Text)
+                        LargeBinary, SmallInteger, String, Text, text)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from classifier import LABELS
@@ -71,7 +71,14 @@ class TrainingJob(db.Model):
     """Long work done by the worker, never by a web request; the UI shows its progress."""
 
     __tablename__ = "training_jobs"
-    __table_args__ = (Index("ix_training_jobs_status_id", "status", "id"),)
+    __table_args__ = (
+        Index("ix_training_jobs_status_id", "status", "id"),
+        # One unfinished job of a kind at a time, even when two admins (or replicas) ask at
+        # once: a second training on the same examples would only race the first.
+        Index("uq_training_jobs_one_unfinished_per_kind", "kind", unique=True,
+              sqlite_where=text("status IN ('queued', 'running')"),
+              postgresql_where=text("status IN ('queued', 'running')")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(20))
@@ -81,6 +88,8 @@ class TrainingJob(db.Model):
     params: Mapped[dict] = mapped_column(JSON, default=dict)
     requested_by: Mapped[str] = mapped_column(String(80))
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    # False once the job has saved its model: from then on it finishes whatever happens.
+    cancellable: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
     result: Mapped[dict | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
     model_version: Mapped[str | None] = mapped_column(String(40))

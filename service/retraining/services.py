@@ -175,7 +175,8 @@ class ExampleStore:
         return [row[0] for row in rows], [row[-1] for row in rows], corpus
 
     def mark_trained(self, ids: Sequence[int], version: str) -> None:
-        """Record that ``version`` learned these examples (unless an earlier one did)."""
+        """Record that ``version`` learned these texts (unless an earlier one did): they may
+        never join the evaluation set."""
         for start in range(0, len(ids), BATCH):
             self.session.execute(update(TrainingExample)
                                  .where(TrainingExample.id.in_(ids[start:start + BATCH]),
@@ -194,7 +195,7 @@ class ExampleStore:
         if query.label in LABELS:
             statement = statement.where(getattr(TrainingExample, query.label) == 1)
         elif query.label == "none":
-            statement = statement.where(*(getattr(TrainingExample, label).isnot(1)
+            statement = statement.where(*(getattr(TrainingExample, label).is_distinct_from(1)
                                           for label in LABELS))
         if query.search:
             statement = statement.where(contains(TrainingExample.text, query.search))
@@ -235,7 +236,6 @@ class ExampleStore:
         example.source = f"correction:{username}"[:200]
         example.corrected_by_id = user_id
         example.updated_at = utcnow()
-        example.trained_in = None
         self.session.commit()
         return example
 
@@ -308,12 +308,12 @@ def upsert_example(session: Session, text: str, labels: dict[str, int | None], *
     statement = dialect_of(session).insert(TrainingExample).values(
         text=text, text_key=text_key(text), source=source, site_id=site_id, excluded=False,
         holdout=False, created_at=now, updated_at=now, **labels)
-    # The new labels were never trained on: the next training job learns them (or, if the
-    # example is in the evaluation set, measures every model against them).
+    # The next training job learns the new labels (or, in the evaluation set, measures every
+    # model against them). An admin's exclusion stands; so does ``trained_in``: a text a model
+    # learned may never join the evaluation set, whatever its labels become.
     session.execute(statement.on_conflict_do_update(
         index_elements=["text_key"], set_={"source": source, "site_id": site_id,
-                                           "excluded": False, "updated_at": now,
-                                           "trained_in": None, **known}))
+                                           "updated_at": now, **known}))
 
 
 def _batches(rows: Iterable[Row], size: int) -> Iterable[list[Row]]:

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
-from classifier import CommentScore, LoadedModel, ModelRegistry, ModelRejected
+from classifier import CommentScore, LoadedModel, ModelNotFound, ModelRegistry, ModelRejected
 from service.comments.models import AuditEntry, Comment, CommentStatus
 from service.errors import Conflict, NotFound
 from service.extensions import utcnow
@@ -57,7 +57,7 @@ class ShadowService:
             raise Conflict(f"model {version} is the active model: shadow a candidate")
         try:
             self.registry.load(version)
-        except ModelRejected as error:
+        except (ModelRejected, ModelNotFound) as error:
             raise Conflict(f"model {version} cannot be loaded: {error}") from None
         if self.current() is not None:
             self.stop(actor=actor)
@@ -146,7 +146,7 @@ class ShadowScorer:
         if self._loaded is None or self._loaded.version != run.version:
             try:
                 self._loaded = self.registry.load(run.version)
-            except ModelRejected as error:
+            except (ModelRejected, ModelNotFound) as error:
                 log.error("shadow model %s refused, run stopped: %s", run.version, error)
                 run.stopped_at = utcnow()
                 self.session.commit()

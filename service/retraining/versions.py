@@ -10,14 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from classifier import LoadedModel, ModelNotFound, ModelRegistry, ModelRejected
 from classifier.evaluation import harmful_truth, propose_thresholds
 from service.errors import Conflict, InvalidInput, NotFound
+from service.extensions import utcnow
 from service.retraining.models import (ModelAction, ModelAuditEntry, ModelChart, ModelRecord,
-                                       VersionStatus)
+                                       ShadowRun, VersionStatus)
 from service.retraining.services import ExampleStore
 from service.sites.services import SiteService
 
@@ -60,7 +61,7 @@ class VersionService:
         if active:
             return VersionStatus.ACTIVE.value
         if record is None:
-            return VersionStatus.CANDIDATE.value
+            return "unevaluated"  # saved outside a training job: no report, no gate
         if record.status == VersionStatus.ACTIVE.value:  # the pointer moved without us
             return VersionStatus.RETIRED.value
         return record.status
@@ -89,26 +90,35 @@ class VersionService:
     def promote(self, version: str, *, actor: str, reason: str | None = None) -> ModelAuditEntry:
         """Make ``version`` the one every replica scores with.
 
-        A version the gate held back (or one never evaluated) needs a written ``reason``;
-        the override is logged with it."""
+        A version the gate held back, one never evaluated, or one compared with a model that
+        is no longer the active one needs a written ``reason``; the override is logged."""
+        self._serialise()
         metadata, record = self.get(version)
+        current = self.registry.active_version()
         if metadata["active"]:
             raise Conflict(f"model {version} is already active")
         reason = _clean_reason(reason)
-        passed = bool(record and record.gate.get("passed"))
-        if not passed and not reason:
-            why = ("; ".join(record.gate.get("reasons", [])) if record
-                   else "it was never evaluated on the evaluation set")
-            raise Conflict(f"model {version} is held back: {why}. "
+        if record is None:
+            held = "it was never evaluated on the evaluation set"
+        elif not record.gate.get("passed"):
+            held = "; ".join(record.gate.get("reasons", []))
+        elif record.baseline_version not in (None, current):
+            held = (f"it was compared with {record.baseline_version}, but {current} is active "
+                    "now (train again to compare them)")
+        else:
+            held = None
+        if held and not reason:
+            raise Conflict(f"model {version} is held back: {held}. "
                            "Give a reason to promote it anyway.")
-        previous = self._switch_to(version)
-        self._set_status(previous, VersionStatus.RETIRED)
+        self._set_status(current, VersionStatus.RETIRED)
         self._set_status(version, VersionStatus.ACTIVE)
-        return self.record(ModelAction.PROMOTE if passed else ModelAction.OVERRIDE, version,
-                         previous, actor, reason)
+        self._stop_shadowing(version)
+        return self._switch_to(version, ModelAction.OVERRIDE if held else ModelAction.PROMOTE,
+                               previous=current, actor=actor, reason=reason)
 
     def rollback(self, *, actor: str, reason: str | None = None) -> ModelAuditEntry:
         """Go back to the version that was active before the current one was promoted."""
+        self._serialise()
         current = self.registry.active_version()
         if current is None:
             raise Conflict("no model is active")
@@ -122,20 +132,49 @@ class VersionService:
             raise Conflict(f"nothing to roll back to: model {current} was not promoted over "
                            "another version")
         target = promoted.previous_version
-        self._switch_to(target)
         self._set_status(current, VersionStatus.ROLLED_BACK)
         self._set_status(target, VersionStatus.ACTIVE)
-        return self.record(ModelAction.ROLLBACK, target, current, actor, _clean_reason(reason))
+        return self._switch_to(target, ModelAction.ROLLBACK, previous=current, actor=actor,
+                               reason=_clean_reason(reason))
 
-    def _switch_to(self, version: str) -> str | None:
-        """Verify ``version``'s artifact, then point ACTIVE at it; returns the previous one."""
+    def _serialise(self) -> None:
+        """Hold the database's write lock (PostgreSQL: an advisory lock) until the commit,
+        so two admins promoting at once take turns, each seeing the other's result."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(text("SELECT pg_advisory_xact_lock(7267601)"))
+        else:
+            self.session.execute(text("UPDATE model_audit SET id = id WHERE 0"))
+
+    def _switch_to(self, version: str, action: ModelAction, *, previous: str | None,
+                   actor: str, reason: str | None) -> ModelAuditEntry:
+        """Verify ``version``'s artifact, log the switch, point ACTIVE at it, commit.
+
+        Nothing serves the version unless its log entry is written with it: a failed commit
+        points ACTIVE back."""
         try:
             self.registry.load(version)
-        except ModelRejected as error:
+        except (ModelRejected, ModelNotFound) as error:
+            self.session.rollback()
             raise Conflict(f"model {version} cannot be served: {error}") from None
-        previous = self.registry.active_version()
+        entry = ModelAuditEntry(action=action.value, version=version, previous_version=previous,
+                                actor=actor, reason=reason)
+        self.session.add(entry)
+        self.session.flush()
         self.registry.activate(version)
-        return previous
+        try:
+            self.session.commit()
+        except Exception:
+            self.session.rollback()
+            if previous is not None:
+                self.registry.activate(previous)
+            raise
+        return entry
+
+    def _stop_shadowing(self, version: str) -> None:
+        """A promoted version has nothing left to shadow."""
+        self.session.execute(update(ShadowRun).where(ShadowRun.version == version,
+                                                     ShadowRun.stopped_at.is_(None))
+                             .values(stopped_at=utcnow()))
 
     def _set_status(self, version: str | None, status: VersionStatus) -> None:
         record = self.session.get(ModelRecord, version) if version else None

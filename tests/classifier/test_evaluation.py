@@ -131,7 +131,7 @@ def test_the_same_report_passes_with_every_check_recorded():
     report = realistic_report()
     gate = compare_reports(report, report, tolerance=0.0)
     assert gate.passed and gate.reasons == [] and gate.skipped == []
-    assert len(gate.checks) == 2 * (len(LABELS) + 1) + 2
+    assert len(gate.checks) == 2 * (len(LABELS) + 1) + 3  # and three decision rates
     assert all(check["ok"] and check["delta"] == 0 for check in gate.checks)
     json.dumps(gate.as_dict())
 
@@ -272,3 +272,12 @@ def test_a_hundred_thousand_rows_take_well_under_a_second():
                                   max_approved_harmful=0.02)
     assert time.perf_counter() - start < 0.5
     check_proposal(scores, harmful, proposal, 0.9, 0.02)
+
+
+def test_sending_more_comments_to_review_is_no_improvement():
+    active = realistic_report()
+    candidate = copy.deepcopy(active)
+    candidate["decisions"]["review_rate"] = active["decisions"]["review_rate"] + 0.2
+    gate = compare_reports(candidate, active, tolerance=0.01)
+    assert not gate.passed
+    assert [reason.split(" 0")[0] for reason in gate.reasons] == ["review rate"]

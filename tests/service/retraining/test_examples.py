@@ -122,3 +122,38 @@ def test_admins_browse_correct_and_exclude_examples(cli_app, admin, tmp_path):
     assert partial.status_code == 422
     assert client.patch("/v1/admin/examples/999999", headers=admin.headers,
                         json={"excluded": True}).status_code == 404
+
+
+def test_a_text_a_model_learned_never_joins_the_evaluation_set(cli_app, admin):
+    """Re-deciding a text the active model trained on must not move it into the evaluation
+    set: the active model would be measured on what it learned."""
+    client = cli_app.test_client()
+    client.post("/v1/admin/models", headers=admin.headers, json={})
+    first = run_queued_job(cli_app)
+    with cli_app.app_context():
+        learned = list(db.session.scalars(select(TrainingExample).where(
+            TrainingExample.holdout.is_(False)).limit(60)))
+        for example in learned:  # moderators decide every one of them again
+            upsert_example(db.session, example.text, {label: 0 for label in LABELS},
+                           source="moderation:site1")
+        db.session.commit()
+        ids = [example.id for example in learned]
+    client.post("/v1/admin/models", headers=admin.headers, json={"promote": False})
+    second = run_queued_job(cli_app)
+    assert second.status == "succeeded", second.error
+    with cli_app.app_context():
+        rows = db.session.execute(select(TrainingExample.holdout, TrainingExample.trained_in)
+                                  .where(TrainingExample.id.in_(ids))).all()
+    assert all(not holdout and trained_in == first.model_version for holdout, trained_in in rows)
+    assert second.result["eval_rows"] == first.result["eval_rows"]
+
+
+def test_the_label_filter_none_lists_examples_with_no_label_set(cli_app, admin, tmp_path):
+    imported = tmp_path / "import.csv"
+    imported.write_text(f"text,{','.join(LABELS)}\n\"an unremarkable remark\",{ZEROS}\n"
+                        f"\"you absolute fool\",1,0,1,0,0,0,0\n")
+    cli_app.test_cli_runner().invoke(args=["data", "import", str(imported), "--format", "csv"])
+    response = cli_app.test_client().get("/v1/admin/examples", headers=admin.headers,
+                                         query_string={"label": "none"})
+    assert response.status_code == 200, response.json
+    assert [e["text"] for e in response.json["items"]] == ["an unremarkable remark"]

@@ -2,12 +2,15 @@
 followed to the end; cancelled; failed without leaving a model behind."""
 
 import sys
+from datetime import timedelta
 
 import pytest
 
 from classifier import ModelRegistry
 from service.extensions import db
-from service.retraining.jobs import JobRunner
+from service.extensions import utcnow
+from service.retraining.jobs import STALE_AFTER, JobCancelled, JobProgress, JobRunner
+from service.retraining.models import JobStatus, TrainingJob
 from tests.conftest import make_user
 from tests.service.retraining.conftest import run_queued_job
 
@@ -112,3 +115,41 @@ def test_bad_training_options_are_refused(cli_app, admin, body):
     response = cli_app.test_client().post("/v1/admin/models", headers=admin.headers, json=body)
     assert response.status_code == 422
     assert list(response.json["errors"]["json"]) == list(body)
+
+
+def test_a_job_whose_worker_died_is_failed_and_does_not_block_the_next(cli_app, admin):
+    client = cli_app.test_client()
+    job = client.post("/v1/admin/models", headers=admin.headers, json={}).json
+    with cli_app.app_context():
+        jobs = cli_app.extensions["moderation.jobs"]
+        jobs.claim_next("a-worker-that-dies")
+        db.session.execute(db.update(TrainingJob).where(TrainingJob.id == job["id"])
+                           .values(heartbeat_at=utcnow() - STALE_AFTER - timedelta(seconds=1)))
+        db.session.commit()
+    again = client.post("/v1/admin/models", headers=admin.headers, json={})
+    assert again.status_code == 202, again.json
+    dead = client.get(f"/v1/admin/jobs/{job['id']}", headers=admin.headers).json
+    assert dead["status"] == "failed" and "stopped" in dead["error"]
+
+
+def test_a_running_job_stops_when_cancelled_and_not_after_saving(cli_app, admin,
+                                                                 training_config):
+    client = cli_app.test_client()
+    job = client.post("/v1/admin/models", headers=admin.headers, json={}).json
+    with cli_app.app_context():
+        jobs = cli_app.extensions["moderation.jobs"]
+        jobs.claim_next("test-worker")
+        progress = JobProgress(db.session, job["id"], min_interval=0)
+        progress("fitting the toxicity head", 0.3)  # running: nothing asked yet
+        jobs.cancel(job["id"])
+        with pytest.raises(JobCancelled):
+            progress("fitting the insult head", 0.4)
+        jobs.finish(job["id"], JobStatus.CANCELLED, stage="cancelled")
+
+    saving = client.post("/v1/admin/models", headers=admin.headers, json={}).json
+    with cli_app.app_context():
+        jobs.claim_next("test-worker")
+        progress = JobProgress(db.session, saving["id"], min_interval=0)
+        progress.saved()
+    refused = client.post(f"/v1/admin/jobs/{saving['id']}/cancel", headers=admin.headers)
+    assert refused.status_code == 409 and "can no longer be cancelled" in refused.json["message"]

@@ -121,3 +121,17 @@ def test_threshold_proposals_meet_the_targets_and_apply_per_site(cli_app, admin)
     crossed = client.put(f"/v1/admin/sites/{site.name}/thresholds", headers=admin.headers,
                          json={"approve_below": 0.9, "reject_at": 0.2})
     assert crossed.status_code == 422
+
+
+def test_rolling_back_to_a_version_whose_files_are_gone_is_refused(cli_app, admin,
+                                                                   training_config):
+    import shutil
+    first = _train(cli_app, admin)
+    second = _train(cli_app, admin, promote=False)
+    client = cli_app.test_client()
+    assert client.post(f"/v1/admin/models/{second}/promote", headers=admin.headers,
+                       json={}).status_code == 200
+    shutil.rmtree(ModelRegistry(training_config["MODEL_DIR"]).root / first)
+    refused = client.post("/v1/admin/models/rollback", headers=admin.headers, json={})
+    assert refused.status_code == 409 and "cannot be served" in refused.json["message"]
+    assert ModelRegistry(training_config["MODEL_DIR"]).active_version() == second

@@ -171,6 +171,17 @@ def text_fault(text: str) -> str | None:
     return None
 
 
+def clean_field(name: str, value: str | None, max_length: int) -> str | None:
+    """A web form's or query's value trimmed, None when empty; refused (422) when longer than
+    ``max_length`` or holding what no text may hold (NUL, lone surrogates)."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    if len(value) > max_length or text_fault(value) is not None:
+        raise InvalidInput({name: [f"at most {max_length} characters, no NUL"]})
+    return value
+
+
 class CleanString(ma.fields.String):
     """A string trimmed of surrounding white space, refused if it holds NUL or lone surrogates.
 

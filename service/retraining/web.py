@@ -19,7 +19,7 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from classifier import LABELS
-from service.api import text_fault
+from service.api import clean_field
 from service.errors import (Conflict, DomainError, Forbidden, InvalidInput, NotFound,
                             Unavailable)
 from service.extensions import csrf, utcnow
@@ -277,20 +277,20 @@ def _examples_page(query: ExampleQuery | None, sources: list[str],
 
 
 def _example_query(values: Mapping[str, str], sources: list[str]) -> ExampleQuery:
-    source = _clean("source", values.get("source"), 200)
+    source = clean_field("source", values.get("source"), 200)
     if source is not None and source not in sources:
         raise InvalidInput({"source": ["no example comes from there"]})
-    label = _clean("label", values.get("label"), 40)
+    label = clean_field("label", values.get("label"), 40)
     if label is not None and label not in (*LABELS, "none"):
         raise InvalidInput({"label": [f"one of {', '.join(LABELS)} or none"]})
-    subset = _clean("subset", values.get("subset"), 20) or "all"
+    subset = clean_field("subset", values.get("subset"), 20) or "all"
     if subset not in SUBSETS:
         raise InvalidInput({"subset": [f"one of {', '.join(SUBSETS)}"]})
     before = values.get("before_id")
     before_id = _whole_number(before)
     if before and before_id is None:
         raise InvalidInput({"before_id": ["must be a whole number"]})
-    return ExampleQuery(source=source, label=label, search=_clean("q", values.get("q"),
+    return ExampleQuery(source=source, label=label, search=clean_field("q", values.get("q"),
                                                                   MAX_SEARCH),
                         subset=subset, before_id=before_id, limit=EXAMPLES_PER_PAGE)
 
@@ -321,7 +321,7 @@ def exclude_example(example_id: int) -> Response:
 def _back_to_examples(example_id: int) -> Response:
     """The page of examples the admin was on, at the row they changed."""
     filters = {name: value for name in ("source", "label", "q", "subset", "before_id")
-               if (value := _clean(name, request.form.get(name), 200))}
+               if (value := clean_field(name, request.form.get(name), 200))}
     return redirect(url_for(".browse_examples", **filters, _anchor=f"example-{example_id}"))
 
 
@@ -381,7 +381,7 @@ def apply_thresholds() -> Any:
 
 def _fraction(name: str, value: str | None) -> float:
     """A number between 0 and 1 as typed in a form; refused (422) otherwise."""
-    text = _clean(name, value, 40)
+    text = clean_field(name, value, 40)
     try:
         number = float(text) if text is not None else math.nan
     except ValueError:
@@ -391,19 +391,8 @@ def _fraction(name: str, value: str | None) -> float:
     return number
 
 
-def _clean(name: str, value: str | None, max_length: int) -> str | None:
-    """A form or query value trimmed, None when empty; refused (422) when longer than
-    ``max_length`` or holding what no text may hold (NUL, lone surrogates)."""
-    value = (value or "").strip()
-    if not value:
-        return None
-    if len(value) > max_length or text_fault(value) is not None:
-        raise InvalidInput({name: [f"at most {max_length} characters, no NUL"]})
-    return value
-
-
 def _form_text(name: str, max_length: int) -> str | None:
-    return _clean(name, request.form.get(name), max_length)
+    return clean_field(name, request.form.get(name), max_length)
 
 
 def _typed(name: str) -> str:

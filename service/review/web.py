@@ -15,7 +15,7 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from classifier import LABELS
-from service.api import text_fault
+from service.api import clean_field
 from service.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from service.publishing.models import DeliveryStatus
 from service.extensions import csrf
@@ -127,8 +127,8 @@ def deliveries() -> str:
     """Admins: each site's webhook endpoint and its recent deliveries."""
     _require_admin()
     publishing = current_app.extensions["moderation.publishing"]
-    site_name = _clean("site", request.args.get("site"), 100)
-    status = _clean("status", request.args.get("status"), 20)
+    site_name = clean_field("site", request.args.get("site"), 100)
+    status = clean_field("status", request.args.get("status"), 20)
     sites = review().visible_sites(current_user)
     chosen = next((site for site in sites if site.name == site_name), None)
     return render_template(
@@ -188,31 +188,20 @@ def dashboard() -> str:
 
 def _query_from(values, cursor: str | None = None) -> QueueQuery:
     def text(name: str) -> str | None:
-        return _clean(name, values.get(name), 500)
+        return clean_field(name, values.get(name), 500)
 
     limit = _whole_number(values.get("limit") or "50")
     if limit is None:
         raise InvalidInput({"limit": ["must be a whole number"]})
-    cursor = _clean("cursor", cursor, 500)
+    cursor = clean_field("cursor", cursor, 500)
     return QueueQuery(queue=text("queue") or "pending", order=text("order") or "priority",
                       site=text("site"), article=text("article"), label=text("label"),
                       author=text("author"), text=text("q"), limit=limit, cursor=cursor)
 
 
 
-def _clean(name: str, value: str | None, max_length: int) -> str | None:
-    """A form or query value trimmed, None when empty; refused (422) when longer than
-    ``max_length`` or holding what no text may hold (NUL, lone surrogates)."""
-    value = (value or "").strip()
-    if not value:
-        return None
-    if len(value) > max_length or text_fault(value) is not None:
-        raise InvalidInput({name: [f"at most {max_length} characters, no NUL"]})
-    return value
-
-
 def _form_text(name: str, max_length: int = MAX_NOTE) -> str | None:
-    return _clean(name, request.form.get(name), max_length)
+    return clean_field(name, request.form.get(name), max_length)
 
 
 def _whole_number(value: str | None) -> int | None:

@@ -13,8 +13,10 @@ from __future__ import annotations
 import os
 import re
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 from flask import Flask
@@ -53,6 +55,23 @@ def browser(playwright):
     browser.close()
 
 
+@contextmanager
+def serve(app: Flask) -> Iterator[str]:
+    """Serve ``app`` over HTTP from a background thread; yields its base URL."""
+    http = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=http.serve_forever, name="browser-test-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{http.server_port}"
+    finally:
+        http.shutdown()
+        thread.join(timeout=10)
+        http.server_close()
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
 @dataclass
 class LiveServer:
     app: Flask
@@ -73,18 +92,8 @@ def live_server(model_dir, tmp_path_factory):
     app = create_app({"APP_ENV": "testing", "DATABASE_URL": f"sqlite:///{instance / 'ui.db'}",
                       "MODEL_DIR": str(model_dir), "INSTANCE_PATH": str(instance),
                       "SECRET_KEY": "browser-test-secret-key-not-for-production"})
-    http = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=http.serve_forever, name="browser-test-server", daemon=True)
-    thread.start()
-    try:
-        yield LiveServer(app, f"http://127.0.0.1:{http.server_port}")
-    finally:
-        http.shutdown()
-        thread.join(timeout=10)
-        http.server_close()
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
+    with serve(app) as url:
+        yield LiveServer(app, url)
 
 
 @pytest.fixture

@@ -3,23 +3,20 @@ watch it end without touching the page, and read the new model's report with its
 
 from __future__ import annotations
 
-import csv
 import re
-import threading
 
 import pytest
 
 pytest.importorskip("playwright.sync_api", reason="browser tests need the playwright package: "
                     "pip install -r requirements-dev.txt (and apt-get install -y chromium)")
 from playwright.sync_api import Page, expect
-from werkzeug.serving import make_server
 
-from classifier import LABELS
 from service import create_app
 from service.extensions import db
 from tests.browser.test_moderation_ui import (csp_directives, record_policy_violations,
                                               sign_in)
-from tests.conftest import ROOT, make_user
+from tests.browser.conftest import serve
+from tests.conftest import make_user, write_small_corpus
 
 
 @pytest.fixture
@@ -27,33 +24,15 @@ def training_server(tmp_path):
     """The app with an empty model registry and a small seed corpus (training takes a second),
     served over HTTP like ``live_server``, but its own: training here must not change the
     model that the other browser tests score with."""
-    corpus = tmp_path / "training"
-    corpus.mkdir()
-    for path in sorted((ROOT / "training_data").glob("*.csv")):
-        with open(path, newline="", encoding="utf-8") as source:
-            rows = list(csv.DictReader(source))[:20]
-        with open(corpus / path.name, "w", newline="", encoding="utf-8") as target:
-            writer = csv.DictWriter(target, fieldnames=["text", *LABELS])
-            writer.writeheader()
-            writer.writerows(rows)
+    corpus = write_small_corpus(tmp_path / "training")
     app = create_app({"APP_ENV": "testing", "DATABASE_URL": f"sqlite:///{tmp_path / 'ui.db'}",
                       "MODEL_DIR": str(tmp_path / "models"), "TRAINING_DATA_DIR": str(corpus),
                       "INSTANCE_PATH": str(tmp_path),
                       "SECRET_KEY": "browser-test-secret-key-not-for-production"})
     with app.app_context():
         db.create_all()
-    http = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=http.serve_forever, name="admin-ui-server", daemon=True)
-    thread.start()
-    try:
-        yield app, f"http://127.0.0.1:{http.server_port}"
-    finally:
-        http.shutdown()
-        thread.join(timeout=10)
-        http.server_close()
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
+    with serve(app) as url:
+        yield app, url
 
 
 @pytest.fixture

@@ -1,27 +1,15 @@
 """A small seed corpus and an empty model registry, so that training in a test takes seconds."""
 
-import csv
-
 import pytest
 
-from classifier import LABELS
 from service import create_app
-from tests.conftest import ROOT, make_user
+from tests.conftest import make_user, write_small_corpus
 
 
 @pytest.fixture
 def small_corpus(tmp_path):
     """Twenty comments from each seed file."""
-    directory = tmp_path / "training"
-    directory.mkdir()
-    for path in sorted((ROOT / "training_data").glob("*.csv")):
-        with open(path, newline="", encoding="utf-8") as source:
-            rows = list(csv.DictReader(source))[:20]
-        with open(directory / path.name, "w", newline="", encoding="utf-8") as target:
-            writer = csv.DictWriter(target, fieldnames=["text", *LABELS])
-            writer.writeheader()
-            writer.writerows(rows)
-    return directory
+    return write_small_corpus(tmp_path / "training")
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 import os
 import sys
+from pathlib import Path
 
 
 def _number(name: str, default: str, low: int, high: int) -> int:
@@ -23,6 +24,28 @@ accesslog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+
+# Metrics: each worker is a process with its own counters, so each writes them to files in
+# one folder and /metrics, whichever worker answers, sums them (prometheus_client's
+# multiprocess mode). Set here, in the master, so every worker inherits it before it
+# imports prometheus_client. One folder per gunicorn: the default is in the instance folder.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    _instance = Path(os.environ.get("INSTANCE_PATH") or Path(__file__).resolve().parent / "instance")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_instance / "metrics")
+
+
+def on_starting(server) -> None:
+    """Start the metrics from zero: a previous run's files would be added in."""
+    folder = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):
+        stale.unlink()
+
+
+def child_exit(server, worker) -> None:
+    """A worker has gone: drop its live gauges (its counters stay in the sums)."""
+    from prometheus_client import multiprocess
+    multiprocess.mark_process_dead(worker.pid)
 
 
 def post_worker_init(worker) -> None:

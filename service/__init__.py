@@ -12,6 +12,7 @@ from datetime import timedelta
 from flask import Flask, Response, redirect, request, url_for
 
 from classifier import ModelRegistry
+from service import metrics
 from service.api import ModerationApi
 from service.config import Settings
 from service.extensions import configure_engine, csrf, db, login_manager, migrate
@@ -69,6 +70,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["moderation.api"] = api
     _wire_services(app, settings)
     _register_endpoints(app, api)
+    metrics.init_app(app, settings.metrics_token)
     app.after_request(_security_headers)
     return app
 

@@ -36,6 +36,8 @@ class Settings:
     # How much worse than the active model (in ROC-AUC, PR-AUC or error-rate points) a
     # candidate may be on the evaluation set and still be promoted.
     promotion_tolerance: float = 0.01
+    # Bearer token /metrics asks for; unset: /metrics answers loopback callers only.
+    metrics_token: str | None = None
 
     @property
     def webhook_policy(self):
@@ -72,6 +74,7 @@ class Settings:
             webhook_allow_http=_flag(environ, "WEBHOOK_ALLOW_HTTP"),
             webhook_allow_private=_flag(environ, "WEBHOOK_ALLOW_PRIVATE"),
             promotion_tolerance=_fraction(environ, "PROMOTION_TOLERANCE", default=0.01),
+            metrics_token=_metrics_token(environ),
         )
 
 
@@ -110,6 +113,15 @@ def _whole_number(environ: Mapping[str, str], name: str, *, default: int, low: i
     if not raw.isdigit() or not low <= int(raw) <= high:
         raise ConfigError(f"{name} must be a whole number from {low} to {high}; got {raw!r}")
     return int(raw)
+
+
+def _metrics_token(environ: Mapping[str, str]) -> str | None:
+    token = environ.get("METRICS_TOKEN") or None
+    if token is not None and (len(token) < 16 or not token.isascii() or not token.isprintable()
+                              or " " in token):
+        raise ConfigError("METRICS_TOKEN must be at least 16 printable ASCII characters "
+                          "without spaces")
+    return token
 
 
 def _secret_key(environ: Mapping[str, str], env: str, instance_path: Path) -> str:

@@ -36,7 +36,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         TESTING=settings.env == "testing",
         MODERATION_SETTINGS=settings,
         SQLALCHEMY_DATABASE_URI=settings.database_url,
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings.database_url),
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         API_TITLE="Comment moderation",
         API_VERSION="v1",
@@ -73,6 +73,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     metrics.init_app(app, settings.metrics_token)
     app.after_request(_security_headers)
     return app
+
+
+def _engine_options(database_url: str) -> dict[str, Any]:
+    """Pre-ping pooled connections, so a restarted database is found again without a restart
+    here; on PostgreSQL give up connecting after 5 s, so an unreachable server answers 503
+    while the client still waits, not a hang until gunicorn kills the worker."""
+    options: dict[str, Any] = {"pool_pre_ping": True}
+    if database_url.startswith("postgresql"):
+        options["connect_args"] = {"connect_timeout": 5}
+    return options
 
 
 # No inline script anywhere: comment text is escaped, and even if it were not, a script in

@@ -13,6 +13,8 @@ from typing import Any
 import marshmallow as ma
 from flask import Flask, Request, current_app, g, render_template, request
 from flask_smorest import Api, Blueprint, abort
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -39,6 +41,35 @@ _HTML_MESSAGES = {500: "Internal error. It has been logged."}
 _DOMAIN_STATUS: dict[type[DomainError], int] = {
     NotFound: 404, Conflict: 409, InvalidInput: 422, Unavailable: 503, Forbidden: 403,
 }
+
+DATABASE_UNAVAILABLE = "The database is unavailable; retry shortly."
+DATABASE_RETRY_AFTER = "5"  # seconds: a restart or failover, not a long outage
+# SQLSTATE classes of a lost or refusing server: connection exception, insufficient
+# resources (too many connections), operator intervention (shutdown, recovery), and
+# transaction rollback (deadlock, serialisation), which a retry also resolves.
+_RETRYABLE_SQLSTATES = ("08", "53", "57P", "40")
+_RETRYABLE_SQLITE = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN", "SQLITE_IOERR",
+                     "SQLITE_FULL")
+
+
+def database_unavailable(error: SQLAlchemyError) -> bool:
+    """Whether ``error`` means the database cannot serve now (gone, restarting, busy),
+    rather than a fault in the request or the code: the former is worth a retry."""
+    if isinstance(error, PoolTimeout):
+        return True
+    if not isinstance(error, DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    if not isinstance(error, OperationalError):
+        return False
+    orig = error.orig
+    sqlite_name = getattr(orig, "sqlite_errorname", None)
+    if sqlite_name is not None:
+        return sqlite_name.startswith(_RETRYABLE_SQLITE)
+    sqlstate = getattr(orig, "sqlstate", None)
+    # No SQLSTATE: no server answered at all (refused, timed out, closed mid-query).
+    return sqlstate is None or sqlstate.startswith(_RETRYABLE_SQLSTATES)
 
 
 class ModerationApi(Api):
@@ -74,9 +105,32 @@ class ModerationApi(Api):
             exception.data["headers"] = {"Retry-After": "30"}
         return self.handle_http_exception(exception)
 
+    def handle_database_error(self, error: SQLAlchemyError):
+        """A database that is down, restarting or refusing connections answers 503 with
+        Retry-After rather than 500: the client may send the request again (a submission
+        with its ``client_id`` is still stored once). Anything else stays a logged 500."""
+        from service.extensions import db
+        try:
+            db.session.rollback()  # the transaction is lost either way; free the connection
+        except SQLAlchemyError:
+            pass
+        if not database_unavailable(error):
+            raise error  # a fault, not an outage: Flask's 500 (or the test's traceback)
+        # Only the driver's first line: the full error carries the statement's parameters.
+        orig = getattr(error, "orig", None) or error
+        log.warning("database unavailable on %s %r: %r", request.method, request.path,
+                    str(orig).split("\n", 1)[0][:200])
+        exception = HTTPException()
+        exception.code = 503
+        exception.description = DATABASE_UNAVAILABLE
+        exception.data = {"message": DATABASE_UNAVAILABLE,
+                          "headers": {"Retry-After": DATABASE_RETRY_AFTER}}
+        return self.handle_http_exception(exception)
+
     def init_app(self, app: Flask, *args: Any, **kwargs: Any) -> None:
         super().init_app(app, *args, **kwargs)
         app.register_error_handler(DomainError, self.handle_domain_error)
+        app.register_error_handler(SQLAlchemyError, self.handle_database_error)
         self.spec.components.security_scheme(
             "siteKey", {"type": "http", "scheme": "bearer",
                         "description": "The site's API key, from `flask --app wsgi sites create`."})

@@ -12,7 +12,7 @@ run: export APP_ENV ?= development
 run: export WEBHOOK_ALLOW_HTTP ?= 1
 run: export WEBHOOK_ALLOW_PRIVATE ?= 1
 
-.PHONY: run setup test bench bench-quality bench-queue bench-webhooks clean
+.PHONY: run setup test bench bench-quality bench-queue bench-webhooks bench-load bench-training clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +72,18 @@ bench-queue: $(VENV)/.bench
 ## make bench)
 bench-webhooks: $(VENV)/.bench
 	$(BIN)/python -m bench.webhooks
+
+## bench-load: comments at a steady 50/s for 3 minutes to gunicorn on PostgreSQL (a local
+## bench_load, dropped and created anew) with webhooks delivered meanwhile: throughput,
+## p50/p99, errors, then every acknowledged comment checked in the database (not part of
+## make bench; BENCH_LOAD_ARGS="--rate 30 --seconds 60" to change)
+bench-load: $(VENV)/.bench
+	$(BIN)/python -m bench.load $(BENCH_LOAD_ARGS)
+
+## bench-training: training time and peak memory from 10,000 to 200,000 comments, each size
+## in a fresh process (needs ../shared/datasets; not part of make bench)
+bench-training: $(VENV)/.bench
+	$(BIN)/python -m bench.training
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -17,7 +17,9 @@ so scoring costs one dictionary lookup per word in Python. ``transform`` builds 
 features as a sparse matrix for training. Counting each word once also means a comment
 cannot dilute its abuse by repeating one harmless word.
 
-Vocabulary and idf come from scikit-learn's ``TfidfVectorizer`` at ``fit``.
+Vocabulary and idf are scikit-learn's ``TfidfVectorizer``'s, to the bit: ``fit`` counts
+them over distinct words on arrays (``_fit_by_distinct_words``), several times faster than
+``TfidfVectorizer``, which remains the path for settings the fast one does not cover.
 """
 
 from __future__ import annotations
@@ -69,6 +71,20 @@ class CommentVectorizer(TransformerMixin, BaseEstimator):
             raise ValueError(f"char_ngram_range must lie within (1, 8), "
                              f"got {self.char_ngram_range}")
         texts = list(X)
+        fitted = None
+        if (self.max_word_features is None and self.max_char_features is None
+                and isinstance(self.min_df, (int, np.integer)) and 1 <= self.min_df <= len(texts)):
+            fitted = _fit_by_distinct_words(texts, self.word_ngram_range,
+                                            self.char_ngram_range, int(self.min_df))
+        if fitted is None:  # other settings, or nothing to keep: scikit-learn says why
+            fitted = self._fit_with_scikit_learn(texts)
+        self.word_vocabulary_, self.word_idf_, self.char_vocabulary_, self.char_idf_ = fitted
+        self.n_word_features_ = len(self.word_vocabulary_)
+        self.n_features_out_ = self.n_word_features_ + len(self.char_vocabulary_)
+        return self
+
+    def _fit_with_scikit_learn(self, texts: list[str]) -> tuple[dict, np.ndarray, dict, np.ndarray]:
+        """Vocabularies and idf as two ``TfidfVectorizer`` fit them (the definition)."""
         words = TfidfVectorizer(lowercase=False, token_pattern=WORD_TOKENS,
                                 ngram_range=self.word_ngram_range, min_df=self.min_df,
                                 max_features=self.max_word_features, dtype=np.float32)
@@ -77,13 +93,8 @@ class CommentVectorizer(TransformerMixin, BaseEstimator):
                                 max_features=self.max_char_features, dtype=np.float32)
         words.fit(texts)
         chars.fit(texts)
-        self.word_vocabulary_ = dict(words.vocabulary_)
-        self.char_vocabulary_ = dict(chars.vocabulary_)
-        self.word_idf_ = words.idf_.astype(np.float32)
-        self.char_idf_ = chars.idf_.astype(np.float32)
-        self.n_word_features_ = len(self.word_vocabulary_)
-        self.n_features_out_ = self.n_word_features_ + len(self.char_vocabulary_)
-        return self
+        return (dict(words.vocabulary_), words.idf_.astype(np.float32),
+                dict(chars.vocabulary_), chars.idf_.astype(np.float32))
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
@@ -110,6 +121,39 @@ class CommentVectorizer(TransformerMixin, BaseEstimator):
         matrix = sparse.hstack([_scale_rows(word_part, word_norms),
                                 _scale_rows(char_part, char_norms)], format="csr")
         return matrix.astype(np.float32)
+
+    def training_matrices(self, batches: Sequence[Sequence[str]]) -> list[sparse.csr_matrix]:
+        """``transform`` of each batch, with sorted indices, for training: the same values
+        to the bit, built with less time and memory (rows scaled in place, no copies for
+        the sum, the stacking or the dtype)."""
+        return [self._training_matrix(batch) for batch in batches]
+
+    def _training_matrix(self, batch: Sequence[str]) -> sparse.csr_matrix:
+        texts = [text.split() for text in batch]
+        table = WordTable(self)  # its own, as in transform: the same sums in the same order
+        pieces = table.pieces([[words] for words in texts])
+        del texts
+        chars = table.take_new_rows()
+        n_texts = len(batch)
+        # transform's matrices, built from their sorted (row, column) pairs.
+        word_part = sparse.csr_matrix(
+            (self.word_idf_[pieces.feature_ids], pieces.feature_ids,
+             _pointers(pieces.feature_groups, n_texts)),
+            shape=(n_texts, self.n_word_features_), dtype=np.float32)
+        word_norms = np.sqrt(np.asarray(word_part.multiply(word_part).sum(axis=1)).ravel())
+        has_words = sparse.csr_matrix(
+            (np.ones(len(pieces.rows), np.float32), pieces.rows,
+             _pointers(pieces.row_groups, n_texts)), shape=(n_texts, chars.shape[0]))
+        del pieces
+        char_part = (has_words @ chars).tocsr()
+        char_norms = np.sqrt(has_words @ table.sqnorms[:chars.shape[0]])
+        del has_words, chars, table
+        char_part.sort_indices()
+        _scale_rows_in_place(word_part, word_norms)
+        _scale_rows_in_place(char_part, char_norms)
+        matrix = sparse.hstack([word_part, char_part], format="csr")
+        matrix.has_sorted_indices = True  # each part's are, and chars come after words
+        return matrix
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         names = np.empty(self.n_features_out_, dtype=object)
@@ -170,9 +214,241 @@ class CommentVectorizer(TransformerMixin, BaseEstimator):
         return index
 
 
+# -- fitting: the vocabularies and idf of TfidfVectorizer, counted over distinct words ---------
+
+def _fit_by_distinct_words(texts: list[str], word_ngram_range: tuple[int, int],
+                           char_ngram_range: tuple[int, int], min_df: int
+                           ) -> tuple[dict, np.ndarray, dict, np.ndarray] | None:
+    """What ``_fit_with_scikit_learn`` returns, the same to the bit, several times faster.
+
+    scikit-learn cuts every text into n-grams in Python and counts them one by one. Both
+    parts decompose by white-space-separated word: a text's word tokens are its words'
+    tokens in order (a token never spans white space), and its ``char_wb`` n-grams are its
+    words' n-grams. So each distinct word is cut once, and the document frequencies are
+    counted on arrays (word n-grams as runs of token ids; character n-grams through the
+    texts' distinct words). Vocabulary ids follow the sorted terms and idf is smoothed, in
+    float32, as scikit-learn does. None when a part would be empty (scikit-learn then
+    raises its own error)."""
+    n_texts = len(texts)
+    split = [text.split() for text in texts]
+    lengths = np.fromiter(map(len, split), dtype=np.int64, count=n_texts)
+    occurrences = list(chain.from_iterable(split))
+    del split
+    distinct = list(dict.fromkeys(occurrences))
+    index = {word: i for i, word in enumerate(distinct)}
+    word_ids = np.fromiter(map(index.__getitem__, occurrences), dtype=np.int64,
+                           count=len(occurrences))
+    del occurrences, index
+    text_of = np.repeat(np.arange(n_texts, dtype=np.int64), lengths)
+    parts = []
+    for counter, ngram_range in ((_word_ngram_frequencies, word_ngram_range),
+                                 (_char_ngram_frequencies, char_ngram_range)):
+        terms, frequencies = counter(distinct, word_ids, text_of, n_texts, ngram_range, min_df)
+        if not terms:
+            return None
+        order = sorted(range(len(terms)), key=terms.__getitem__)
+        vocabulary = {terms[i]: k for k, i in enumerate(order)}
+        df = np.asarray(frequencies, dtype=np.float32)[order]
+        # TfidfTransformer.fit, smooth_idf=True, in the dtype of the counts (float32).
+        df += 1.0
+        idf = np.full_like(df, fill_value=n_texts + 1, dtype=np.float32)
+        idf /= df
+        np.log(idf, out=idf)
+        idf += 1.0
+        parts += [vocabulary, idf]
+    return parts[0], parts[1], parts[2], parts[3]
+
+
+def _word_ngram_frequencies(distinct: list[str], word_ids: np.ndarray, text_of: np.ndarray,
+                            n_texts: int, ngram_range: tuple[int, int], min_df: int
+                            ) -> tuple[list[str], np.ndarray]:
+    """The word n-grams seen in ``min_df`` texts or more, and in how many texts each is.
+
+    ``distinct`` are the distinct words; ``word_ids`` every word of every text in order, as
+    indexes into it, and ``text_of`` the text each belongs to. An n-gram is numbered by the
+    number of its (n-1)-gram prefix and its last token, so any n fits in 64 bits."""
+    token_lists = [_TOKENS.findall(word) for word in distinct]
+    counts = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists))
+    all_tokens = list(chain.from_iterable(token_lists))
+    del token_lists
+    names = list(dict.fromkeys(all_tokens))
+    token_index = {token: i for i, token in enumerate(names)}
+    word_tokens = np.fromiter(map(token_index.__getitem__, all_tokens), dtype=np.int64,
+                              count=len(all_tokens))
+    del all_tokens, token_index
+    # Every text's tokens in order, and the text of each.
+    per_occurrence = counts[word_ids]
+    total = int(per_occurrence.sum())
+    offsets = np.repeat((np.cumsum(counts) - counts)[word_ids]
+                        - (np.cumsum(per_occurrence) - per_occurrence), per_occurrence)
+    tokens = word_tokens[offsets + np.arange(total)]
+    token_text = np.repeat(text_of, per_occurrence)
+    del offsets, per_occurrence
+    low, high = ngram_range
+    terms: list[str] = []
+    frequencies = []
+    grams, n_grams = tokens, len(names)  # each position's n-gram number (-1: none)
+    for n in range(1, high + 1):
+        if n > 1:
+            if total < n:
+                break
+            previous = grams[:-1]
+            valid = (previous >= 0) & (token_text[:total - n + 1] == token_text[n - 1:])
+            if n_grams * len(names) >= 2 ** 62:
+                raise OverflowError("too many word n-grams to number")
+            keys = previous[valid] * len(names) + tokens[n - 1:][valid]
+            grams = np.full(total - n + 1, -1, dtype=np.int64)
+            if len(keys):
+                _, first, numbers = np.unique(keys, return_index=True, return_inverse=True)
+                grams[valid] = numbers
+                n_grams = len(first)
+                starts = np.flatnonzero(valid)[first]  # where each n-gram is first seen
+            else:
+                n_grams, starts = 0, np.zeros(0, np.int64)
+        if n < low or n_grams == 0:
+            continue
+        seen = grams >= 0
+        df = np.bincount(_distinct_pairs(token_text[:len(grams)][seen], grams[seen], n_grams),
+                         minlength=n_grams)
+        kept = np.flatnonzero(df >= min_df)
+        if n == 1:
+            terms += [names[i] for i in kept.tolist()]
+        else:
+            runs = tokens[starts[kept][:, None] + np.arange(n)].tolist()
+            terms += [" ".join([names[t] for t in run]) for run in runs]
+        frequencies.append(df[kept])
+    return terms, (np.concatenate(frequencies) if frequencies else np.zeros(0, np.int64))
+
+
+def _char_ngram_frequencies(distinct: list[str], word_ids: np.ndarray, text_of: np.ndarray,
+                            n_texts: int, ngram_range: tuple[int, int], min_df: int
+                            ) -> tuple[list[str], np.ndarray]:
+    """The ``char_wb`` n-grams seen in ``min_df`` texts or more, and in how many texts each
+    is (arguments as :func:`_word_ngram_frequencies`). A text holds an n-gram when one of
+    its distinct words does: a product of (text x word) and (word x n-gram) incidence."""
+    low, high = ngram_range
+    fast = [word.isascii() and "\x00" not in word and len(word) + 2 >= low
+            for word in distinct]
+    word_rows, keys = [], []
+    fast_rows = [i for i, ok in enumerate(fast) if ok]
+    if fast_rows:
+        # ASCII words all at once: windows of each padded " word " read in base 128, as
+        # transform reads them (no NUL, so lengths cannot collide). A word of fewer than
+        # n + 1 padded characters is its own last n-gram, the window of its full length.
+        padded = np.fromiter((len(distinct[i]) + 2 for i in fast_rows), dtype=np.int64,
+                             count=len(fast_rows))
+        codes = np.frombuffer("".join(f" {distinct[i]} " for i in fast_rows).encode("ascii"),
+                              dtype=np.uint8).astype(np.int64)
+        word_of = np.repeat(np.asarray(fast_rows, dtype=np.int64), padded)
+        window = codes
+        for n in range(1, high + 1):
+            if n > 1:
+                if len(codes) < n:
+                    break
+                window = window[:-1] * 128 + codes[n - 1:]
+            if n < low:
+                continue
+            starts = np.flatnonzero(word_of[:len(window)] == word_of[n - 1:])
+            word_rows.append(word_of[starts])
+            keys.append(window[starts])
+    other_rows, other_keys, strings = [], [], {}
+    for i, ok in enumerate(fast):
+        if ok:
+            continue
+        for gram in _char_wb_grams(distinct[i], low, high):
+            if gram.isascii() and "\x00" not in gram:
+                key = 0
+                for byte in gram.encode("ascii"):
+                    key = key * 128 + byte
+                other_rows.append(i)
+                other_keys.append(key)
+            else:
+                other_rows.append(-1 - i)  # numbered after the ASCII n-grams, below
+                other_keys.append(strings.setdefault(gram, len(strings)))
+    rows = np.concatenate(word_rows + [np.asarray(other_rows, dtype=np.int64)])
+    all_keys = np.concatenate(keys + [np.asarray(other_keys, dtype=np.int64)])
+    del word_rows, keys, other_rows, other_keys
+    as_number = rows >= 0
+    numbers, ids = np.unique(all_keys[as_number], return_inverse=True)
+    grams = np.empty(len(all_keys), dtype=np.int64)
+    grams[as_number] = ids
+    grams[~as_number] = len(numbers) + all_keys[~as_number]
+    rows[~as_number] = -1 - rows[~as_number]
+    del all_keys, ids
+    n_grams = len(numbers) + len(strings)
+    if n_grams == 0:
+        return [], np.zeros(0, np.int64)
+    # Incidences (word x n-gram) and (text x word), each pair once.
+    pairs = _distinct_pairs(rows, grams, n_grams, keep_first=True)
+    del rows, grams
+    pair_words, pair_grams = np.divmod(pairs, n_grams)
+    has_gram = sparse.csr_matrix(
+        (np.ones(len(pairs), np.float32), pair_grams,
+         np.concatenate([[0], np.cumsum(np.bincount(pair_words, minlength=len(distinct)))])),
+        shape=(len(distinct), n_grams))
+    del pairs, pair_words, pair_grams
+    text_words = _distinct_pairs(text_of, word_ids, len(distinct), keep_first=True)
+    texts_, words_ = np.divmod(text_words, len(distinct))
+    has_word = sparse.csr_matrix(
+        (np.ones(len(text_words), np.float32), words_,
+         np.concatenate([[0], np.cumsum(np.bincount(texts_, minlength=n_texts))])),
+        shape=(n_texts, len(distinct)))
+    del text_words, texts_, words_
+    df = np.zeros(n_grams, dtype=np.int64)
+    for first in range(0, n_texts, 20_000):  # in blocks, to bound the product's memory
+        product = has_word[first:first + 20_000] @ has_gram
+        df += np.bincount(product.indices, minlength=n_grams)
+        del product
+    kept = np.flatnonzero(df >= min_df)
+    by_number = kept[kept < len(numbers)]
+    digits = (numbers[by_number][:, None] >> (7 * np.arange(7, -1, -1))) & 127
+    terms = [bytes(row).lstrip(b"\x00").decode("ascii")
+             for row in digits.astype(np.uint8).tolist()]
+    by_string = list(strings)
+    terms += [by_string[i - len(numbers)] for i in kept[kept >= len(numbers)].tolist()]
+    return terms, df[kept]
+
+
+def _char_wb_grams(word: str, low: int, high: int) -> list[str]:
+    """A word's ``char_wb`` n-grams, with repeats (scikit-learn's rule: a word no longer
+    than n is one n-gram, and larger n are skipped)."""
+    padded = f" {word} "
+    length = len(padded)
+    grams: list[str] = []
+    for n in range(low, high + 1):
+        if length <= n:
+            grams.append(padded)
+            break
+        grams += [padded[i:i + n] for i in range(length - n + 1)]
+    return grams
+
+
+def _distinct_pairs(first: np.ndarray, second: np.ndarray, n_second: int, *,
+                    keep_first: bool = False) -> np.ndarray:
+    """The distinct (first, second) pairs: their ``second`` values, or with ``keep_first``
+    the pairs as ``first * n_second + second``, sorted."""
+    if len(first) and int(first.max()) * n_second >= 2 ** 62:
+        raise OverflowError("too many pairs to number")
+    keys = _distinct(first * n_second + second).astype(np.int64)
+    return keys if keep_first else keys % n_second
+
+
 def _scale_rows(matrix: sparse.csr_matrix, norms: np.ndarray) -> sparse.csr_matrix:
     scale = np.divide(1.0, norms, out=np.zeros_like(norms, dtype=np.float64), where=norms > 0)
     return sparse.diags(scale.astype(np.float32)) @ matrix
+
+
+def _scale_rows_in_place(matrix: sparse.csr_matrix, norms: np.ndarray) -> None:
+    """``_scale_rows`` on the matrix itself (the same float32 products)."""
+    scale = np.divide(1.0, norms, out=np.zeros_like(norms, dtype=np.float64), where=norms > 0)
+    matrix.data *= np.repeat(scale.astype(np.float32), np.diff(matrix.indptr))
+
+
+def _pointers(groups: np.ndarray, n_groups: int) -> np.ndarray:
+    """CSR row pointers of entries whose rows, ``groups``, are sorted."""
+    pointers = np.zeros(n_groups + 1, dtype=np.int64)
+    np.cumsum(np.bincount(groups, minlength=n_groups), out=pointers[1:])
+    return pointers
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,11 +19,41 @@ workers = _number("WEB_CONCURRENCY", "2", 1, 64)
 worker_class = "sync"
 timeout = 30
 graceful_timeout = 20
-# One JSON-free line per request; comment text never appears in it (bodies are not logged).
+# One line per request, ending with its X-Request-Id (the app's log lines and error bodies
+# carry the same id); comment text never appears in it (bodies are not logged).
 accesslog = "-"
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms %({x-request-id}o)s'
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+
+
+def _json_logger_class():
+    """gunicorn's logger writing the app's JSON lines (service/log.py), access lines too.
+
+    service/log.py is loaded by its path: importing the service package would load the model
+    libraries into this master process."""
+    import importlib.util
+    from gunicorn.glogging import Logger
+    spec = importlib.util.spec_from_file_location(
+        "moderation_log", Path(__file__).resolve().parent / "service" / "log.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    class JsonLogger(Logger):
+        def setup(self, cfg) -> None:
+            super().setup(cfg)
+            for logger in (self.error_log, self.access_log):
+                for handler in logger.handlers:
+                    handler.setFormatter(module.JsonFormatter())
+
+    return JsonLogger
+
+
+# LOG_FORMAT as the app reads it (service/config.py): JSON by default in production.
+_log_format = os.environ.get("LOG_FORMAT") or (
+    "json" if (os.environ.get("APP_ENV") or "production").lower() == "production" else "text")
+if _log_format.lower() == "json":
+    logger_class = _json_logger_class()
 
 # Metrics: each worker is a process with its own counters, so each writes them to files in
 # one folder and /metrics, whichever worker answers, sums them (prometheus_client's

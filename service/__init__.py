@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from flask import Flask, Response, redirect, request, url_for
 
 from classifier import ModelRegistry
 from service import metrics
+from service import limits, log
 from service.api import ModerationApi
 from service.config import Settings
 from service.extensions import configure_engine, csrf, db, login_manager, migrate
@@ -31,6 +31,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     settings = Settings.from_env(environ, instance_path)
 
     app = Flask(__name__, instance_path=str(instance_path))
+    log.init_app(app)  # first: every later hook and error has the request id
     app.config.update(
         SECRET_KEY=settings.secret_key,
         TESTING=settings.env == "testing",
@@ -55,7 +56,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         WTF_CSRF_CHECK_DEFAULT=False,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
     )
-    _configure_logging(settings.log_level)
+    # A failed statement is logged with its traceback; its parameters (comment text, key and
+    # password hashes, webhook secrets) must not be in it.
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**app.config["SQLALCHEMY_ENGINE_OPTIONS"],
+                                               "hide_parameters": True}
+    log.configure_logging(settings.log_level, settings.log_format)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(root / "migrations"))
@@ -70,6 +75,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["moderation.api"] = api
     _wire_services(app, settings)
     _register_endpoints(app, api)
+    limits.init_app(app, settings.rate_limits, settings.redis_url)
     metrics.init_app(app, settings.metrics_token)
     app.after_request(_security_headers)
     return app
@@ -182,10 +188,3 @@ def _register_endpoints(app: Flask, api: ModerationApi) -> None:
     app.cli.add_command(sites_cli)
     app.cli.add_command(model_cli)
     app.cli.add_command(data_cli)
-
-
-def _configure_logging(level: str) -> None:
-    root = logging.getLogger()
-    if not root.handlers:
-        logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    root.setLevel(level)

@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from service.errors import (Conflict, DomainError, Forbidden, InvalidInput, NotFound,
                             Unavailable)
+from service.log import request_id
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +88,11 @@ class ModerationApi(Api):
             # The moderators' pages answer errors (a stale CSRF token, say) as a page.
             code = error.code or 500
             message = _HTML_MESSAGES.get(code) or error.description
-            return render_template("error.html", message=message, code=code), code
+            return render_template("error.html", message=message, code=code,
+                                   request_id=request_id()), code
         payload, code, headers = super().handle_http_exception(error)
         payload.setdefault("message", _DEFAULT_MESSAGES.get(code) or error.description)
+        payload["request_id"] = request_id()  # quote it when reporting the error
         if code == 401:
             headers = {**headers, "WWW-Authenticate": 'Bearer realm="moderation"'}
         return payload, code, headers
@@ -166,12 +169,25 @@ class SiteBlueprint(Blueprint):
         self.before_request(_require_json_body)
 
 
+def current_site():
+    """The site whose key this request carries (``Authorization: Bearer <api key>``), or
+    None; looked up once per request, since the rate limiter needs it before the blueprint's
+    own check. Kept in the request's environ, which no other request shares."""
+    if _SITE_KEY not in request.environ:
+        scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+        site = None
+        if scheme.lower() == "bearer" and key.strip():
+            site = current_app.extensions["moderation.sites"].authenticate(key.strip())
+        request.environ[_SITE_KEY] = site
+    return request.environ[_SITE_KEY]
+
+
+_SITE_KEY = "moderation.site"
+
+
 def _authenticate_site() -> None:
     """Authenticate the host site from ``Authorization: Bearer <api key>`` into ``g.site``."""
-    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
-    site = None
-    if scheme.lower() == "bearer" and key.strip():
-        site = current_app.extensions["moderation.sites"].authenticate(key.strip())
+    site = current_site()
     if site is None:
         abort(401)
     g.site = site

@@ -7,6 +7,7 @@ entry points turn it into one clear line on stderr instead of a traceback.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,10 +15,24 @@ from typing import Mapping
 
 ENVIRONMENTS = ("development", "production", "testing")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("json", "text")
 
 
 class ConfigError(Exception):
     """A setting is missing or invalid; the message names it."""
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """The host-site API's rate limits (``service/limits.py``), in the notation of the
+    ``limits`` library ("600/minute", "10/second;500/hour"). Sites are counted by their id,
+    authors by the site's author id within their site."""
+
+    submissions: str = "600/minute"
+    author: str = "10/minute"
+    flags: str = "600/minute"
+    reads: str = "3000/minute"
+    key_prefix: str = "moderation"  # of the counters' keys, to share one Redis
 
 
 @dataclass(frozen=True)
@@ -36,6 +51,12 @@ class Settings:
     # How much worse than the active model (in ROC-AUC, PR-AUC or error-rate points) a
     # candidate may be on the evaluation set and still be promoted.
     promotion_tolerance: float = 0.01
+    # LOG_FORMAT: one JSON object a line (production's default) or text.
+    log_format: str = "text"
+    # Rate limits on the host-site API; None when RATE_LIMITS=0 (outside production).
+    rate_limits: RateLimits | None = None
+    # Where rate-limit counters live, shared by every worker; None: each process's memory.
+    redis_url: str | None = None
     # Bearer token /metrics asks for; unset: /metrics answers loopback callers only.
     metrics_token: str | None = None
 
@@ -74,6 +95,10 @@ class Settings:
             webhook_allow_http=_flag(environ, "WEBHOOK_ALLOW_HTTP"),
             webhook_allow_private=_flag(environ, "WEBHOOK_ALLOW_PRIVATE"),
             promotion_tolerance=_fraction(environ, "PROMOTION_TOLERANCE", default=0.01),
+            log_format=_choice(environ, "LOG_FORMAT", LOG_FORMATS,
+                               default="json" if env == "production" else "text"),
+            rate_limits=_rate_limits(environ, env),
+            redis_url=_redis_url(environ),
             metrics_token=_metrics_token(environ),
         )
 
@@ -145,3 +170,41 @@ def _secret_key(environ: Mapping[str, str], env: str, instance_path: Path) -> st
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_hex(32))
     return path.read_text().strip()
+
+
+def _rate_limits(environ: Mapping[str, str], env: str) -> RateLimits | None:
+    # On in production; off in development and tests unless asked for, where one author
+    # sends many comments on purpose (the suite, end-to-end tests, benchmarks).
+    enabled = _flag(environ, "RATE_LIMITS") if environ.get("RATE_LIMITS") else env == "production"
+    if not enabled:
+        return None
+    defaults = RateLimits()
+    prefix = environ.get("RATE_LIMIT_KEY_PREFIX") or defaults.key_prefix
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", prefix):
+        raise ConfigError("RATE_LIMIT_KEY_PREFIX must be 1 to 64 of A-Z a-z 0-9 . _ -; "
+                          f"got {prefix!r}")
+    return RateLimits(
+        submissions=_rate(environ, "RATE_LIMIT_SUBMISSIONS", defaults.submissions),
+        author=_rate(environ, "RATE_LIMIT_AUTHOR", defaults.author),
+        flags=_rate(environ, "RATE_LIMIT_FLAGS", defaults.flags),
+        reads=_rate(environ, "RATE_LIMIT_READS", defaults.reads),
+        key_prefix=prefix,
+    )
+
+
+def _rate(environ: Mapping[str, str], name: str, default: str) -> str:
+    from limits import parse_many
+    raw = (environ.get(name) or default).strip()
+    try:
+        parse_many(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a rate such as '600/minute' or "
+                          f"'10/second;500/hour'; got {raw!r}") from None
+    return raw
+
+
+def _redis_url(environ: Mapping[str, str]) -> str | None:
+    url = environ.get("REDIS_URL") or None
+    if url is not None and not url.startswith(("redis://", "rediss://", "redis+unix://")):
+        raise ConfigError("REDIS_URL must be a redis://, rediss:// or redis+unix:// URL")
+    return url

@@ -115,6 +115,7 @@ def _wire_services(app: Flask, settings: Settings) -> None:
     from service.retraining.services import ExampleStore
     from service.retraining.shadow import ShadowService
     from service.retraining.versions import VersionService
+    from service.privacy.services import PrivacyService
     from service.publishing.services import PublishingService
     from service.review.dashboard import DashboardService
     from service.review.services import ReviewService
@@ -150,6 +151,8 @@ def _wire_services(app: Flask, settings: Settings) -> None:
     app.extensions["moderation.review"] = review
     app.extensions["moderation.dashboard"] = DashboardService(db.session, review)
     app.extensions["moderation.publishing"] = PublishingService(db.session)
+    app.extensions["moderation.privacy"] = PrivacyService(
+        db.session, retain_rejected_days=settings.retain_rejected_days)
 
     @login_manager.user_loader
     def _load_user(user_id: str):
@@ -162,6 +165,8 @@ def _register_endpoints(app: Flask, api: ModerationApi) -> None:
     from service.accounts.cli import users_cli
     from service.publishing import views as publishing_views
     from service.publishing.cli import worker_command
+    from service.privacy import views as privacy_views
+    from service.privacy.cli import privacy_cli
     from service.review import api as review_api
     from service.review import models as review_models  # noqa: F401 (table)
     from service.review import web as review_web
@@ -178,6 +183,7 @@ def _register_endpoints(app: Flask, api: ModerationApi) -> None:
     api.register_blueprint(review_api.blp)
     api.register_blueprint(publishing_views.blp)
     api.register_blueprint(retraining_api.blp)
+    api.register_blueprint(privacy_views.blp)
     app.register_blueprint(meta.bp)
     app.register_blueprint(accounts_web.bp)
     app.register_blueprint(review_web.bp)
@@ -188,3 +194,4 @@ def _register_endpoints(app: Flask, api: ModerationApi) -> None:
     app.cli.add_command(sites_cli)
     app.cli.add_command(model_cli)
     app.cli.add_command(data_cli)
+    app.cli.add_command(privacy_cli)

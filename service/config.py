@@ -57,6 +57,9 @@ class Settings:
     rate_limits: RateLimits | None = None
     # Where rate-limit counters live, shared by every worker; None: each process's memory.
     redis_url: str | None = None
+    # Rejected and removed comments' text is erased this many days after the decision
+    # (0: kept for ever).
+    retain_rejected_days: int = 90
     # Bearer token /metrics asks for; unset: /metrics answers loopback callers only.
     metrics_token: str | None = None
 
@@ -99,6 +102,8 @@ class Settings:
                                default="json" if env == "production" else "text"),
             rate_limits=_rate_limits(environ, env),
             redis_url=_redis_url(environ),
+            retain_rejected_days=_whole_number(environ, "RETAIN_REJECTED_DAYS", default=90,
+                                               low=0, high=36500),
             metrics_token=_metrics_token(environ),
         )
 

@@ -1,7 +1,8 @@
 """The one place where a comment's status changes, and what must accompany each change.
 
 Every change, the classifier's decision at submission, readers' reports and a moderator's
-decision, goes through :func:`record_submission` or :func:`transition`. In the caller's
+decision, goes through :func:`record_submission` or :func:`transition` (and erasure of the
+text, for privacy, through :func:`erase`). In the caller's
 transaction they also write the audit entry, keep the queue counts, and store a person's
 decision as a training example, and write the outbox event the host site will receive: a
 change is never stored without its event, nor announced without being stored.
@@ -16,6 +17,7 @@ from datetime import datetime
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from classifier import LABELS
 from service.comments.models import AuditEntry, Comment, CommentStatus, QueueCount
@@ -116,6 +118,8 @@ def transition(session: Session, comment: Comment, action: Action, *, actor: Act
     """
     allowed, target = TRANSITIONS[action]
     before = comment.status
+    if comment.text == ERASED:
+        raise Conflict(f"comment {comment.id} was erased; it can never be published again")
     if before not in allowed:
         raise Conflict(_state_conflict(session, comment, action))
     now = utcnow()
@@ -151,6 +155,48 @@ def transition(session: Session, comment: Comment, action: Action, *, actor: Act
     session.add(entry)
     _announce(session, comment, ACTION_EVENTS[action], now)
     return entry
+
+
+# An erased comment's text. No comment is ever submitted empty, so it marks erasure too.
+ERASED = ""
+# What erasure leaves of each status: nothing stays where it could be published from.
+ERASED_STATUS = {S.APPROVED: S.REMOVED, S.REPORTED: S.REMOVED, S.PENDING_REVIEW: S.REMOVED,
+                 S.REJECTED: S.REJECTED, S.REMOVED: S.REMOVED}
+
+
+def erase(session: Session, comment: Comment, *, actor: Actor, action: str) -> bool:
+    """Blank the comment's text for good (a reader's erasure, or retention's ``action``) and
+    take it out of reach: approved, reported and pending comments become removed, and a
+    published one is announced ``comment.removed`` so the host site takes it down. The event
+    is dumped after the text is blank (and, for erasure, after the caller blanked the
+    author's name), so it carries neither. Returns whether it wrote an event; the caller
+    commits, and scrubs the older events, notes and examples that held the text.
+    """
+    while True:
+        before = comment.status
+        target = ERASED_STATUS[S(before)].value
+        now = utcnow()
+        values = {"status": target, "text": ERASED, "content_hash": ERASED, "flag_count": 0,
+                  "claimed_by_id": None, "claim_expires_at": None, "updated_at": now}
+        # Conditional on the status read, as transition is: a decision landing meanwhile
+        # is read again rather than overwritten blind (its count would go astray).
+        if session.execute(update(Comment).where(Comment.id == comment.id,
+                                                 Comment.status == before)
+                           .values(**values).execution_options(synchronize_session=False)
+                           ).rowcount == 1:
+            break
+        session.refresh(comment)
+    for key, value in values.items():
+        set_committed_value(comment, key, value)  # already stored: no second UPDATE
+    if target != before:
+        _count(session, comment.site_id, {before: -1, target: 1})
+    session.add(AuditEntry(site_id=comment.site_id, comment_id=comment.id,
+                           author_id=comment.author_id, actor=actor.name, action=action,
+                           status_before=before, status_after=target, created_at=now))
+    if before in (S.APPROVED, S.REPORTED):
+        _announce(session, comment, ACTION_EVENTS[Action.REMOVE], now)
+        return True
+    return False
 
 
 def _announce(session: Session, comment: Comment, event_type: str, now: datetime) -> None:

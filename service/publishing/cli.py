@@ -1,8 +1,10 @@
 """`flask --app wsgi worker`: deliver the outbox's events to the sites' webhooks, run the
-admins' training jobs and score live comments with a shadow model."""
+admins' training jobs, score live comments with a shadow model, and purge refused comments
+past their retention period."""
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 from typing import Callable
@@ -15,6 +17,8 @@ from service.extensions import db
 from service.publishing.worker import DeliveryWorker
 from service.retraining.jobs import JobRunner
 from service.retraining.shadow import ShadowScorer
+
+log = logging.getLogger(__name__)
 
 
 @click.command("worker")
@@ -52,7 +56,9 @@ def worker_command(once: bool, batch_size: int, lease_seconds: int, poll_seconds
     helpers = [threading.Thread(target=_in_context, args=(app, _run_jobs, stop, worker.name),
                                 name="jobs", daemon=True),
                threading.Thread(target=_in_context, args=(app, _score_shadow, stop),
-                                name="shadow", daemon=True)]
+                                name="shadow", daemon=True),
+               threading.Thread(target=_in_context, args=(app, _purge_retention, stop),
+                                name="retention", daemon=True)]
     for thread in helpers:
         thread.start()
     worker.run(stop, poll_seconds=poll_seconds)
@@ -68,6 +74,22 @@ def _in_context(app: Flask, target: Callable[..., None], *args) -> None:
 
 def _run_jobs(stop: threading.Event, name: str) -> None:
     JobRunner(db.session, name=name).run(stop)
+
+
+def _purge_retention(stop: threading.Event, interval: float = 3600.0) -> None:
+    """Erase refused comments past RETAIN_REJECTED_DAYS now, then hourly: at most an hour
+    late, and cheap when nothing is due. A failure is logged and tried next hour."""
+    privacy = current_app.extensions["moderation.privacy"]
+    if not privacy.retain_rejected_days:
+        return
+    while not stop.is_set():
+        try:
+            privacy.purge(should_stop=stop.is_set)
+        except Exception:
+            log.exception("retention purge failed; trying again in an hour")
+            db.session.rollback()
+        if stop.wait(interval):
+            return
 
 
 def _score_shadow(stop: threading.Event) -> None:

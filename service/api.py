@@ -8,7 +8,7 @@ never build an error by hand.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import marshmallow as ma
 from flask import Flask, Request, current_app, g, render_template, request
@@ -21,6 +21,9 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from service.errors import (Conflict, DomainError, Forbidden, InvalidInput, NotFound,
                             Unavailable)
 from service.log import request_id
+
+if TYPE_CHECKING:
+    from service.sites.models import Site
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +172,7 @@ class SiteBlueprint(Blueprint):
         self.before_request(_require_json_body)
 
 
-def current_site():
+def current_site() -> Site | None:
     """The site whose key this request carries (``Authorization: Bearer <api key>``), or
     None; looked up once per request, since the rate limiter needs it before the blueprint's
     own check. Kept in the request's environ, which no other request shares."""

@@ -7,15 +7,18 @@ never build an error by hand.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import TYPE_CHECKING, Any
 
 import marshmallow as ma
+from marshmallow import missing
 from flask import Flask, Request, current_app, g, render_template, request
 from flask_smorest import Api, Blueprint, abort
+from flask_smorest.error_handler import ErrorSchema
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from webargs.flaskparser import FlaskParser
+from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from service.errors import (Conflict, DomainError, Forbidden, InvalidInput, NotFound,
@@ -76,8 +79,17 @@ def database_unavailable(error: SQLAlchemyError) -> bool:
     return sqlstate is None or sqlstate.startswith(_RETRYABLE_SQLSTATES)
 
 
+class ErrorOut(ErrorSchema):
+    """The one error shape, as the OpenAPI document describes it to clients."""
+
+    request_id = ma.fields.String(metadata={
+        "description": "This request's X-Request-ID: quote it when reporting the error."})
+
+
 class ModerationApi(Api):
     """flask-smorest's Api, with a message on every error and domain errors mapped."""
+
+    ERROR_SCHEMA = ErrorOut
 
     def handle_http_exception(self, error: HTTPException):
         if isinstance(error, InternalServerError):
@@ -151,13 +163,43 @@ class ModerationApi(Api):
 
 
 class SafeJsonParser(FlaskParser):
-    """webargs' parser, with JSON nested too deeply for Python answered 400, not 500."""
+    """webargs' parser, strict where Python's ``json`` is lenient, and never a 500.
+
+    Refused with 400: JSON nested too deeply for Python, an integer too long for Python to
+    convert (over 4,300 digits), ``NaN`` and ``Infinity`` (not JSON), and an object that
+    repeats a key, which parsers disagree on (first or last wins) and so could show a
+    proxy or log one text and store another.
+    """
 
     def _raw_load_json(self, req: Request) -> Any:
+        if not is_json_request(req):
+            return missing
+        data = req.get_data(cache=True)
         try:
-            return super()._raw_load_json(req)
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise json.JSONDecodeError(f"not UTF-8: {exc.reason}",
+                                       data.decode("utf-8", "replace"), exc.start) from exc
+        try:
+            return json.loads(text, object_pairs_hook=_unique_keys,
+                              parse_constant=_no_constants)
+        except json.JSONDecodeError:
+            raise  # webargs answers it: 400, or no body at all when it is empty
         except RecursionError:
             abort(400, message="The JSON body is nested too deeply.")
+        except ValueError:
+            abort(400, message="A number in the JSON body has too many digits.")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        abort(400, message="A JSON object in the body repeats a key.")
+    return value
+
+
+def _no_constants(name: str) -> Any:
+    abort(400, message="NaN and Infinity are not JSON numbers.")
 
 
 class SiteBlueprint(Blueprint):
@@ -170,6 +212,7 @@ class SiteBlueprint(Blueprint):
         super().__init__(*args, **kwargs)
         self.before_request(_authenticate_site)
         self.before_request(_require_json_body)
+        self.before_request(refuse_impossible_path_values)
 
 
 def current_site() -> Site | None:
@@ -199,6 +242,19 @@ def _authenticate_site() -> None:
 def _require_json_body() -> None:
     if request.method in ("POST", "PUT", "PATCH") and not request.is_json:
         abort(415)
+
+
+MAX_ROW_ID = 2**63 - 1  # ids are 64-bit columns
+
+
+def refuse_impossible_path_values() -> None:
+    """404 for a path that names what no row can hold: text with NUL or lone surrogates
+    (PostgreSQL refuses to even compare them) or an id over 64 bits (the driver cannot send
+    it). Run after authentication, so an unauthenticated caller still learns only 401."""
+    for value in (request.view_args or {}).values():
+        if isinstance(value, str) and text_fault(value) is not None \
+                or isinstance(value, int) and value > MAX_ROW_ID:
+            abort(404)
 
 
 SITE_SECURITY = [{"siteKey": []}]

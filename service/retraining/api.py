@@ -8,17 +8,21 @@ job to follow, which the worker runs.
 
 from __future__ import annotations
 
-from flask import current_app, g, url_for
+from flask import current_app, g, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
-from service.api import USER_SECURITY, SafeJsonParser, authenticate_user
+from service.api import (USER_SECURITY, SafeJsonParser, authenticate_user,
+                         refuse_impossible_path_values)
 from service.retraining.models import JobKind
 from service.retraining.schemas import (ExampleArgs, ExampleOut, ExamplePageOut, ExamplePatchIn,
                                         JobListOut, JobOut, ModelActionOut, PromoteIn,
                                         RollbackIn, ShadowIn, TargetsIn, ThresholdsIn, TrainIn,
                                         VersionListOut, VersionReportOut)
 from service.retraining.services import ExampleQuery
+
+
+MAX_JOB_ID = 2**31 - 1  # training_jobs.id is a 32-bit column on PostgreSQL
 
 
 class AdminBlueprint(Blueprint):
@@ -37,6 +41,10 @@ def _admin_only() -> None:
     if not user.is_admin:
         abort(403, message="Only an admin may do this.")
     g.user = user
+    refuse_impossible_path_values()
+    job_id = (request.view_args or {}).get("job_id")
+    if job_id is not None and job_id > MAX_JOB_ID:
+        abort(404, message=f"no job {job_id}")
 
 
 def _service(name: str):

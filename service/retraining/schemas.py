@@ -122,10 +122,15 @@ class ExamplePageOut(ma.Schema):
     next_before_id = ma.fields.Integer(allow_none=True)
 
 
+LabelsIn = ma.Schema.from_dict(
+    {label: ma.fields.Integer(required=True, strict=True, validate=validate.OneOf([0, 1]))
+     for label in LABELS}, name="LabelsIn")
+
+
 class ExamplePatchIn(ma.Schema):
-    labels = ma.fields.Dict(keys=ma.fields.String(validate=validate.OneOf(LABELS)),
-                            values=ma.fields.Integer(strict=True, validate=validate.OneOf([0, 1])),
-                            metadata={"description": "Every label, 0 or 1: the corrected truth."})
+    # A schema rather than a dict, so the document names every key (and no other).
+    labels = ma.fields.Nested(LabelsIn, metadata={
+        "description": "Every label, 0 or 1: the corrected truth."})
     excluded = ma.fields.Boolean()
 
 
@@ -140,5 +145,6 @@ class TargetsIn(ma.Schema):
 
 
 class ThresholdsIn(ma.Schema):
-    approve_below = ma.fields.Float(required=True, validate=validate.Range(0, 1))
+    approve_below = ma.fields.Float(required=True, validate=validate.Range(0, 1), metadata={
+        "description": "At most `reject_at`."})
     reject_at = ma.fields.Float(required=True, validate=validate.Range(0, 1))

@@ -19,10 +19,11 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from classifier import LABELS
-from service.api import clean_field
+from service.api import clean_field, refuse_impossible_path_values
 from service.errors import (Conflict, DomainError, Forbidden, InvalidInput, NotFound,
                             Unavailable)
 from service.extensions import csrf, utcnow
+from service.retraining.api import MAX_JOB_ID
 from service.retraining.jobs import JobService
 from service.retraining.models import FINISHED, JobKind, JobStatus
 from service.retraining.services import SUBSETS, ExampleQuery, ExampleStore
@@ -68,6 +69,10 @@ def _admins_only() -> None:
         raise Forbidden("Only admins manage models and training data.")
     if request.method == "POST":
         csrf.protect()
+    refuse_impossible_path_values()  # an id over 64 bits: 404, not a driver error
+    job_id = (request.view_args or {}).get("job_id")
+    if job_id is not None and job_id > MAX_JOB_ID:
+        raise NotFound(f"no job {job_id}")
     g.counts = current_app.extensions["moderation.review"].counts(current_user)
 
 

@@ -11,7 +11,8 @@ from flask import current_app, g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from service.api import USER_SECURITY, SafeJsonParser, authenticate_user
+from service.api import (USER_SECURITY, SafeJsonParser, authenticate_user,
+                         refuse_impossible_path_values)
 from service.review.schemas import (AuditOut, AuthorStandingOut, BulkDecisionIn, BulkDecisionOut,
                                     ClaimOut, DecisionIn, ItemOut, ModerationCommentOut,
                                     QueueArgs, QueuePageOut, StandingIn)
@@ -36,6 +37,7 @@ def review() -> ReviewService:
 @blp.before_request
 def _authenticate() -> None:
     g.user = authenticate_user()
+    refuse_impossible_path_values()
 
 
 @blp.route("/queue")

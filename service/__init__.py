@@ -13,7 +13,7 @@ from flask import Flask, Response, redirect, request, url_for
 from classifier import ModelRegistry
 from service import metrics
 from service import limits, log
-from service.api import ModerationApi
+from service.api import ModerationApi, SafeJSONProvider
 from service.config import Settings
 from service.extensions import configure_engine, csrf, db, login_manager, migrate
 
@@ -31,6 +31,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     settings = Settings.from_env(environ, instance_path)
 
     app = Flask(__name__, instance_path=str(instance_path))
+    app.json = SafeJSONProvider(app)  # deep JSON is a 400 wherever a body is read
     log.init_app(app)  # first: every later hook and error has the request id
     app.config.update(
         SECRET_KEY=settings.secret_key,

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import marshmallow as ma
 from marshmallow import missing
 from flask import Flask, Request, current_app, g, render_template, request
+from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Api, Blueprint, abort
 from flask_smorest.error_handler import ErrorSchema
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
@@ -189,6 +190,18 @@ class SafeJsonParser(FlaskParser):
             abort(400, message="The JSON body is nested too deeply.")
         except ValueError:
             abort(400, message="A number in the JSON body has too many digits.")
+
+
+class SafeJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, with JSON nested past Python's recursion limit a ValueError like any
+    other malformed JSON: wherever a request's body is read outside the schemas (the rate
+    limiter's ``get_json(silent=True)``), a RecursionError would otherwise be a 500."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError as exc:
+            raise ValueError("The JSON is nested too deeply.") from exc
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

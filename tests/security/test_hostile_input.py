@@ -309,3 +309,30 @@ def test_hostile_credentials_are_401(shared_world, client, authorization):
         response = client.open(path, method="POST" if path == "/v1/score" else "GET",
                                json={"text": "hi"}, headers={"Authorization": authorization})
         assert_error(response, 401)
+
+
+def test_hostile_bodies_are_4xx_with_rate_limits_on_too(app_config):
+    """The rate limiter reads a submission's author before the schema does (production turns
+    it on): what the schema refuses must not fail there first."""
+    from service import create_app
+    from service.extensions import db
+    from tests.conftest import make_site
+    app = create_app({**app_config, "RATE_LIMITS": "1"})
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+    try:
+        site = make_site(app, "limited")
+        client = app.test_client()
+        for body, code in [(b"[" * 30_000 + b"]" * 30_000, 400),
+                           (b'{"author": ' * 5_000 + b"1" + b"}" * 5_000, 400),
+                           (b'{"author": {"id": ' + b"9" * 5_000 + b"}}", 400),
+                           (b'{"author": {"id": "a", "id": "b"}}', 400),
+                           (b'{"author": {"id": NaN}}', 400), (b'{"author": [1]}', 422),
+                           (b'{"author": {"id": "\xff"}}', 400)]:
+            assert_error(send(client, "POST", "/v1/comments", site.headers, body), code)
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.drop_all()
+            db.engine.dispose()

@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app wsgi
 PYTEST_ARGS ?=
+# Two workers (pytest-xdist), a test file each at a time: the suite in about half the time.
+PYTEST_PARALLEL ?= -n 2 --dist loadfile
 
 # `make run` is for trying the service on this machine: development settings unless told
 # otherwise (production needs APP_ENV=production and SECRET_KEY).
@@ -52,7 +54,7 @@ test: $(VENV)/.dev
 	  || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; } \
 	  || echo "chromium could not be installed: the browser tests will be skipped" \
 	          "(as root: apt-get install -y chromium)"
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 ## bench: speed against alt-profanity-check and a bare endpoint (not part of the tests)
 bench: $(VENV)/.bench

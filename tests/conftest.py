@@ -11,11 +11,34 @@ from pathlib import Path
 
 import pytest
 
-from classifier import LoadedModel, ModelRegistry, seed_corpus, train_and_save
+from classifier import CommentClassifier, LoadedModel, ModelRegistry, seed_corpus
 from service import create_app
 from service.extensions import db
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def _database_per_worker() -> None:
+    """Under pytest-xdist (``make test`` runs two workers) each worker gets a PostgreSQL
+    database of its own, ``<name>_gw0`` and so on, so workers never drop each other's tables;
+    everything that reads TEST_DATABASE_URL follows."""
+    worker, base = os.environ.get("PYTEST_XDIST_WORKER"), os.environ.get("TEST_DATABASE_URL")
+    if not worker or not base:
+        return
+    import psycopg
+    from sqlalchemy.engine import make_url
+    url = make_url(base)
+    name = f"{url.database}_{worker}"
+    server = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(server, autocommit=True, connect_timeout=10) as connection:
+        if connection.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                              (name,)).fetchone() is None:
+            connection.execute(f'CREATE DATABASE "{name}"')
+    os.environ["TEST_DATABASE_URL"] = url.set(database=name).render_as_string(
+        hide_password=False)
+
+
+_database_per_worker()
 DATABASES = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 
 
@@ -43,8 +66,11 @@ def model_dir(tmp_path_factory) -> Path:
     if os.environ.get("TEST_MODEL_DIR"):
         return Path(os.environ["TEST_MODEL_DIR"])
     registry = ModelRegistry(tmp_path_factory.mktemp("models"))
-    metadata = train_and_save(seed_corpus(ROOT / "training_data"), registry, source="seed")
-    registry.activate(metadata["version"])
+    corpus = seed_corpus(ROOT / "training_data")
+    # One fit on everything (train_and_save would fit twice, to measure a held-out share).
+    version = registry.save(CommentClassifier().fit(corpus.texts, corpus.y), {
+        "training_data": {"source": "seed", "rows": len(corpus)}, "metrics": {}})
+    registry.activate(version)
     return registry.root
 
 

@@ -6,10 +6,13 @@ Every app test runs on SQLite, and on PostgreSQL too when TEST_DATABASE_URL is s
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import pytest
+from flask import Flask
 
 from classifier import CommentClassifier, LoadedModel, ModelRegistry, seed_corpus
 from service import create_app
@@ -92,17 +95,26 @@ def app_config(database_url, model_dir, tmp_path) -> dict[str, str]:
             "SECRET_KEY": "test-secret-key-not-for-production", "INSTANCE_PATH": str(tmp_path)}
 
 
-@pytest.fixture
-def app(app_config):
-    app = create_app(app_config)
+@contextmanager
+def fresh_app(config: dict[str, str]) -> Iterator[Flask]:
+    """An app on empty tables, dropped again (and its connections closed) afterwards."""
+    app = create_app(config)
     with app.app_context():
         db.drop_all()
         db.create_all()
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.drop_all()
-        db.engine.dispose()
+    try:
+        yield app
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.drop_all()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(app_config):
+    with fresh_app(app_config) as app:
+        yield app
 
 
 @pytest.fixture

@@ -10,11 +10,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from service import create_app
 from service.comments.models import Comment
 from service.extensions import db
 from service.retraining.models import JobKind, TrainingExample
-from tests.conftest import DATABASES, Account, SiteKey, make_site, make_user, submit
+from tests.conftest import DATABASES, Account, SiteKey, fresh_app, make_site, make_user, submit
 
 CLEAN = "Thanks for the clear explanation of the new bus timetable."
 ABUSIVE = "You are a pathetic idiot and a disgrace, shut up."
@@ -30,17 +29,10 @@ def shared_app(request, model_dir, tmp_path_factory):
     shutil.copytree(model_dir, instance / "models")
     url = (f"sqlite:///{instance / 'test.db'}" if request.param == "sqlite"
            else os.environ["TEST_DATABASE_URL"])
-    app = create_app({"APP_ENV": "testing", "DATABASE_URL": url,
-                      "MODEL_DIR": str(instance / "models"), "INSTANCE_PATH": str(instance),
-                      "SECRET_KEY": "test-secret-key-not-for-production"})
-    with app.app_context():
-        db.drop_all()
-        db.create_all()
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.drop_all()
-        db.engine.dispose()
+    with fresh_app({"APP_ENV": "testing", "DATABASE_URL": url,
+                    "MODEL_DIR": str(instance / "models"), "INSTANCE_PATH": str(instance),
+                    "SECRET_KEY": "test-secret-key-not-for-production"}) as app:
+        yield app
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.model_selection import train_test_split
 
 from bench.common import ROOT, SHARED
-from classifier import LABELS, CommentClassifier, Corpus, normalize, seed_corpus
+from classifier import LABELS, CommentClassifier, Corpus, example_weights, normalize, seed_corpus
 from classifier.datasets import read_dataset, to_corpus_rows
 
 APPROVE_BELOW, REJECT_AT = 0.5, 0.95
@@ -91,8 +91,12 @@ def disguise(text: str, seed: int) -> str:
 
 # -- scorers ------------------------------------------------------------------------------
 
-def ours(corpus: Corpus) -> Scorer:
-    model = CommentClassifier().fit(corpus.texts, corpus.y)
+def ours(corpus: Corpus, seed_rows: int | None = None) -> Scorer:
+    """Our pipeline on ``corpus``, whose first ``seed_rows`` rows are the seed corpus (all of
+    them when None), weighted as the service weighs them (``example_weights``)."""
+    seed_rows = len(corpus) if seed_rows is None else seed_rows
+    written = np.arange(len(corpus)) < seed_rows
+    model = CommentClassifier().fit(corpus.texts, corpus.y, sample_weight=example_weights(written))
     return model.predict_proba
 
 
@@ -195,7 +199,7 @@ def main() -> None:
     scorers: dict[str, Scorer] = {}
     timings = {}
     for name, build in [("default (training_data/ only)", lambda: ours(seed)),
-                        ("+public (training_data/ + public train splits)", lambda: ours(seed + public)),
+                        ("+public (training_data/ + public train splits)", lambda: ours(seed + public, len(seed))),
                         ("alt-profanity-check 1.9.1", profanity_check),
                         ("tfidf-lr baseline (same data as +public)", lambda: plain_baseline(seed + public))]:
         t = time.perf_counter()
@@ -214,7 +218,7 @@ def main() -> None:
             if name.startswith("default"):
                 scorer = scorers[name]  # never saw any public data
             elif name.startswith("+public"):
-                scorer = ours(seed + training)
+                scorer = ours(seed + training, len(seed))
             elif name.startswith("tfidf"):
                 scorer = plain_baseline(seed + training)
             else:

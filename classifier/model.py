@@ -52,6 +52,8 @@ _EXPLAIN_TOKENS = re.compile(
     r"|\b(?:\w {1,2}){2,}\w\b"                                # "f u c k"
     r"|\S+"
 )
+LIFT_AT = 0.7
+"""A label head this sure raises the combined score to its own probability."""
 _THREADS = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                else os.cpu_count() or 1)
 """Threads that fit the heads' models side by side."""
@@ -122,6 +124,7 @@ class CommentClassifier(BaseEstimator):
         char_ngram_range: tuple[int, int] = (2, 5),
         min_df: int = 2,
         calibration_folds: int = 3,
+        nb_scaling: bool = True,
         prevalence: dict[str, float] | None = TRAFFIC_PREVALENCE,
         random_state: int = 0,
     ) -> None:
@@ -131,14 +134,19 @@ class CommentClassifier(BaseEstimator):
         self.char_ngram_range = char_ngram_range
         self.min_df = min_df
         self.calibration_folds = calibration_folds
+        self.nb_scaling = nb_scaling
         self.prevalence = prevalence
         self.random_state = random_state
 
     # -- training -------------------------------------------------------------------------
 
     def fit(self, X: Sequence[str], y: np.ndarray, *,
+            sample_weight: np.ndarray | None = None,
             on_step: Callable[[str, float], None] | None = None) -> "CommentClassifier":
         """Fit the features and every head on texts ``X`` and label matrix ``y``.
+
+        ``sample_weight`` (one per row, default 1) says how much each row counts: the
+        training layer gives written examples less weight than real comments.
 
         ``y`` holds 1, 0, or -1 where a data set does not say (YouTube spam labels only
         spam): each head learns from the rows that know its label. The "any label" head
@@ -154,6 +162,10 @@ class CommentClassifier(BaseEstimator):
         y = np.asarray(y, dtype=np.int8)
         if y.shape != (len(X), len(self.labels)):
             raise ValueError(f"y must have shape ({len(X)}, {len(self.labels)}), got {y.shape}")
+        weights = (np.ones(len(X)) if sample_weight is None
+                   else np.asarray(sample_weight, dtype=np.float64))
+        if weights.shape != (len(X),) or not np.all(np.isfinite(weights)) or (weights <= 0).any():
+            raise ValueError("sample_weight must hold one positive number per text")
         step("normalising texts", 0.0)
         sentences = [normalized_sentences(t) for t in X]
         texts = [" ".join(word for sentence in s for word in sentence) for s in sentences]
@@ -186,7 +198,7 @@ class CommentClassifier(BaseEstimator):
                         k = len(plans)
                         plans.append(self._start_head(pool, features, segments,
                                                       np.flatnonzero(targets[:, k] >= 0),
-                                                      targets[:, k]))
+                                                      targets[:, k], weights))
                     coef, intercept, (slope, offset) = plans[j].finish()
                     target = plans[j].target
                     heads.append((coef, intercept,
@@ -211,7 +223,8 @@ class CommentClassifier(BaseEstimator):
         return float(np.log(live / (1 - live)) - np.log(trained / (1 - trained)))
 
     def _start_head(self, pool: ThreadPoolExecutor, features: sparse.csr_matrix,
-                    segments: "Segments", rows: np.ndarray, column: np.ndarray) -> "_Head":
+                    segments: "Segments", rows: np.ndarray, column: np.ndarray,
+                    weights: np.ndarray) -> "_Head":
         """Submit the fits of the head learning ``column`` on ``rows`` (see :class:`_Head`)."""
         target = column[rows]
         positives = int(target.sum())
@@ -222,7 +235,8 @@ class CommentClassifier(BaseEstimator):
         # than rows, as here; seeded, since it visits the rows in a random order.
         head = LogisticRegression(C=self.C, class_weight="balanced", solver="liblinear",
                                   dual=True, max_iter=1000, random_state=self.random_state)
-        final = pool.submit(_fit_rows, head, features, rows, target)
+        final = pool.submit(_fit_rows, head, features, rows, target, weights[rows],
+                            self.nb_scaling)
         folds = min(self.calibration_folds, positives, len(target) - positives)
         fold_jobs = []
         if folds >= 2:
@@ -233,8 +247,9 @@ class CommentClassifier(BaseEstimator):
             # thousands of them, and saves a quarter to a third of their time.
             fold_head = clone(head).set_params(tol=_FOLD_TOL)
             for train, test in cv.split(rows, target):
-                fold_jobs.append((test, pool.submit(_held_out, fold_head, features, segments,
-                                                    rows[train], target[train], rows[test])))
+                fold_jobs.append((test, pool.submit(
+                    _held_out, fold_head, features, segments, rows[train], target[train],
+                    weights[rows[train]], self.nb_scaling, rows[test])))
         return _Head(features.shape[1], rows, target, final, fold_jobs, segments, features)
 
     # -- scoring --------------------------------------------------------------------------
@@ -278,14 +293,19 @@ class CommentClassifier(BaseEstimator):
 
     def predict_proba(self, X: Iterable[str]) -> np.ndarray:
         """Calibrated probabilities, shape (n_texts, n_labels + 1); the last column is the
-        score: the largest of every head's probability, "any label" included."""
+        score: the "any label" head's probability, or a label head's where that head is
+        at least :data:`LIFT_AT` sure and surer than the "any label" head."""
         logits = self.decision_function(X) * self.calibration_[:, 0] + self.calibration_[:, 1]
         proba = 1.0 / (1.0 + np.exp(-logits))
-        # Every label is a reason not to publish, so any head can raise the score: a threat
-        # or a spam link that the broad heads underrate ("I'm going to kill you" reads as
-        # mild to them) is still held. Each head is calibrated to its own rate in live
-        # traffic, which keeps the narrow heads from firing on everything.
-        proba[:, -1] = proba.max(axis=1)
+        # The "any label" head ranks comments best, but every label is a reason not to
+        # publish: a head that is confident (LIFT_AT or more) raises the score to its own
+        # probability, so a threat or a spam link that the broad head underrates ("I'm
+        # going to kill you" reads as mild to it) is still held. Below that, the narrow
+        # heads' doubts are noise the broad head already weighed: letting any of them set
+        # the score cost 0.005 of ROC-AUC on real comments.
+        narrow = proba[:, :-1]
+        confident = np.where(narrow >= LIFT_AT, narrow, 0.0).max(axis=1)
+        proba[:, -1] = np.maximum(proba[:, -1], confident)
         return proba
 
     def known_word_share(self, text: str) -> tuple[float, int]:
@@ -390,14 +410,37 @@ _FOLD_TOL = 3e-3
 
 
 def _fit_rows(head: LogisticRegression, features: sparse.csr_matrix, rows: np.ndarray,
-              target: np.ndarray) -> LogisticRegression:
-    return clone(head).fit(features[rows], target)
+              target: np.ndarray, weights: np.ndarray, nb_scaling: bool) -> LogisticRegression:
+    """``head`` fitted on ``rows``; with ``nb_scaling``, on features scaled by their
+    log-count ratios, folded back into the weights so it scores the unscaled features."""
+    x = features[rows]  # a copy: scaled in place
+    ratios = _log_count_ratios(x, target) if nb_scaling else None
+    if ratios is not None:
+        x.data *= ratios[x.indices]
+    fitted = clone(head).fit(x, target, sample_weight=weights)
+    if ratios is not None:
+        fitted.coef_ = fitted.coef_ * ratios
+    return fitted
+
+
+def _log_count_ratios(x: sparse.csr_matrix, target: np.ndarray) -> np.ndarray:
+    """Per feature, log of its share of the positive rows' presences over its share of the
+    negative rows' (add-one smoothed): the naive-Bayes weighting of NBSVM (Wang and Manning,
+    2012). A feature that separates the classes is amplified before the regression
+    regularises it; on public data this lifted ROC-AUC by about 0.01."""
+    present = x.copy()
+    present.data = np.ones_like(present.data)
+    positive = np.asarray(present[target == 1].sum(axis=0)).ravel() + 1.0
+    negative = np.asarray(present[target == 0].sum(axis=0)).ravel() + 1.0
+    return np.log((positive / positive.sum()) / (negative / negative.sum())).astype(np.float32)
 
 
 def _held_out(head: LogisticRegression, features: sparse.csr_matrix, segments: Segments,
-              train: np.ndarray, target: np.ndarray, test: np.ndarray) -> np.ndarray:
+              train: np.ndarray, target: np.ndarray, weights: np.ndarray, nb_scaling: bool,
+              test: np.ndarray) -> np.ndarray:
     """Combined decision values of rows ``test`` by a model fitted on rows ``train``."""
-    return segments.combined(_fit_rows(head, features, train, target), features, test)
+    return segments.combined(_fit_rows(head, features, train, target, weights, nb_scaling),
+                             features, test)
 
 
 class _Head:

@@ -105,12 +105,31 @@ class TrainingResult:
     holdout_rows: int
 
 
+WRITTEN_WEIGHT = 0.2
+"""How much one written example of the seed corpus counts beside one real comment."""
+
+
+def example_weights(written: Sequence[bool]) -> np.ndarray:
+    """Each training row's weight: the seed corpus's written examples count
+    :data:`WRITTEN_WEIGHT` once real comments (imports, moderators' decisions) are present.
+
+    Why: written examples teach the vocabulary of abuse and its disguises, but real comments
+    show how often and in what company it occurs. At full weight the 18,000 written rows
+    outvoted the real ones: on public data, a fifth gave 0.004 more ROC-AUC on Jigsaw and
+    Davidson. Alone, the seed corpus is weighted evenly (1 each)."""
+    written = np.asarray(written, dtype=bool)
+    if written.all() or not written.any():
+        return np.ones(len(written))
+    return np.where(written, WRITTEN_WEIGHT, 1.0)
+
+
 def train(corpus: Corpus, *, holdout: float = 0.2, random_state: int = 0,
+          sample_weight: np.ndarray | None = None,
           progress: Progress = lambda message: None, **params) -> TrainingResult:
     """Fit on all but a stratified ``holdout`` share, measure on it, then refit on everything.
 
     The metrics describe a model trained on less data than the one returned, so they are a
-    slightly pessimistic estimate of it.
+    slightly pessimistic estimate of it. ``sample_weight``: see :func:`example_weights`.
     """
     if len(corpus) < 20:
         raise ValueError(f"need at least 20 labeled comments to train, got {len(corpus)}")
@@ -121,12 +140,15 @@ def train(corpus: Corpus, *, holdout: float = 0.2, random_state: int = 0,
     texts = np.array(corpus.texts, dtype=object)
     progress(f"fitting on {len(train_idx)} comments to measure on {len(test_idx)} held out")
     candidate = CommentClassifier(random_state=random_state, **params)
-    candidate.fit(list(texts[train_idx]), corpus.y[train_idx])
+    weights = np.ones(len(corpus)) if sample_weight is None else np.asarray(sample_weight)
+    candidate.fit(list(texts[train_idx]), corpus.y[train_idx],
+                  sample_weight=weights[train_idx])
     metrics = evaluate(candidate, list(texts[test_idx]), corpus.y[test_idx])
     if "roc_auc" in metrics["any"]:
         progress(f"held-out ROC-AUC of the combined score: {metrics['any']['roc_auc']:.3f}")
     progress(f"refitting on all {len(corpus)} comments")
-    model = CommentClassifier(random_state=random_state, **params).fit(corpus.texts, corpus.y)
+    model = CommentClassifier(random_state=random_state, **params).fit(
+        corpus.texts, corpus.y, sample_weight=weights)
     return TrainingResult(model=model, metrics=metrics, train_rows=len(corpus),
                           holdout_rows=len(test_idx))
 

@@ -78,14 +78,14 @@ class TrainingPipeline:
         held_out = self.examples.extend_evaluation_set(random_state=job_id or 0)
         if held_out:
             log.info("held %d examples out for evaluation", held_out)
-        ids, train_corpus = self.examples.training_set()
+        ids, train_corpus, weights = self.examples.training_set()
         _, eval_corpus = self.examples.evaluation_set()
         if len(train_corpus) < MIN_TRAINING_ROWS:
             raise ValueError(f"need at least {MIN_TRAINING_ROWS} training examples, "
                              f"have {len(train_corpus)}")
         progress(f"training on {len(train_corpus):,} examples", 0.05)
         model = CommentClassifier().fit(
-            train_corpus.texts, train_corpus.y,
+            train_corpus.texts, train_corpus.y, sample_weight=weights,
             on_step=lambda step, done: progress(step, 0.05 + 0.7 * done))
 
         progress(f"evaluating on {len(eval_corpus):,} held-out examples", 0.75)

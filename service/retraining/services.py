@@ -13,7 +13,7 @@ import numpy as np
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from classifier import LABELS, Corpus, normalize
+from classifier import LABELS, Corpus, example_weights, normalize
 from classifier.evaluation import harmful_truth
 from classifier.datasets import LabeledRow, RejectedRow, Row, read_dataset
 from service.errors import InvalidInput, NotFound
@@ -21,6 +21,8 @@ from service.extensions import contains, dialect_of, utcnow
 from service.retraining.models import TrainingExample
 
 BATCH = 500
+SEED_SOURCE = "seed"
+"""The source of the rows of training_data/ (the seed corpus)."""
 # The evaluation set: this share of the examples, stratified, at most this many rows.
 EVALUATION_SHARE = 0.2
 MAX_EVALUATION_ROWS = 10_000
@@ -112,7 +114,7 @@ class ExampleStore:
             known.update(self.session.scalars(select(TrainingExample.text_key).where(
                 TrainingExample.text_key.in_(keys[start:start + BATCH]))))
         now = utcnow()
-        rows = [{"text": seed.texts[i], "text_key": key, "source": "seed", "excluded": False,
+        rows = [{"text": seed.texts[i], "text_key": key, "source": SEED_SOURCE, "excluded": False,
                  "holdout": False, "created_at": now, "updated_at": now,
                  **_labels_of(seed.y[i])} for key, i in fresh.items() if key not in known]
         for start in range(0, len(rows), BATCH):
@@ -149,30 +151,34 @@ class ExampleStore:
         self.session.commit()
         return len(chosen)
 
-    def training_set(self) -> tuple[list[int], Corpus]:
-        """Every example neither excluded nor held out, and their ids."""
-        ids, _, corpus = self._read(holdout=False)
-        return ids, corpus
+    def training_set(self) -> tuple[list[int], Corpus, np.ndarray]:
+        """Every example neither excluded nor held out, their ids, and each one's weight
+        (the seed corpus's written examples count less beside real comments: see
+        :func:`classifier.example_weights`)."""
+        ids, _, sources, corpus = self._read(holdout=False)
+        return ids, corpus, example_weights([source == SEED_SOURCE for source in sources])
 
     def evaluation_set(self) -> tuple[list[int | None], Corpus]:
         """The held-out examples, with the site each came from (None for seed and imports)."""
-        _, sites, corpus = self._read(holdout=True)
+        _, sites, _, corpus = self._read(holdout=True)
         return sites, corpus
 
     def corpus(self) -> Corpus:
         """Every example not excluded, held out or not, as a corpus."""
-        return self._read(holdout=None)[2]
+        return self._read(holdout=None)[3]
 
-    def _read(self, *, holdout: bool | None) -> tuple[list[int], list[int | None], Corpus]:
+    def _read(self, *, holdout: bool | None
+              ) -> tuple[list[int], list[int | None], list[str], Corpus]:
         where = [TrainingExample.excluded.is_(False)]
         if holdout is not None:
             where.append(TrainingExample.holdout.is_(holdout))
         rows = self.session.execute(
-            select(TrainingExample.id, *_label_columns(), TrainingExample.text,
-                   TrainingExample.site_id)
+            select(TrainingExample.id, *_label_columns(), TrainingExample.source,
+                   TrainingExample.text, TrainingExample.site_id)
             .where(*where).order_by(TrainingExample.id)).all()
         corpus = Corpus(texts=[row[-2] for row in rows], y=_label_matrix(rows))
-        return [row[0] for row in rows], [row[-1] for row in rows], corpus
+        return ([row[0] for row in rows], [row[-1] for row in rows], [row[-3] for row in rows],
+                corpus)
 
     def mark_trained(self, ids: Sequence[int], version: str) -> None:
         """Record that ``version`` learned these texts (unless an earlier one did): they may

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from classifier import LABELS, CommentClassifier
+from classifier.model import LIFT_AT
 
 
 @pytest.fixture(scope="module")
@@ -148,3 +149,54 @@ def test_one_abusive_sentence_is_not_averaged_away_by_a_long_polite_comment(mode
     assert model.score([polite])[0].score < 0.5
     assert buried >= 0.5
     assert alone >= buried
+
+
+def test_the_score_is_the_any_head_raised_only_by_a_confident_label_head(model):
+    texts = ["hello there", "you idiot", "buy now at cheap dot biz", "I will hurt you",
+             "Tomorrow I am going to kill you, Dennis.", "the referee was poor today"]
+    logits = model.decision_function(texts) * model.calibration_[:, 0] + model.calibration_[:, 1]
+    heads = 1 / (1 + np.exp(-logits))
+    score = model.predict_proba(texts)[:, -1]
+    for own, narrow, combined in zip(heads[:, -1], heads[:, :-1], score):
+        confident = [p for p in narrow if p >= LIFT_AT]
+        assert combined == pytest.approx(max([own, *confident]))
+
+
+def _weighted_toy_corpus():
+    clean = [f"the {w} report was useful and clear" for w in
+             ("budget", "council", "weather", "transport", "housing", "school", "court", "health")]
+    rude = [f"you are a {w} and a fool" for w in
+            ("clown", "joke", "disgrace", "menace", "bore", "liar", "coward", "bully")]
+    # "zorblat" appears once as harmless and once as an insult: the weights decide.
+    texts = clean + rude + ["zorblat is a lovely word", "you zorblat"]
+    y = np.zeros((len(texts), len(LABELS)), dtype=int)
+    y[len(clean):len(clean) + len(rude), [0, 2]] = 1
+    y[-1, [0, 2]] = 1
+    return texts, y
+
+
+def test_a_heavier_row_pulls_the_model_towards_its_labels():
+    texts, y = _weighted_toy_corpus()
+    even = CommentClassifier(calibration_folds=2).fit(texts, y)
+    weights = np.ones(len(texts))
+    weights[-2] = 20.0  # the harmless "zorblat" counts for twenty
+    tilted = CommentClassifier(calibration_folds=2).fit(texts, y, sample_weight=weights)
+    assert (tilted.decision_function(["zorblat"])[0, 2]
+            < even.decision_function(["zorblat"])[0, 2])
+
+
+@pytest.mark.parametrize("weights", [np.ones(3), np.array([1.0] * 17 + [0.0]),
+                                     np.array([1.0] * 17 + [np.nan]), -np.ones(18)])
+def test_fit_refuses_weights_that_are_not_one_positive_number_per_text(weights):
+    texts, y = _weighted_toy_corpus()
+    with pytest.raises(ValueError, match="sample_weight"):
+        CommentClassifier().fit(texts, y, sample_weight=weights)
+
+
+def test_naive_bayes_scaling_is_folded_into_the_weights(model):
+    """The scaled features are a training device: the saved weights score the plain ones."""
+    texts = ["you absolute idiot", "thanks for the clear report on the budget"]
+    whole = model.transform(texts) @ model.coef_.T + model.intercept_
+    single_sentence = model.decision_function(texts)  # one sentence: whole == strongest
+    assert np.allclose(whole, single_sentence, atol=1e-4)
+    assert model.nb_scaling

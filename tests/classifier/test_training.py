@@ -3,7 +3,8 @@ import csv
 import numpy as np
 import pytest
 
-from classifier import LABELS, Corpus, read_labeled_csv, seed_corpus
+from classifier import LABELS, Corpus, example_weights, read_labeled_csv, seed_corpus
+from classifier.training import WRITTEN_WEIGHT
 from tests.conftest import ROOT
 
 
@@ -63,3 +64,10 @@ def test_adding_corpora_drops_repeats_and_keeps_the_first_labels():
         texts=["you 1d10t", "buy now", "BUY NOW"], y=y_b)
     assert combined.texts == ["You idiot", "buy now"]
     assert combined.y.tolist() == [[1, 0, 1, 0, 0, 0, 0], [-1, -1, -1, -1, -1, -1, 1]]
+
+
+def test_written_examples_weigh_less_only_beside_real_comments():
+    assert example_weights([True, True, True]).tolist() == [1.0, 1.0, 1.0]
+    assert example_weights([False, False]).tolist() == [1.0, 1.0]
+    assert example_weights([True, False, True]).tolist() == [WRITTEN_WEIGHT, 1.0, WRITTEN_WEIGHT]
+    assert 0 < WRITTEN_WEIGHT < 1

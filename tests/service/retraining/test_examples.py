@@ -4,6 +4,7 @@ that grows with decisions no model learned; browsing, correcting and excluding."
 from sqlalchemy import select
 
 from classifier import LABELS, seed_corpus
+from classifier.training import WRITTEN_WEIGHT
 from service.extensions import db
 from service.retraining.models import TrainingExample
 from service.retraining.services import upsert_example
@@ -114,7 +115,7 @@ def test_admins_browse_correct_and_exclude_examples(cli_app, admin, tmp_path):
                             json={"excluded": True})
     assert excluded.json["excluded"] is True
     with cli_app.app_context():
-        _, corpus = cli_app.extensions["moderation.examples"].training_set()
+        _, corpus, _ = cli_app.extensions["moderation.examples"].training_set()
     assert not any("you fool" in text for text in corpus.texts)
 
     partial = client.patch(f"/v1/admin/examples/{example['id']}", headers=admin.headers,
@@ -157,3 +158,20 @@ def test_the_label_filter_none_lists_examples_with_no_label_set(cli_app, admin, 
                                          query_string={"label": "none"})
     assert response.status_code == 200, response.json
     assert [e["text"] for e in response.json["items"]] == ["an unremarkable remark"]
+
+
+def test_seed_examples_weigh_less_than_real_comments_once_there_are_some(cli_app, small_corpus):
+    with cli_app.app_context():
+        store = cli_app.extensions["moderation.examples"]
+        store.sync_seed(seed_corpus(small_corpus))
+        _, only_seed, weights = store.training_set()
+        assert len(only_seed) > 0 and set(weights.tolist()) == {1.0}
+
+        upsert_example(db.session, "the tram timetable changed again, thanks for the update",
+                       {label: 0 for label in LABELS}, source="moderation:site1")
+        db.session.commit()
+        ids, corpus, weights = store.training_set()
+        sources = dict(db.session.execute(select(TrainingExample.id, TrainingExample.source)).all())
+    by_source = {sources[i]: w for i, w in zip(ids, weights.tolist())}
+    assert by_source == {"seed": WRITTEN_WEIGHT, "moderation:site1": 1.0}
+    assert len(weights) == len(corpus) == len(ids)

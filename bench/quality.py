@@ -34,7 +34,7 @@ from bench.common import ROOT, SHARED
 from classifier import LABELS, CommentClassifier, Corpus, example_weights, normalize, seed_corpus
 from classifier.datasets import read_dataset, to_corpus_rows
 
-APPROVE_BELOW, REJECT_AT = 0.5, 0.95
+APPROVE_BELOW, REJECT_AT = 0.25, 0.99  # the service's defaults (service/config.py)
 HEADS = [*LABELS, "any"]
 Scorer = Callable[[list[str]], np.ndarray]  # texts -> (n, len(HEADS)) probabilities
 

@@ -21,7 +21,7 @@ from service.errors import Conflict, NotFound
 from service.extensions import utcnow
 from service.retraining.models import ModelAction, ShadowRun, ShadowScore
 from service.retraining.versions import VersionService
-from service.scoring.service import decide
+from service.scoring.service import as_stored, decide
 from service.sites.services import SiteService
 
 log = logging.getLogger(__name__)
@@ -158,13 +158,13 @@ class ShadowScorer:
             self.session.commit()
             return 0
         results = self._loaded.model.score([c.text for c in comments])
-        for comment, result in zip(comments, results):
+        for comment, result in zip(comments, map(as_stored, results)):
             thresholds = self.sites.thresholds(comment.site)
             active, _ = decide(CommentScore(comment.score, comment.scores), thresholds)
             shadow, _ = decide(result, thresholds)
             self.session.add(ShadowScore(run_id=run.id, comment_id=comment.id,
                                          active_score=comment.score,
-                                         shadow_score=round(result.score, 4),
+                                         shadow_score=result.score,
                                          active_status=active.value, shadow_status=shadow.value))
         run.last_comment_id = comments[-1].id
         self.session.commit()

@@ -31,6 +31,19 @@ class Assessment:
     model_version: str
 
 
+def stored_probability(value: float) -> float:
+    """``value`` to four decimals, at most 0.9999: no comment is certain once rounded either,
+    so a site's ``reject_at`` of 1.0 means "never reject automatically"."""
+    return min(round(value, 4), 0.9999)
+
+
+def as_stored(result: CommentScore) -> CommentScore:
+    """``result`` with every probability as the service stores and decides on it."""
+    return CommentScore(score=stored_probability(result.score),
+                        labels={label: stored_probability(value)
+                                for label, value in result.labels.items()})
+
+
 def decide(result: CommentScore, thresholds: Thresholds, *,
            unsupported_language: bool = False) -> tuple[CommentStatus, list[dict]]:
     """Approve, hold or reject on the combined score; list the labels that crossed a threshold.
@@ -160,9 +173,7 @@ class ScoringService:
         assessments = []
         for text, result in zip(texts, loaded.model.score(texts)):
             # Decide on the rounded values, so the stored score explains the decision.
-            result = CommentScore(
-                score=round(result.score, 4),
-                labels={label: round(value, 4) for label, value in result.labels.items()})
+            result = as_stored(result)
             language, unsupported = comment_language(loaded.model, text)
             status, reasons = decide(result, thresholds, unsupported_language=unsupported)
             assessments.append(Assessment(score=result.score, scores=result.labels,

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from classifier import LABELS, CommentClassifier
-from classifier.model import LIFT_AT
+from classifier.model import MAX_PROBABILITY
+from tests.conftest import ROOT
 
 
 @pytest.fixture(scope="module")
@@ -151,15 +152,44 @@ def test_one_abusive_sentence_is_not_averaged_away_by_a_long_polite_comment(mode
     assert alone >= buried
 
 
-def test_the_score_is_the_any_head_raised_only_by_a_confident_label_head(model):
+def test_the_score_is_the_recalibrated_noisy_or_of_every_head(model):
     texts = ["hello there", "you idiot", "buy now at cheap dot biz", "I will hurt you",
              "Tomorrow I am going to kill you, Dennis.", "the referee was poor today"]
     logits = model.decision_function(texts) * model.calibration_[:, 0] + model.calibration_[:, 1]
     heads = 1 / (1 + np.exp(-logits))
-    score = model.predict_proba(texts)[:, -1]
-    for own, narrow, combined in zip(heads[:, -1], heads[:, :-1], score):
-        confident = [p for p in narrow if p >= LIFT_AT]
-        assert combined == pytest.approx(max([own, *confident]))
+    noisy_or = 1 - np.prod(1 - heads, axis=1)
+    slope, offset = model.combination_
+    assert slope > 0  # more doubt, higher score
+    expected = 1 / (1 + np.exp(-(slope * np.log(noisy_or / (1 - noisy_or)) + offset)))
+    expected = np.minimum(expected, MAX_PROBABILITY)
+    unsaturated = noisy_or < 1 - 1e-9  # where the plain formula still has digits to give
+    assert np.allclose(model.predict_proba(texts)[unsaturated, -1], expected[unsaturated])
+
+
+def test_no_comment_is_certain_so_reject_at_one_never_rejects(model):
+    texts = ["you are an idiot", "you are a stupid idiot", "shut up you moron, nobody cares",
+             "you are a worthless piece of garbage, I will kill you, you f*cking idiot"]
+    proba = model.predict_proba(texts)
+    assert proba[:, -1].min() > 0.99
+    assert proba.max() < 1.0
+
+
+def test_the_combined_score_is_a_probability_on_held_out_comments():
+    """Calibrated: among comments scored about p, about p are harmful (at the training
+    rate, before the shift to live traffic). Measured on a seed-corpus split."""
+    from classifier import seed_corpus
+    from sklearn.model_selection import train_test_split
+    corpus = seed_corpus(ROOT / "training_data")
+    harmful = (corpus.y == 1).any(axis=1)
+    train, test = train_test_split(np.arange(len(corpus)), test_size=0.25, random_state=1,
+                                   stratify=harmful)
+    model = CommentClassifier(prevalence=None).fit([corpus.texts[i] for i in train],
+                                                   corpus.y[train])
+    score = model.predict_proba([corpus.texts[i] for i in test])[:, -1]
+    assert abs(score.mean() - harmful[test].mean()) < 0.05
+    for low, high in ((0.0, 0.2), (0.8, 1.0)):
+        band = (score >= low) & (score < high)
+        assert low - 0.1 <= harmful[test][band].mean() <= high + 0.1
 
 
 def _weighted_toy_corpus():

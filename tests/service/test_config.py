@@ -29,7 +29,7 @@ def test_invalid_settings_name_the_variable(tmp_path, environ, name):
 def test_defaults_suit_development(tmp_path):
     settings = Settings.from_env({"APP_ENV": "development"}, tmp_path)
     assert settings.database_url == f"sqlite:///{tmp_path / 'moderation.db'}"
-    assert (settings.approve_below, settings.reject_at) == (0.5, 0.95)
+    assert (settings.approve_below, settings.reject_at) == (0.25, 0.99)
     assert settings.secret_key == Settings.from_env({"APP_ENV": "development"}, tmp_path).secret_key
 
 

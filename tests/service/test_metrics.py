@@ -18,7 +18,7 @@ from tests.test_e2e_http import served_model_dir, server  # noqa: F401 (fixtures
 
 CLEAN = "Thoughts with everyone in the flooded villages tonight."
 ABUSIVE = "Shut up you pathetic moron, nobody wants your idiotic opinion."
-BORDERLINE = "Great piece. You are a 1d10t though."
+BORDERLINE = "This is a pretty dumb take, honestly."
 TOKEN = "metrics-token-0123456789abcdef"
 
 

@@ -115,6 +115,8 @@ class CommentClassifier(BaseEstimator):
     0.93
     """
 
+    nb_scaling = False  # models pickled before the option existed were fitted without it
+
     def __init__(
         self,
         *,
@@ -201,9 +203,8 @@ class CommentClassifier(BaseEstimator):
                                                       np.flatnonzero(targets[:, k] >= 0),
                                                       targets[:, k], weights))
                     coef, intercept, (slope, offset), values = plans[j].finish(len(X))
-                    target = plans[j].target
-                    heads.append((coef, intercept,
-                                  (slope, offset + self._prior_shift(name, target))))
+                    shift = self._prior_shift(name, plans[j].target, plans[j].weights)
+                    heads.append((coef, intercept, (slope, offset + shift)))
                     held_out_values.append(values)
                     plans[j] = None  # its weights are in `heads`; let the rest go
             except BaseException:
@@ -215,11 +216,12 @@ class CommentClassifier(BaseEstimator):
         self.labels_ = tuple(self.labels)
         step("calibrating the combined score", 0.99)
         self.combination_ = self._fit_combination(np.column_stack(held_out_values),
-                                                  targets[:, -1])
+                                                  targets[:, -1], weights)
         step("fitted", 1.0)
         return self
 
-    def _fit_combination(self, values: np.ndarray, any_target: np.ndarray) -> tuple[float, float]:
+    def _fit_combination(self, values: np.ndarray, any_target: np.ndarray,
+                         weights: np.ndarray) -> tuple[float, float]:
         """Platt scaling of the noisy-or of every head's probability, fitted on held-out
         decision values against "any label" truth, then shifted to live traffic's rate.
 
@@ -227,21 +229,25 @@ class CommentClassifier(BaseEstimator):
         a comment say more than either; on real comments it ranked better than the largest
         probability or the "any label" head alone. Why recalibrate: the heads overlap
         (an insult is also toxic), so the noisy-or overstates; the sigmoid maps it back to
-        a probability, so the thresholds keep their meaning."""
+        a probability, so the thresholds keep their meaning. Rows count with their weights
+        here as in the heads' calibrations (the naive-Bayes ratios count them evenly: weighted,
+        they measured worse)."""
         known = any_target >= 0
         target = any_target[known]
         if len(target) == 0 or target.min() == target.max():
             return 1.0, 0.0
         z = _noisy_or_logit(values[known] * self.calibration_[:, 0] + self.calibration_[:, 1])
-        platt = LogisticRegression(C=1e4).fit(z.reshape(-1, 1), target)
+        platt = LogisticRegression(C=1e4).fit(z.reshape(-1, 1), target,
+                                              sample_weight=weights[known])
         return (float(platt.coef_[0, 0]),
-                float(platt.intercept_[0]) + self._prior_shift("any", target))
+                float(platt.intercept_[0]) + self._prior_shift("any", target, weights[known]))
 
-    def _prior_shift(self, name: str, target: np.ndarray) -> float:
-        """Logit shift from the training rate of a head to its rate in live traffic."""
+    def _prior_shift(self, name: str, target: np.ndarray, weights: np.ndarray) -> float:
+        """Logit shift from the (weighted) training rate of a head to its rate in live
+        traffic."""
         if not self.prevalence or name not in self.prevalence or len(target) == 0:
             return 0.0
-        trained = min(max(float(target.mean()), 1e-4), 1 - 1e-4)
+        trained = min(max(float(np.average(target, weights=weights)), 1e-4), 1 - 1e-4)
         live = self.prevalence[name]
         return float(np.log(live / (1 - live)) - np.log(trained / (1 - trained)))
 
@@ -252,7 +258,7 @@ class CommentClassifier(BaseEstimator):
         target = column[rows]
         positives = int(target.sum())
         if len(target) == 0 or positives == 0 or positives == len(target):
-            return _Head(features.shape[1], rows, target, None, [], None)
+            return _Head(features.shape[1], rows, target, weights[rows], None, [], None)
         # liblinear's dual solver minimises the same objective as its primal one (the
         # intercept penalised alike) and is several times faster with far more features
         # than rows, as here; seeded, since it visits the rows in a random order.
@@ -273,7 +279,8 @@ class CommentClassifier(BaseEstimator):
                 fold_jobs.append((test, pool.submit(
                     _held_out, fold_head, features, segments, rows[train], target[train],
                     weights[rows[train]], self.nb_scaling, rows[test])))
-        return _Head(features.shape[1], rows, target, final, fold_jobs, segments, features)
+        return _Head(features.shape[1], rows, target, weights[rows], final, fold_jobs, segments,
+                     features)
 
     # -- scoring --------------------------------------------------------------------------
 
@@ -349,16 +356,17 @@ class CommentClassifier(BaseEstimator):
             for row in self.predict_proba(X)
         ]
 
-    def explain(self, text: str, *, min_probability: float = 0.3,
+    def explain(self, text: str, *, min_probability: float = 0.25,
                 per_label: int = 5) -> list[Span]:
         """The words that drove each likely label's score, as character offsets into ``text``.
 
         Each feature of the text contributes its TF-IDF value times its weight to a label's
         logit; a word is credited with the features it produces (its word and its character
         n-grams), shared equally with other words producing the same feature. For every
-        label whose probability reaches ``min_probability``, up to ``per_label`` words that
-        push it up the most (at least a third as much as the strongest) are returned,
-        strongest first. Function words are never highlighted.
+        label whose probability reaches ``min_probability`` (or, when the combined score
+        reaches it but no single label does, for the likeliest label), up to ``per_label``
+        words that push it up the most (at least a third as much as the strongest) are
+        returned, strongest first. Function words are never highlighted.
         """
         # Function words ("you", "will") carry weight in the model but tell a moderator
         # nothing: they are never highlighted.
@@ -368,6 +376,8 @@ class CommentClassifier(BaseEstimator):
             return []
         probabilities = self.predict_proba([text])[0]
         likely = [j for j in range(len(self.labels_)) if probabilities[j] >= min_probability]
+        if not likely and probabilities[-1] >= min_probability:
+            likely = [int(np.argmax(probabilities[:len(self.labels_)]))]
         if not likely:
             return []
         document = self.transform([text])
@@ -427,6 +437,11 @@ class Segments:
         return (whole + strongest) / 2
 
 
+_CHUNK = 1 << 20
+"""Feature values scaled at once (a temporary array of this many floats)."""
+_ROWS_AT_ONCE = 5_000
+"""Rows whose features are copied at once outside the fits."""
+
 _FOLD_TOL = 3e-3
 """liblinear's tolerance for the calibration folds' models (the final models keep 1e-4)."""
 
@@ -438,7 +453,8 @@ def _fit_rows(head: LogisticRegression, features: sparse.csr_matrix, rows: np.nd
     x = features[rows]  # a copy: scaled in place
     ratios = _log_count_ratios(x, target) if nb_scaling else None
     if ratios is not None:
-        x.data *= ratios[x.indices]
+        for start in range(0, x.nnz, _CHUNK):  # in slices: no second copy of the values
+            x.data[start:start + _CHUNK] *= ratios[x.indices[start:start + _CHUNK]]
     fitted = clone(head).fit(x, target, sample_weight=weights)
     if ratios is not None:
         fitted.coef_ = fitted.coef_ * ratios
@@ -450,12 +466,17 @@ def _log_count_ratios(x: sparse.csr_matrix, target: np.ndarray) -> np.ndarray:
     negative rows' (add-one smoothed): the naive-Bayes weighting of NBSVM (Wang and Manning,
     2012). A feature that separates the classes is amplified before the regression
     regularises it; on public data this lifted ROC-AUC by about 0.01."""
-    # Presences counted from the matrix's own arrays: a copy of it would double the
-    # memory each fitting thread holds.
-    positive_entry = np.repeat(target == 1, np.diff(x.indptr))
+    # Presences counted from the matrix's own arrays, a slice of rows at a time: a copy of
+    # it would double the memory each fitting thread holds.
     n = x.shape[1]
-    positive = np.bincount(x.indices[positive_entry], minlength=n) + 1.0
-    negative = np.bincount(x.indices[~positive_entry], minlength=n) + 1.0
+    positive, negative = np.ones(n), np.ones(n)
+    for first in range(0, x.shape[0], _ROWS_AT_ONCE):
+        last = min(first + _ROWS_AT_ONCE, x.shape[0])
+        start, end = x.indptr[first], x.indptr[last]
+        is_positive = np.repeat(target[first:last] == 1, np.diff(x.indptr[first:last + 1]))
+        columns = x.indices[start:end]
+        positive += np.bincount(columns[is_positive], minlength=n)
+        negative += np.bincount(columns[~is_positive], minlength=n)
     return np.log((positive / positive.sum()) / (negative / negative.sum())).astype(np.float32)
 
 
@@ -471,15 +492,17 @@ class _Head:
     """One head being fitted: its final model and calibration folds, submitted to a pool.
 
     ``finish`` waits for them and returns (weights, intercept, (slope, offset) of the
-    calibration). The calibration is fitted on out-of-fold *combined* decision values (whole
-    text and strongest sentence), the values it will map at scoring time. A head with
+    calibration, a decision value per training row for the combined score's calibration).
+    The calibration is fitted on out-of-fold *combined* decision values (whole text and
+    strongest sentence), the values it will map at scoring time. A head with
     nothing to learn (no rows, or one class only) has a constant probability equal to the
     observed rate."""
 
     def __init__(self, n_features: int, rows: np.ndarray, target: np.ndarray,
-                 final: Future | None, folds: list[tuple[np.ndarray, Future]],
-                 segments: Segments | None, features: sparse.csr_matrix | None = None) -> None:
-        self.n_features, self.rows, self.target = n_features, rows, target
+                 weights: np.ndarray, final: Future | None,
+                 folds: list[tuple[np.ndarray, Future]], segments: Segments | None,
+                 features: sparse.csr_matrix | None = None) -> None:
+        self.n_features, self.rows, self.target, self.weights = n_features, rows, target, weights
         self.final, self.folds = final, folds
         self.segments, self.features = segments, features
 
@@ -499,12 +522,18 @@ class _Head:
                 held_out[test] = job.result()
         else:
             held_out = self.segments.combined(head, self.features, self.rows)
-        platt = LogisticRegression(C=1e4).fit(held_out.reshape(-1, 1), self.target)
+        platt = LogisticRegression(C=1e4).fit(held_out.reshape(-1, 1), self.target,
+                                              sample_weight=self.weights)
         calibration = (float(platt.coef_[0, 0]), float(platt.intercept_[0]))
+        if not self.folds:
+            # Too few examples of one class for folds: these values are in-sample, and would
+            # make the combined score trust this head more than it deserves. Left at 0.
+            return head.coef_.ravel(), float(head.intercept_[0]), calibration, values
         values[self.rows] = held_out
         unknown = np.setdiff1d(np.arange(n_rows), self.rows)
-        if len(unknown):
-            values[unknown] = self.segments.combined(head, self.features, unknown)
+        for start in range(0, len(unknown), _ROWS_AT_ONCE):  # a slice of rows at a time
+            some = unknown[start:start + _ROWS_AT_ONCE]
+            values[some] = self.segments.combined(head, self.features, some)
         return head.coef_.ravel(), float(head.intercept_[0]), calibration, values
 
 

@@ -25,7 +25,7 @@ from service.retraining.models import (JobKind, JobStatus, ModelChart, ModelReco
                                        VersionStatus)
 from service.retraining.services import ExampleStore
 from service.retraining.versions import VersionService
-from service.scoring.service import ScoringService
+from service.scoring.service import ScoringService, stored_probabilities
 from service.sites.services import SiteService, Thresholds
 from service.submission.services import apply_standing, likely_label
 
@@ -145,7 +145,7 @@ class TrainingPipeline:
             return None
 
     def _report(self, model: CommentClassifier, corpus) -> dict[str, Any]:
-        proba = model.predict_proba(corpus.texts)
+        proba = stored_probabilities(model.predict_proba(corpus.texts))  # as decided on
         return evaluation_report(proba, corpus.y, LABELS,
                                  approve_below=self.thresholds.approve_below,
                                  reject_at=self.thresholds.reject_at)

@@ -20,6 +20,7 @@ from service.extensions import utcnow
 from service.retraining.models import (ModelAction, ModelAuditEntry, ModelChart, ModelRecord,
                                        ShadowRun, VersionStatus)
 from service.retraining.services import ExampleStore
+from service.scoring.service import stored_probabilities
 from service.sites.services import SiteService
 
 CHARTS = ("precision_recall", "scores", "calibration")
@@ -207,7 +208,9 @@ class VersionService:
         if known.sum() == 0 or len(set(truth[known].tolist())) < 2:
             raise Conflict("the evaluation set has no harmful and fine examples to tune on yet: "
                            "train a model first")
-        scores = model.model.predict_proba(corpus.texts)[:, -1] if corpus.texts else np.zeros(0)
+        # As the service stores them, so a proposed threshold means what it will do.
+        scores = (stored_probabilities(model.model.predict_proba(corpus.texts)[:, -1])
+                  if corpus.texts else np.zeros(0))
         owners = np.array([-1 if s is None else s for s in site_ids])
         targets = {"min_rejected_precision": min_rejected_precision,
                    "max_approved_harmful": max_approved_harmful}

@@ -8,6 +8,8 @@ import time
 from dataclasses import dataclass
 from typing import Sequence
 
+import numpy as np
+
 from classifier import (CommentClassifier, CommentScore, LoadedModel, ModelNotFound,
                         ModelRegistry, ModelRejected, Span)
 from classifier.language import TRAINED_LANGUAGES, detect_language
@@ -37,6 +39,11 @@ def stored_probability(value: float) -> float:
     return min(round(value, 4), 0.9999)
 
 
+def stored_probabilities(values: np.ndarray) -> np.ndarray:
+    """:func:`stored_probability` of every value: what the thresholds will be compared with."""
+    return np.minimum(np.round(values, 4), 0.9999)
+
+
 def as_stored(result: CommentScore) -> CommentScore:
     """``result`` with every probability as the service stores and decides on it."""
     return CommentScore(score=stored_probability(result.score),
@@ -49,7 +56,8 @@ def decide(result: CommentScore, thresholds: Thresholds, *,
     """Approve, hold or reject on the combined score; list the labels that crossed a threshold.
 
     A label "crossed" a threshold when its own probability reached it: those are the reasons
-    a moderator and the host site see. A comment in a language the model did not learn is
+    a moderator and the host site see for a comment that is not approved, or "any" (the
+    combined score) when doubts spread over several labels and none crossed alone. A comment in a language the model did not learn is
     never approved on its score alone: it waits for review.
     """
     if result.score >= thresholds.reject_at:
@@ -59,13 +67,20 @@ def decide(result: CommentScore, thresholds: Thresholds, *,
     else:
         status = CommentStatus.APPROVED
     reasons = []
-    for label, value in sorted(result.labels.items(), key=lambda item: -item[1]):
-        for name, threshold in (("reject_at", thresholds.reject_at),
-                                ("approve_below", thresholds.approve_below)):
-            if value >= threshold:
-                reasons.append({"label": label, "score": round(value, 4),
-                                "threshold": name, "value": threshold})
-                break
+    if status is not CommentStatus.APPROVED:
+        for label, value in sorted(result.labels.items(), key=lambda item: -item[1]):
+            for name, threshold in (("reject_at", thresholds.reject_at),
+                                    ("approve_below", thresholds.approve_below)):
+                if value >= threshold:
+                    reasons.append({"label": label, "score": round(value, 4),
+                                    "threshold": name, "value": threshold})
+                    break
+        if not reasons:  # doubts spread over several labels, none enough alone
+            name, threshold = ((("reject_at", thresholds.reject_at))
+                               if status is CommentStatus.REJECTED
+                               else ("approve_below", thresholds.approve_below))
+            reasons.append({"label": "any", "score": result.score, "threshold": name,
+                            "value": threshold})
     if unsupported_language and status is CommentStatus.APPROVED:
         status = CommentStatus.PENDING_REVIEW
         reasons.append({"label": "language", "score": None,
@@ -148,6 +163,11 @@ class ScoringService:
             loaded.model.warm_up()
         self._loaded, self._marker = loaded, marker
         log.info("scoring with model %s", loaded.version)
+        if "combination_" not in vars(loaded.model):
+            log.warning("model %s predates the calibrated combined score (its score is the "
+                        "largest label probability), while the default thresholds are set "
+                        "for the new one: train a new model (flask --app wsgi model train)",
+                        loaded.version)
 
     @property
     def ready(self) -> bool:
@@ -164,7 +184,8 @@ class ScoringService:
     def preview(self, text: str, thresholds: Thresholds) -> tuple[Assessment, list[Span]]:
         """Assess one text and explain it, both by the same model version."""
         loaded = self.current()
-        return self.assess_with(loaded, [text], thresholds)[0], loaded.model.explain(text)
+        return (self.assess_with(loaded, [text], thresholds)[0],
+                loaded.model.explain(text, min_probability=thresholds.approve_below))
 
     @staticmethod
     def assess_with(loaded: LoadedModel, texts: Sequence[str],

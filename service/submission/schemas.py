@@ -34,7 +34,9 @@ class CommentIn(ma.Schema):
 
 
 class ReasonOut(ma.Schema):
-    label = ma.fields.String(metadata={"description": "A label, or `language`."})
+    label = ma.fields.String(metadata={"description": "A label; `any` (the combined score) "
+                                                      "when no single label crossed; or "
+                                                      "`language`."})
     score = ma.fields.Float(allow_none=True)
     threshold = ma.fields.String(metadata={"description": "approve_below, reject_at, or "
                                                           "unsupported_language"})

@@ -63,6 +63,22 @@ def scoring_memory_mb(registry_root: str) -> float:
     return float(output.strip())
 
 
+def first_pass_rates(model, peer, texts: list[str], *, served: list[str]) -> tuple[float, float]:
+    """Texts per second of a fresh copy of ``model`` (its caches cleared, then filled from
+    its vocabulary and from scoring ``served``) and of ``peer``, on their first pass over
+    ``texts``."""
+    clear_word_cache()
+    fresh = pickle.loads(pickle.dumps(model)).warm_up()
+    rates = []
+    for score in (fresh.predict_proba, peer):
+        if served:
+            score(served)
+        started = time.perf_counter()
+        score(texts)
+        rates.append(len(texts) / (time.perf_counter() - started))
+    return rates[0], rates[1]
+
+
 def other_real_comments() -> list[str]:
     """Jigsaw train.5k's texts (none of them in test.c), or nothing without ../shared."""
     path = SHARED / "jigsaw" / "train.5k.csv"
@@ -86,31 +102,14 @@ def main() -> None:
 
     # Cold: a freshly loaded model, its caches pre-filled with its vocabulary as a gunicorn
     # worker does at start, scoring texts it has never seen. Warm: the same texts again.
-    clear_word_cache()
-    cold_model = pickle.loads(pickle.dumps(loaded.model)).warm_up()
-    loaded.model.warm_up()
-    started = time.perf_counter()
-    cold_model.predict_proba(texts)
-    cold_rate = len(texts) / (time.perf_counter() - started)
-    started = time.perf_counter()
-    predict_prob(texts)
-    peer_cold_rate = len(texts) / (time.perf_counter() - started)
-
     # Steady: a worker that has served other real comments first (Jigsaw train.5k), then
     # meets these: most words seen, the rare ones new, as in a day of traffic.
+    cold_rate, peer_cold_rate = first_pass_rates(loaded.model, predict_prob, texts, served=[])
+    loaded.model.warm_up()
     served = other_real_comments()
-    steady_rate = peer_steady_rate = None
-    if served:
-        clear_word_cache()
-        steady_model = pickle.loads(pickle.dumps(loaded.model)).warm_up()
-        steady_model.predict_proba(served)
-        predict_prob(served)
-        started = time.perf_counter()
-        steady_model.predict_proba(texts)
-        steady_rate = len(texts) / (time.perf_counter() - started)
-        started = time.perf_counter()
-        predict_prob(texts)
-        peer_steady_rate = len(texts) / (time.perf_counter() - started)
+    steady_rate, peer_steady_rate = (
+        first_pass_rates(loaded.model, predict_prob, texts, served=served) if served
+        else (None, None))
 
     peers = {"this service (7 labels + combined score)": loaded.model.predict_proba,
              "alt-profanity-check 1.9.1 (1 label)": predict_prob}

@@ -230,3 +230,15 @@ def test_naive_bayes_scaling_is_folded_into_the_weights(model):
     single_sentence = model.decision_function(texts)  # one sentence: whole == strongest
     assert np.allclose(whole, single_sentence, atol=1e-4)
     assert model.nb_scaling
+
+
+def test_explain_points_at_the_likeliest_label_when_only_the_combined_score_is_doubtful(model):
+    texts = ["This is a pretty dumb take, honestly.", "What a silly article, honestly.",
+             "Nobody asked for your opinion.", "Get a life, mate."]
+    proba = model.predict_proba(texts)
+    # A text whose combined score stands above every single label's probability.
+    i = next(i for i in range(len(texts)) if proba[i, -1] > proba[i, :-1].max() + 0.01)
+    between = (proba[i, -1] + proba[i, :-1].max()) / 2
+    spans = model.explain(texts[i], min_probability=between)
+    likeliest = LABELS[int(np.argmax(proba[i, :-1]))]
+    assert spans and {span.label for span in spans} == {likeliest}

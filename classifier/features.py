@@ -24,10 +24,11 @@ them over distinct words on arrays (``_fit_by_distinct_words``), several times f
 
 from __future__ import annotations
 
+import operator
 import re
 import threading
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, compress, count, repeat
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -167,9 +168,9 @@ class CommentVectorizer(TransformerMixin, BaseEstimator):
         """The word-part tokens of one normalised word."""
         return _TOKENS.findall(word)
 
-    def ascii_char_index(self) -> tuple[np.ndarray, np.ndarray]:
-        """The char vocabulary's ASCII n-grams read as numbers in base 128, sorted, and
-        their ids (n-grams of different lengths cannot collide: no text holds a NUL)."""
+    def ascii_char_index(self) -> "IntegerLookup":
+        """The char vocabulary's ASCII n-grams, read as numbers in base 128, to their ids
+        (n-grams of different lengths cannot collide: no text holds a NUL)."""
         index = self.__dict__.get("_ascii_chars")
         if index is None:
             keys, ids = [], []
@@ -180,16 +181,14 @@ class CommentVectorizer(TransformerMixin, BaseEstimator):
                         key = key * 128 + byte
                     keys.append(key)
                     ids.append(gram_id)
-            keys_array = np.asarray(keys, dtype=np.int64)
-            order = np.argsort(keys_array)
-            index = self.__dict__["_ascii_chars"] = (keys_array[order],
-                                                     np.asarray(ids, dtype=np.int64)[order])
+            index = self.__dict__["_ascii_chars"] = IntegerLookup(
+                np.asarray(keys, dtype=np.int64), np.asarray(ids, dtype=np.int64))
         return index
 
-    def ngram_index(self) -> tuple[int, list[tuple[np.ndarray, np.ndarray]]]:
+    def ngram_index(self) -> tuple[int, list["IntegerLookup"]]:
         """For n-gram lookups by array: the unigram id base, and per n from 2 up to the
-        largest, the sorted integer keys of the n-grams in the vocabulary and their ids.
-        A key is the tokens' unigram ids read as digits in base ``n_word_features_``."""
+        largest, the n-grams of the vocabulary from their integer keys to their ids. A key
+        is the tokens' unigram ids read as digits in base ``n_word_features_``."""
         index = self.__dict__.get("_ngrams")
         if index is None:
             vocabulary, base = self.word_vocabulary_, self.n_word_features_
@@ -207,9 +206,8 @@ class CommentVectorizer(TransformerMixin, BaseEstimator):
                             key = key * base + vocabulary[part]
                         keys.append(key)
                         ids.append(gram_id)
-                keys_array = np.asarray(keys, dtype=np.int64)
-                order = np.argsort(keys_array)
-                tables.append((keys_array[order], np.asarray(ids, dtype=np.int64)[order]))
+                tables.append(IntegerLookup(np.asarray(keys, dtype=np.int64),
+                                            np.asarray(ids, dtype=np.int64)))
             index = self.__dict__["_ngrams"] = (base, tables)
         return index
 
@@ -481,7 +479,6 @@ class WordTable:
         self.sqnorms = np.zeros(1024)
         self.n_tokens = 0
         self.n_taken = 0  # rows whose character n-grams were handed out
-        self._new_words: list[str] = []
         self._untaken: list[sparse.csr_matrix] = []
 
     def __len__(self) -> int:
@@ -497,11 +494,10 @@ class WordTable:
         words = list(chain.from_iterable(sentences))
         rows = list(map(self.index.get, words))
         if None in rows:
-            add = self._add
-            rows = [add(w) if r is None else r for w, r in zip(words, rows)]
+            unseen = compress(words, map(operator.is_, rows, repeat(None)))
+            self._add(list(dict.fromkeys(unseen)))
+            rows = list(map(self.index.__getitem__, words))
         n_texts = len(texts)
-        if self._new_words:
-            self._store_new_rows()
         occurrence_rows = np.asarray(rows, dtype=np.int64)
         lengths_array = np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences))
         sentence_owner = np.repeat(np.arange(n_texts), [len(t) for t in texts])
@@ -535,7 +531,7 @@ class WordTable:
                      sentence_of: np.ndarray, sentence_group: np.ndarray
                      ) -> tuple[np.ndarray, np.ndarray]:
         """(group, feature id) of each group's distinct word n-grams: the words' tokens in
-        order, n-grams read as integer keys and looked up by binary search."""
+        order, n-grams read as integer keys and looked up all at once."""
         counts = self.token_counts[occurrence_rows]
         total = int(counts.sum())
         offsets = np.repeat(self.token_starts[occurrence_rows] - (np.cumsum(counts) - counts),
@@ -561,14 +557,9 @@ class WordTable:
             if n == 1:
                 ids = grams
             else:
-                keys, gram_ids = tables[n - 2]
                 ids = np.full(len(grams), -1)
                 candidates = np.flatnonzero(grams >= 0)
-                if len(keys) and len(candidates):
-                    wanted = grams[candidates]
-                    position = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
-                    found = keys[position] == wanted
-                    ids[candidates[found]] = gram_ids[position[found]]
+                ids[candidates] = tables[n - 2].find(grams[candidates])
             known = (ids >= 0) & same_text
             feature_keys.append(token_text[:len(grams)][known] * base + ids[known])
             first_sentence = token_sentence[:len(grams)]
@@ -581,37 +572,32 @@ class WordTable:
     def take_new_rows(self) -> sparse.csr_matrix:
         """The weighted character n-grams of the rows added since the last call, one row each
         (rows ``n_taken`` before the call onwards)."""
-        if self._new_words:
-            self._store_new_rows()
         blocks, self._untaken = self._untaken, []
         block = sparse.vstack(blocks, format="csr") if len(blocks) > 1 else (
             blocks[0] if blocks else _char_rows([], self.vectorizer))
         self.n_taken += block.shape[0]
         return block
 
-    def _add(self, word: str) -> int:
-        """A row for a new word; its contents are filled for all new words at once."""
-        if word in self.index:  # twice in one sentence
-            return self.index[word]
-        row = self.index[word] = len(self.index)
-        self._new_words.append(word)
-        return row
+    def _add(self, words: list[str]) -> None:
+        """Rows for new (distinct, unseen) words, filled in at once."""
+        self.index.update(zip(words, count(len(self.index))))
+        self._store_new_rows(words)
 
-    def _store_new_rows(self) -> None:
+    def _store_new_rows(self, words: list[str]) -> None:
         """Fill the rows of the words just added: their tokens and squared norms go in the
         table; their weighted character n-grams, one block, wait for ``take_new_rows``."""
-        words, self._new_words = self._new_words, []
         first, end = len(self.index) - len(words), len(self.index)
         vocabulary = self.vectorizer.word_vocabulary_
-        token_ids = [[vocabulary.get(t, -1) for t in _TOKENS.findall(w)] for w in words]
-        counts = np.fromiter(map(len, token_ids), dtype=np.int64, count=len(words))
+        tokens = list(map(_TOKENS.findall, words))
+        counts = np.fromiter(map(len, tokens), dtype=np.int64, count=len(words))
         n_new_tokens = int(counts.sum())
         self.token_ids = _fit(self.token_ids, self.n_tokens + n_new_tokens)
         self.token_starts = _fit(self.token_starts, end)
         self.token_counts = _fit(self.token_counts, end)
         self.sqnorms = _fit(self.sqnorms, end)
         self.token_ids[self.n_tokens:self.n_tokens + n_new_tokens] = np.fromiter(
-            (i for ids in token_ids for i in ids), dtype=np.int64, count=n_new_tokens)
+            map(vocabulary.get, chain.from_iterable(tokens), repeat(-1)), dtype=np.int64,
+            count=n_new_tokens)
         self.token_starts[first:end] = self.n_tokens + np.cumsum(counts) - counts
         self.token_counts[first:end] = counts
         self.n_tokens += n_new_tokens
@@ -631,6 +617,60 @@ def _fit(array: np.ndarray, size: int) -> np.ndarray:
     return grown
 
 
+class IntegerLookup:
+    """A map from non-negative int64 keys to ids that answers a whole array of lookups at
+    once (-1 where absent): open addressing with linear probing, a table two to four times the
+    keys. A lookup costs about one random read, where a binary search costs a chain of
+    twenty that depend on each other."""
+
+    _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: 2**64 / golden ratio
+
+    def __init__(self, keys: np.ndarray, ids: np.ndarray) -> None:
+        bits = max(4, int(len(keys) * 2).bit_length())
+        self._shift = np.uint64(64 - bits)
+        self._mask = (1 << bits) - 1
+        self._keys = np.full(1 << bits, -1, dtype=np.int64)
+        self._ids = np.full(1 << bits, -1, dtype=np.int32)
+        self._size = len(keys)
+        # Insert all keys in rounds: each still waiting takes its slot if free (the first
+        # of several contenders wins), else moves on to the next slot.
+        slots = self._slots(keys)
+        waiting = np.arange(len(keys))
+        while len(waiting):
+            wanted = slots[waiting]
+            free = self._keys[wanted] == -1
+            taken, first = np.unique(wanted[free], return_index=True)
+            winners = waiting[free][first]
+            self._keys[taken] = keys[winners]
+            self._ids[taken] = ids[winners]
+            placed = np.zeros(len(keys), dtype=bool)
+            placed[winners] = True
+            waiting = waiting[~placed[waiting]]
+            slots[waiting] = (slots[waiting] + 1) & self._mask
+
+    def __len__(self) -> int:
+        return self._size
+
+    def _slots(self, keys: np.ndarray) -> np.ndarray:
+        hashed = (keys.astype(np.uint64) * self._MULTIPLIER) >> self._shift
+        return hashed.astype(np.int64)
+
+    def find(self, keys: np.ndarray) -> np.ndarray:
+        """The id of each key, -1 for keys not in the map."""
+        found = np.full(len(keys), -1, dtype=np.int64)
+        slots = self._slots(keys)
+        waiting = np.arange(len(keys))
+        while len(waiting):
+            stored = self._keys[slots]
+            hit = stored == keys[waiting]
+            found[waiting[hit]] = self._ids[slots[hit]]
+            # A miss goes on to the next slot until it meets an empty one.
+            going_on = ~hit & (stored != -1)
+            waiting = waiting[going_on]
+            slots = (slots[going_on] + 1) & self._mask
+        return found
+
+
 def _distinct(keys: np.ndarray) -> np.ndarray:
     """Sorted distinct values (``np.unique`` hashes, which is about 3x slower here; 32-bit
     keys sort almost twice as fast as 64-bit ones)."""
@@ -644,7 +684,7 @@ def _char_rows(words: list[str], vectorizer: CommentVectorizer) -> sparse.csr_ma
     """One row per word: its ``char_wb`` n-gram counts times their idf.
 
     ASCII words (nearly all, after normalisation) are cut into n-grams all at once on their
-    bytes: an n-gram is read as a number in base 128 and looked up in the sorted numbers of
+    bytes: an n-gram is read as a number in base 128 and looked up among the numbers of
     the vocabulary's ASCII n-grams. Other words take the per-gram path."""
     rows, columns = [], []
     shortest = vectorizer.char_ngram_range[0] - 2  # a shorter word is one n-gram: per gram
@@ -680,7 +720,7 @@ def _ascii_char_ngrams(words: list[str], vectorizer: CommentVectorizer
     """(word index, char vocabulary id) of every in-vocabulary n-gram of ASCII ``words``,
     with repeats. Windows of each padded word " word "; scikit-learn's rule that a word
     no longer than n is one n-gram and larger n are skipped falls out of it."""
-    keys, ids = vectorizer.ascii_char_index()
+    lookup = vectorizer.ascii_char_index()
     padded_lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words)) + 2
     codes = np.frombuffer("".join(f" {w} " for w in words).encode("ascii"),
                           dtype=np.uint8).astype(np.int64)
@@ -700,15 +740,14 @@ def _ascii_char_ngrams(words: list[str], vectorizer: CommentVectorizer
             window = window[:-1] * 128 + codes[n - 1:]
             if candidates is not None:
                 candidates = candidates[candidates < len(window)]
-        if n < low or not len(keys):
+        if n < low or not len(lookup):
             continue
         starts = np.arange(len(window)) if candidates is None else candidates
         starts = starts[word_of[starts] == word_of[starts + n - 1]]
-        wanted = window[starts]
-        position = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
-        hit = keys[position] == wanted
+        ids = lookup.find(window[starts])
+        hit = ids >= 0
         found_rows.append(word_of[starts[hit]])
-        found_columns.append(ids[position[hit]])
+        found_columns.append(ids[hit])
         if prune:
             candidates = starts[hit]
     if not found_rows:

@@ -16,6 +16,7 @@ is handled on the sequence of words. That keeps normalisation off the scoring ho
 
 from __future__ import annotations
 
+import operator
 import re
 import unicodedata
 from itertools import chain, compress, count, repeat
@@ -81,6 +82,10 @@ _SPACED_HINT = re.compile(r" [\w@$!*#|] [\w@$!*#|](?!\S)")
 _SPACED_HINT_AFTER_BREAK = re.compile(r"\n[\w@$!*#|] [\w@$!*#|](?!\S)")
 _OTHER_WHITESPACE = re.compile(r"[^\S \n]")  # tabs, no-break spaces...: use the full search
 _ANY_DIGIT = re.compile(r"\d")
+# A plain word: ASCII letters (perhaps joined by hyphens or apostrophes), perhaps in quotes
+# or brackets or before punctuation. Nothing in the full pipeline changes it but lower case
+# and repeated letters ("www" aside: "www.." is a link), and most new words look like this.
+_PLAIN_WORD = re.compile(r"[\"'(\[:*=#~-]*[A-Za-z]+(?:['’-][A-Za-z]{2,})*[.,;:!?\"')\]*=~]*")
 
 
 def normalize(text: str) -> str:
@@ -104,9 +109,8 @@ def normalized_sentences(text: str) -> list[list[str]]:
     spaced_out = (_SPACED_HINT.search(text) is not None
                   or ("\n" in text and _SPACED_HINT_AFTER_BREAK.search(text) is not None)
                   or (text[1:2] == " " and _SPACED_OUT.match(text) is not None)
-                  or (_OTHER_WHITESPACE.search(text) is not None
-                      and _SPACED_OUT.search(text) is not None))
-    may_span = _ANY_DIGIT.search(text) is not None or "dot" in text.lower()
+                  or (_has_other_whitespace(text) and _SPACED_OUT.search(text) is not None))
+    may_span = _has_digit(text) or "dot" in text.lower()
     cached = _WORDS.get
     sentences = []
     for line in text.split("\n") if "\n" in text else (text,):
@@ -115,7 +119,11 @@ def normalized_sentences(text: str) -> list[list[str]]:
         raw = line.split()
         found = list(map(cached, raw))
         if None in found:
-            found = [normalize_word(w) if f is None else f for w, f in zip(raw, found)]
+            for word in compress(raw, map(operator.is_, found, repeat(None))):
+                normalize_word(word)
+            found = list(map(cached, raw))
+            if None in found:  # the cache filled up and started over on the way
+                found = list(map(normalize_word, raw))
         words = list(chain.from_iterable(found))
         if may_span and len(words) > 2 and _may_join(words):
             words = _join_spans(words)
@@ -133,6 +141,20 @@ def normalized_sentences(text: str) -> list[list[str]]:
         else:
             sentences.append(words)
     return sentences
+
+
+def _has_other_whitespace(text: str) -> bool:
+    """Whether ``text`` holds white space other than spaces and line breaks. Only spaces
+    and ASCII letters, digits and symbols are printable: most texts answer at once."""
+    return not (text.isprintable() or text.replace("\n", " ").isprintable()) \
+        and _OTHER_WHITESPACE.search(text) is not None
+
+
+def _has_digit(text: str) -> bool:
+    """Whether ``text`` holds a digit (of any script: normalisation folds them to ASCII)."""
+    if text.isascii():
+        return any(digit in text for digit in "0123456789")  # ten scans beat one regex
+    return _ANY_DIGIT.search(text) is not None
 
 
 def _may_join(words: list[str]) -> bool:
@@ -172,6 +194,10 @@ def clear_word_cache() -> None:
 
 
 def _normalize_word(raw: str) -> tuple[str, ...]:
+    if len(raw) <= MAX_WORD and _PLAIN_WORD.fullmatch(raw):
+        word = raw.lower()
+        if "www" not in word:
+            return (_REPEATS.sub(r"\1", word) if _REPEATS.search(word) else word,)
     if len(raw) > MAX_WORD:
         if _LINK_START.match(raw.lower()):
             return ("xxurl",)

@@ -5,7 +5,7 @@ import pytest
 from sklearn.feature_extraction.text import CountVectorizer
 
 from classifier import features
-from classifier.features import WORD_TOKENS, CommentVectorizer, Projection
+from classifier.features import WORD_TOKENS, CommentVectorizer, IntegerLookup, Projection
 
 TRAINING = [
     "you are an idiot and a liar", "lovely photos of the harbour", "the council is a joke",
@@ -127,3 +127,19 @@ def test_a_failure_half_way_leaves_no_half_built_rows(vectorizer, monkeypatch):
     expected = reference(vectorizer, ["brand new words here", "lovely harbour"]) @ weights.T
     np.testing.assert_allclose(projection(["brand new words here", "lovely harbour"]),
                                expected, rtol=1e-5, atol=1e-5)
+
+
+def test_the_integer_lookup_finds_every_key_and_nothing_else():
+    rng = np.random.default_rng(5)
+    keys = rng.choice(2 ** 40, size=5_000, replace=False)
+    ids = rng.permutation(len(keys))
+    lookup = IntegerLookup(keys, ids)
+    absent = np.setdiff1d(rng.integers(0, 2 ** 40, size=5_000), keys)
+    np.testing.assert_array_equal(lookup.find(keys), ids)
+    assert (lookup.find(absent) == -1).all()
+    # Keys that share their low bits all land near one another; each is still found.
+    crowded = np.arange(1_000) << 30
+    np.testing.assert_array_equal(IntegerLookup(crowded, np.arange(1_000)).find(crowded),
+                                  np.arange(1_000))
+    empty = IntegerLookup(np.zeros(0, np.int64), np.zeros(0, np.int64))
+    assert len(empty) == 0 and (empty.find(keys[:3]) == -1).all()

@@ -1,6 +1,8 @@
+import importlib
+import re
+
 import pytest
 
-import importlib
 from classifier.normalize import normalize
 
 # The module, not the function of the same name that `classifier` exports.
@@ -83,7 +85,22 @@ def test_sentences_split_at_line_breaks_and_end_marks_after_the_fixes_across_wor
 
 
 def test_the_word_cache_is_bounded(monkeypatch):
+    words = " ".join(f"w{i}" for i in range(1000))
+    unbounded = normalize(words)
     monkeypatch.setattr(normalize_module, "_WORDS_LIMIT", 100)
     normalize_module.clear_word_cache()
-    normalize(" ".join(f"w{i}" for i in range(1000)))
+    # The cache starts over in the middle of the text: every word is still normalised.
+    assert normalize(words) == unbounded
     assert len(normalize_module._WORDS) <= 100
+
+
+@pytest.mark.parametrize("word", [
+    "Hello", "hello,", "(hello)", '"Quoted."', "WOW!!!", "sooooo", "Lord's", "anti-Muslim",
+    "let\u2019s", "==Section==", ":reply", "*Oppose", "ok?!", "www", "www..", "(www.", "a-b-c",
+    "x-ray", "e-mail", "i.d.i.o.t", "sh!t", "!idiot", "a$$", "@ss", "site.com.", "ab'c",
+    "don't!", "A" * 45, "aaaa-bbbb", "Ab-c", "'''bold'''", "[[link]]",
+])
+def test_plain_words_take_a_short_path_to_the_same_result(word, monkeypatch):
+    short = normalize_module._normalize_word(word)
+    monkeypatch.setattr(normalize_module, "_PLAIN_WORD", re.compile(r"(?!)"))  # never plain
+    assert short == normalize_module._normalize_word(word)

@@ -28,19 +28,29 @@ import operator
 import re
 import threading
 from dataclasses import dataclass
-from itertools import chain, compress, count, repeat
-from typing import Iterable, Sequence
+from itertools import chain, compress, count, islice, repeat
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from classifier.normalize import (PHONE_PIECE, SENTENCE_ENDS, SPELLED_DOT,
+                                  has_spaced_out_letters, join_kind, normalize_each,
+                                  normalized_sentences)
+
 # Words, plus the "*" and "#" readers use to mask letters ("f*ck"), so a masked word stays
 # one token.
 WORD_TOKENS = r"(?u)[\w*#]{2,}|\b\w\b"
 _TOKENS = re.compile(WORD_TOKENS)
 _CACHE_LIMIT = 200_000
+# Markers between rows in pieces_of_texts: a raw text's line break (written there as a word
+# of one private-use character; a text that holds that character takes the full path), a
+# sentence's end and a text's end.
+_LINE_WORD = "\ue000"
+_LINE_BREAK = _SENTENCE_BREAK = (-1,)
+_TEXT_END = (-2,)
 
 
 class CommentVectorizer(TransformerMixin, BaseEstimator):
@@ -477,6 +487,10 @@ class WordTable:
         self.token_counts = np.zeros(1024, np.int64)
         self.token_ids = np.zeros(4096, np.int64)  # unigram ids, -1 where unknown
         self.sqnorms = np.zeros(1024)
+        self.ends = np.zeros(1024, bool)  # whether the word closes a sentence
+        self.join_kinds = np.zeros(1024, np.int8)  # join_kind of the word
+        # White-space words of raw texts to their rows (a line break to _LINE_BREAK).
+        self.raw_rows: dict[str, tuple[int, ...]] = {_LINE_WORD: _LINE_BREAK}
         self.n_tokens = 0
         self.n_taken = 0  # rows whose character n-grams were handed out
         self._untaken: list[sparse.csr_matrix] = []
@@ -491,17 +505,118 @@ class WordTable:
         (n-grams that cross a sentence boundary belong to the whole text only)."""
         # Python touches each word once, in C-level loops; the rest is arrays.
         sentences = list(chain.from_iterable(texts))
-        words = list(chain.from_iterable(sentences))
+        rows = np.asarray(self.rows(list(chain.from_iterable(sentences))), dtype=np.int64)
+        lengths = np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences))
+        sentence_owner = np.repeat(np.arange(len(texts)), [len(t) for t in texts])
+        sentence_of = np.repeat(np.arange(len(lengths)), lengths)
+        return self._pieces(rows, sentence_of, sentence_owner, len(texts), min_words)
+
+    def pieces_of_texts(self, texts: Sequence[str], *, min_words: int | None = None) -> Pieces:
+        """``pieces`` of raw texts, cut into their normalised sentences as
+        ``normalized_sentences`` cuts them.
+
+        Most texts can be normalised word by word (see ``has_spaced_out_letters``): their
+        white-space words go to rows through ``raw_rows``, one lookup each, and sentences
+        are cut on arrays, after the rows of words that close one. Only the rest go through
+        the normaliser's full path."""
+        by_word = self._rows_word_by_word(texts)
+        sequence = self._sequence(texts, by_word)
+        # Texts cut word by word where words join after all (a spelled-out dot, phone-number
+        # pieces side by side) take the full path.
+        kinds = self.join_kinds[np.maximum(sequence, 0)] * (sequence >= 0)
+        joined = (kinds == SPELLED_DOT)
+        joined[:-1] |= (kinds[:-1] == PHONE_PIECE) & (kinds[1:] == PHONE_PIECE)
+        if joined.any():
+            is_end = sequence == _TEXT_END[0]
+            ends = np.flatnonzero(is_end)
+            parts, done = [], 0
+            for i in np.unique((np.cumsum(is_end) - is_end)[joined]).tolist():
+                if by_word[i] is None:
+                    continue  # cut by the normaliser already
+                start = ends[i - 1] + 1 if i else 0
+                parts += [sequence[done:start], self._sequence([texts[i]], [None])]
+                done = ends[i] + 1
+            sequence = np.concatenate(parts + [sequence[done:]])
+        # Words, each with its text; a sentence starts after a marker or a closing word.
+        is_word = sequence >= 0
+        rows = sequence[is_word]
+        text_of = np.cumsum(sequence == _TEXT_END[0])[is_word]
+        previous = np.concatenate([_TEXT_END, sequence[:-1]])[is_word]
+        starts = previous < 0
+        after_word = np.flatnonzero(~starts)
+        starts[after_word] = self.ends[previous[after_word]]
+        sentence_of = np.cumsum(starts) - 1
+        return self._pieces(rows, sentence_of, text_of[starts], len(texts), min_words)
+
+    def _rows_word_by_word(self, texts: Sequence[str]) -> list[list[tuple[int, ...]] | None]:
+        """Each text's raw words' rows (line breaks as ``_LINE_BREAK``), or None for a text
+        that cannot be normalised word by word."""
+        get = self.raw_rows.get
+        by_word: list[list[tuple[int, ...]] | None] = []
+        unseen: dict[str, None] = {}
+        pending = []  # (text, its raw words): rows still to fill once new words have them
+        for text in texts:
+            if _LINE_WORD in text or has_spaced_out_letters(text):
+                by_word.append(None)
+                continue
+            raw = text.replace("\n", f" {_LINE_WORD} ").split() if "\n" in text else text.split()
+            rows = list(map(get, raw))
+            if None in rows:
+                unseen.update(dict.fromkeys(compress(raw, map(operator.is_, rows, repeat(None)))))
+                pending.append((len(by_word), raw))
+            by_word.append(rows)
+        if unseen:
+            self._add_raw(list(unseen))
+            for i, raw in pending:
+                rows = by_word[i]
+                for j in compress(count(), map(operator.is_, rows, repeat(None))):
+                    rows[j] = get(raw[j])
+        return by_word
+
+    def _add_raw(self, raw: list[str]) -> None:
+        """Rows for new raw words, through their normalised forms."""
+        forms = normalize_each(raw)
+        rows = self.rows(list(chain.from_iterable(forms)))
+        if len(rows) == len(raw) and set(map(len, forms)) == {1}:  # the common case
+            self.raw_rows.update(zip(raw, zip(rows)))
+            return
+        taken = iter(rows)
+        self.raw_rows.update((word, tuple(islice(taken, len(form))))
+                             for word, form in zip(raw, forms))
+
+    def _sequence(self, texts: Sequence[str], by_word: list[list[tuple[int, ...]] | None]
+                  ) -> np.ndarray:
+        """All texts' rows in order, with markers: ``_LINE_BREAK`` (or ``_SENTENCE_BREAK``
+        after each sentence of a text on the full path) and ``_TEXT_END``."""
+        full = {i: normalized_sentences(texts[i]) for i, rows in enumerate(by_word)
+                if rows is None}
+        if full:
+            self.rows([word for sentences in full.values() for s in sentences for word in s])
+        index = self.index
+        items: list[tuple[int, ...]] = []
+        for i, rows in enumerate(by_word):
+            if rows is None:
+                for sentence in full[i]:
+                    items.append(tuple(map(index.__getitem__, sentence)))
+                    items.append(_SENTENCE_BREAK)
+            else:
+                items += rows
+            items.append(_TEXT_END)
+        return np.fromiter(chain.from_iterable(items), dtype=np.int64)
+
+    def rows(self, words: list[str]) -> list[int]:
+        """The rows of normalised words, new ones added."""
         rows = list(map(self.index.get, words))
         if None in rows:
             unseen = compress(words, map(operator.is_, rows, repeat(None)))
             self._add(list(dict.fromkeys(unseen)))
             rows = list(map(self.index.__getitem__, words))
-        n_texts = len(texts)
-        occurrence_rows = np.asarray(rows, dtype=np.int64)
-        lengths_array = np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences))
-        sentence_owner = np.repeat(np.arange(n_texts), [len(t) for t in texts])
-        sentence_of = np.repeat(np.arange(len(lengths_array)), lengths_array)
+        return rows
+
+    def _pieces(self, occurrence_rows: np.ndarray, sentence_of: np.ndarray,
+                sentence_owner: np.ndarray, n_texts: int, min_words: int | None) -> Pieces:
+        """Pieces from each word's row and sentence, and each sentence's text."""
+        lengths_array = np.bincount(sentence_of, minlength=len(sentence_owner))
         text_of = sentence_owner[sentence_of]
 
         # Which sentences are scored on their own, and their group numbers.
@@ -569,6 +684,10 @@ class WordTable:
         keys = _distinct(np.concatenate(feature_keys)) if feature_keys else np.zeros(0, np.int64)
         return np.divmod(keys, base)
 
+    def has_new_rows(self) -> bool:
+        """Whether rows were added since the last ``take_new_rows``."""
+        return bool(self._untaken)
+
     def take_new_rows(self) -> sparse.csr_matrix:
         """The weighted character n-grams of the rows added since the last call, one row each
         (rows ``n_taken`` before the call onwards)."""
@@ -595,6 +714,12 @@ class WordTable:
         self.token_starts = _fit(self.token_starts, end)
         self.token_counts = _fit(self.token_counts, end)
         self.sqnorms = _fit(self.sqnorms, end)
+        self.ends = _fit(self.ends, end)
+        self.join_kinds = _fit(self.join_kinds, end)
+        self.join_kinds[first:end] = np.fromiter(map(join_kind, words), dtype=np.int8,
+                                                 count=len(words))
+        self.ends[first:end] = np.fromiter(map(str.endswith, words, repeat(SENTENCE_ENDS)),
+                                           dtype=bool, count=len(words))
         self.token_ids[self.n_tokens:self.n_tokens + n_new_tokens] = np.fromiter(
             map(vocabulary.get, chain.from_iterable(tokens), repeat(-1)), dtype=np.int64,
             count=n_new_tokens)
@@ -619,9 +744,14 @@ def _fit(array: np.ndarray, size: int) -> np.ndarray:
 
 class IntegerLookup:
     """A map from non-negative int64 keys to ids that answers a whole array of lookups at
-    once (-1 where absent): open addressing with linear probing, a table two to four times the
-    keys. A lookup costs about one random read, where a binary search costs a chain of
-    twenty that depend on each other."""
+    once (-1 where absent). A batch goes to a hash table (open addressing with linear
+    probing, two to four slots per key): about one random read per key, where a binary
+    search makes twenty that depend on each other. But each round of probing is a few
+    numpy calls: a few keys (one comment's) go to binary search, in one call, and so do the
+    keys still unresolved after three rounds."""
+
+    _FEW = 2048  # up to this many keys, binary search
+    _ROUNDS = 3  # probes in the table before the keys left over go to binary search
 
     _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: 2**64 / golden ratio
 
@@ -632,6 +762,8 @@ class IntegerLookup:
         self._keys = np.full(1 << bits, -1, dtype=np.int64)
         self._ids = np.full(1 << bits, -1, dtype=np.int32)
         self._size = len(keys)
+        order = np.argsort(keys)
+        self._sorted_keys, self._sorted_ids = keys[order], ids[order]
         # Insert all keys in rounds: each still waiting takes its slot if free (the first
         # of several contenders wins), else moves on to the next slot.
         slots = self._slots(keys)
@@ -657,18 +789,29 @@ class IntegerLookup:
 
     def find(self, keys: np.ndarray) -> np.ndarray:
         """The id of each key, -1 for keys not in the map."""
+        if len(keys) <= self._FEW:
+            return self._search(keys)
         found = np.full(len(keys), -1, dtype=np.int64)
         slots = self._slots(keys)
         waiting = np.arange(len(keys))
-        while len(waiting):
+        for _ in range(self._ROUNDS):
             stored = self._keys[slots]
             hit = stored == keys[waiting]
             found[waiting[hit]] = self._ids[slots[hit]]
             # A miss goes on to the next slot until it meets an empty one.
             going_on = ~hit & (stored != -1)
             waiting = waiting[going_on]
+            if not len(waiting):
+                return found
             slots = (slots[going_on] + 1) & self._mask
+        found[waiting] = self._search(keys[waiting])  # the few in long runs of full slots
         return found
+
+    def _search(self, keys: np.ndarray) -> np.ndarray:
+        if not self._size:
+            return np.full(len(keys), -1, dtype=np.int64)
+        at = np.minimum(np.searchsorted(self._sorted_keys, keys), self._size - 1)
+        return np.where(self._sorted_keys[at] == keys, self._sorted_ids[at], -1)
 
 
 def _distinct(keys: np.ndarray) -> np.ndarray:
@@ -688,18 +831,22 @@ def _char_rows(words: list[str], vectorizer: CommentVectorizer) -> sparse.csr_ma
     the vocabulary's ASCII n-grams. Other words take the per-gram path."""
     rows, columns = [], []
     shortest = vectorizer.char_ngram_range[0] - 2  # a shorter word is one n-gram: per gram
-    fast = [w.isascii() and "\x00" not in w and len(w) >= shortest for w in words]
-    ascii_rows = [i for i, ok in enumerate(fast) if ok]
-    if ascii_rows:
-        found_rows, found_columns = _ascii_char_ngrams([words[i] for i in ascii_rows],
-                                                      vectorizer)
-        rows.append(np.asarray(ascii_rows, dtype=np.int64)[found_rows])
+    joined = "".join(words)
+    if joined.isascii() and "\x00" not in joined and shortest <= 1:  # the usual batch
+        slow: list[int] = []
+    else:
+        slow = [i for i, w in enumerate(words)
+                if not (w.isascii() and "\x00" not in w and len(w) >= shortest)]
+    ascii_rows = np.delete(np.arange(len(words)), slow)
+    if len(ascii_rows):
+        found_rows, found_columns = _ascii_char_ngrams(
+            [words[i] for i in ascii_rows.tolist()] if slow else words, vectorizer)
+        rows.append(ascii_rows[found_rows])
         columns.append(found_columns)
-    for i, word in enumerate(words):
-        if not fast[i]:
-            ids = _char_ngram_ids(word, vectorizer)
-            rows.append(np.full(len(ids), i, dtype=np.int64))
-            columns.append(np.asarray(ids, dtype=np.int64))
+    for i in slow:
+        ids = _char_ngram_ids(words[i], vectorizer)
+        rows.append(np.full(len(ids), i, dtype=np.int64))
+        columns.append(np.asarray(ids, dtype=np.int64))
     row_array = np.concatenate(rows) if rows else np.zeros(0, np.int64)
     column_array = np.concatenate(columns) if columns else np.zeros(0, np.int64)
     # Count each (word, n-gram) pair: sort their keys, which also orders them by word.
@@ -800,37 +947,52 @@ class Projection:
         A text is a normalised string or its list of normalised words."""
         words = [text.split() if isinstance(text, str) else text for text in texts]
         with self._lock:
-            return self._products_of(self._pieces([[w] for w in words], None), len(words))[0]
+            pieces = self._pieces(lambda table: table.pieces([[w] for w in words]))
+            return self._products_of(pieces, len(words))[0]
 
     def whole_and_strongest(self, texts: Sequence[Sequence[Sequence[str]]], *,
                             min_words: int = 3) -> tuple[np.ndarray, np.ndarray]:
         """For texts given as their sentences (lists of normalised words): each whole text's
         product, and the largest product among its sentences of ``min_words`` or more (the
         whole text's own where fewer than two sentences qualify). One pass serves both."""
+        return self._whole_and_strongest(
+            lambda table: table.pieces(texts, min_words=min_words), len(texts))
+
+    def whole_and_strongest_of_texts(self, texts: Sequence[str], *, min_words: int = 3
+                                     ) -> tuple[np.ndarray, np.ndarray]:
+        """``whole_and_strongest`` of raw texts' normalised sentences
+        (``WordTable.pieces_of_texts``): what scoring calls."""
+        return self._whole_and_strongest(
+            lambda table: table.pieces_of_texts(texts, min_words=min_words), len(texts))
+
+    def _whole_and_strongest(self, cut: Callable[[WordTable], Pieces], n_texts: int
+                             ) -> tuple[np.ndarray, np.ndarray]:
         with self._lock:
-            pieces = self._pieces(texts, min_words)
-            whole, parts = self._products_of(pieces, len(texts))
+            pieces = self._pieces(cut)
+            whole, parts = self._products_of(pieces, n_texts)
         strongest = whole.copy()
         if len(pieces.owners):
             strongest[np.unique(pieces.owners)] = -np.inf
             np.maximum.at(strongest, pieces.owners, parts)
         return whole, strongest
 
-    def _pieces(self, texts: Sequence[Sequence[Sequence[str]]],
-                min_words: int | None) -> Pieces:
-        if len(self.words) > _CACHE_LIMIT:
+    def _pieces(self, cut: Callable[[WordTable], Pieces]) -> Pieces:
+        """``cut(self.words)``, and the products of the rows it added."""
+        if len(self.words) > _CACHE_LIMIT or len(self.words.raw_rows) > _CACHE_LIMIT:
             self._reset()
         try:
-            return self._pieces_and_products(texts, min_words)
+            pieces = cut(self.words)
+            self._store_products()
+            return pieces
         except BaseException:
             # A failure half-way (memory, say) may leave words indexed without their rows:
             # start over rather than mis-score them later.
             self._reset()
             raise
 
-    def _pieces_and_products(self, texts: Sequence[Sequence[Sequence[str]]],
-                             min_words: int | None) -> Pieces:
-        pieces = self.words.pieces(texts, min_words=min_words)
+    def _store_products(self) -> None:
+        if not self.words.has_new_rows():
+            return
         first = self.words.n_taken
         new = self.words.take_new_rows()
         if new.shape[0]:
@@ -840,7 +1002,6 @@ class Projection:
                 grown[:first] = self._products[:first]
                 self._products = grown
             self._products[first:needed] = new @ self.char_weights
-        return pieces
 
     def _products_of(self, pieces: Pieces, n_texts: int) -> tuple[np.ndarray, np.ndarray]:
         """Each group's product: (whole texts, sentences scored on their own)."""

@@ -294,8 +294,8 @@ class CommentClassifier(BaseEstimator):
         The mean of the whole text's value and its strongest sentence's: one abusive
         sentence in a long, polite comment must not be averaged away.
         """
-        whole, strongest = self._projection().whole_and_strongest(
-            [normalized_sentences(t) for t in X], min_words=MIN_SENTENCE_WORDS)
+        whole, strongest = self._projection().whole_and_strongest_of_texts(
+            list(X), min_words=MIN_SENTENCE_WORDS)
         return (whole + strongest) / 2 + self.intercept_
 
     def _project(self, texts: Sequence[str]) -> np.ndarray:

@@ -71,7 +71,7 @@ _PHONE_PIECE = re.compile(r"^\+?\(?\d[\d().-]*$")
 # What _join_spans looks for can only come from a digit or the word "dot".
 _PHONE_FIRST = frozenset("+(0123456789x")
 _DOTS = frozenset({"dot", "(dot)", "[dot]"})
-_SENTENCE_ENDS = (".", "!", "?")
+SENTENCE_ENDS = (".", "!", "?")
 # Single characters separated by single spaces: "f u c k", and in "y o u  a r e" (words
 # apart by two spaces) each word on its own.
 _SPACED_OUT = re.compile(r"(?<!\S)[\w@$!*#|](?: [\w@$!*#|])+(?!\S)")
@@ -85,7 +85,8 @@ _ANY_DIGIT = re.compile(r"\d")
 # A plain word: ASCII letters (perhaps joined by hyphens or apostrophes), perhaps in quotes
 # or brackets or before punctuation. Nothing in the full pipeline changes it but lower case
 # and repeated letters ("www" aside: "www.." is a link), and most new words look like this.
-_PLAIN_WORD = re.compile(r"[\"'(\[:*=#~-]*[A-Za-z]+(?:['’-][A-Za-z]{2,})*[.,;:!?\"')\]*=~]*")
+_PLAIN_WORD = re.compile(rf"(?=.{{1,{MAX_WORD}}}\Z)"
+                         r"[\"'(\[:*=#~-]*[A-Za-z]+(?:['’-][A-Za-z]{2,})*[.,;:!?\"')\]*=~]*")
 
 
 def normalize(text: str) -> str:
@@ -106,10 +107,7 @@ def normalized_sentences(text: str) -> list[list[str]]:
     """The normalised words of ``text`` grouped in sentences: a line break, or a word that
     ends in ".", "!" or "?", closes one."""
     # What spans words is rare: look for it once in the whole text, not on every line.
-    spaced_out = (_SPACED_HINT.search(text) is not None
-                  or ("\n" in text and _SPACED_HINT_AFTER_BREAK.search(text) is not None)
-                  or (text[1:2] == " " and _SPACED_OUT.match(text) is not None)
-                  or (_has_other_whitespace(text) and _SPACED_OUT.search(text) is not None))
+    spaced_out = has_spaced_out_letters(text)
     may_span = _has_digit(text) or "dot" in text.lower()
     cached = _WORDS.get
     sentences = []
@@ -133,7 +131,7 @@ def normalized_sentences(text: str) -> list[list[str]]:
         # sentence: a plain line without them is one sentence.
         if "." in line or "!" in line or "?" in line or not line.isascii():
             start = 0
-            for end in compress(count(1), map(str.endswith, words, repeat(_SENTENCE_ENDS))):
+            for end in compress(count(1), map(str.endswith, words, repeat(SENTENCE_ENDS))):
                 sentences.append(words[start:end])
                 start = end
             if start < len(words):
@@ -141,6 +139,37 @@ def normalized_sentences(text: str) -> list[list[str]]:
         else:
             sentences.append(words)
     return sentences
+
+
+def has_spaced_out_letters(text: str) -> bool:
+    """Whether ``text`` has single characters apart by single spaces ("f u c k"), which
+    normalisation closes up.
+
+    Together with :func:`join_kind`, it says when a text can be normalised word by word:
+    a text without spaced-out letters whose words' normalised forms hold no spelled-out dot
+    and no two phone-number pieces next to each other on a line has for
+    ``normalized_sentences`` the ``normalize_word`` forms of its white-space words, cut into
+    sentences at line breaks and after words that end in ".", "!" or "?" (lines without
+    words dropped)."""
+    return (_SPACED_HINT.search(text) is not None
+            or ("\n" in text and _SPACED_HINT_AFTER_BREAK.search(text) is not None)
+            or (text[1:2] == " " and _SPACED_OUT.match(text) is not None)
+            or (_has_other_whitespace(text) and _SPACED_OUT.search(text) is not None))
+
+
+# How a normalised word may join the words around it (see join_kind).
+PHONE_PIECE, SPELLED_DOT = 1, 2
+
+
+def join_kind(word: str) -> int:
+    """How a normalised word may join the words around it in ``normalized_sentences``:
+    ``SPELLED_DOT`` ("site dot com" becomes a link), ``PHONE_PIECE`` (a number, which joins
+    only the phone-number pieces right next to it), or 0: never."""
+    if word in _DOTS:
+        return SPELLED_DOT
+    if word[:1] not in _PHONE_FIRST:
+        return 0
+    return PHONE_PIECE if word == "xxphone" or _PHONE_PIECE.match(word) else 0
 
 
 def _has_other_whitespace(text: str) -> bool:
@@ -188,13 +217,28 @@ def normalize_word(raw: str) -> tuple[str, ...]:
     return words
 
 
+def normalize_each(words: list[str]) -> list[tuple[str, ...]]:
+    """``normalize_word`` of each word, uncached (for callers that keep their own cache):
+    the plain words, most of any batch, all at once."""
+    plain = list(map(_PLAIN_WORD.fullmatch, words))
+    lowered = "\n".join(compress(words, plain)).lower()
+    if "www" in lowered:  # "www.." is a link: such words take the full pipeline
+        plain = [match and "www" not in word.lower() for word, match in zip(words, plain)]
+        lowered = "\n".join(compress(words, plain)).lower()
+    if _REPEATS.search(lowered):
+        lowered = _REPEATS.sub(r"\1", lowered)
+    forms = iter(lowered.split("\n")) if lowered else iter(())
+    return [(next(forms),) if is_plain else _normalize_word(word)
+            for word, is_plain in zip(words, plain)]
+
+
 def clear_word_cache() -> None:
     """Forget every normalised word (for measuring cold starts)."""
     _WORDS.clear()
 
 
 def _normalize_word(raw: str) -> tuple[str, ...]:
-    if len(raw) <= MAX_WORD and _PLAIN_WORD.fullmatch(raw):
+    if _PLAIN_WORD.fullmatch(raw):
         word = raw.lower()
         if "www" not in word:
             return (_REPEATS.sub(r"\1", word) if _REPEATS.search(word) else word,)

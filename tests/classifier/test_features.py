@@ -129,7 +129,11 @@ def test_a_failure_half_way_leaves_no_half_built_rows(vectorizer, monkeypatch):
                                expected, rtol=1e-5, atol=1e-5)
 
 
-def test_the_integer_lookup_finds_every_key_and_nothing_else():
+@pytest.mark.parametrize("few, rounds", [(2048, 3), (0, 3), (0, 0), (0, 50)])
+def test_the_integer_lookup_finds_every_key_and_nothing_else(few, rounds, monkeypatch):
+    # Whichever way a key is found: binary search, probing, or both.
+    monkeypatch.setattr(IntegerLookup, "_FEW", few)
+    monkeypatch.setattr(IntegerLookup, "_ROUNDS", rounds)
     rng = np.random.default_rng(5)
     keys = rng.choice(2 ** 40, size=5_000, replace=False)
     ids = rng.permutation(len(keys))
@@ -141,5 +145,49 @@ def test_the_integer_lookup_finds_every_key_and_nothing_else():
     crowded = np.arange(1_000) << 30
     np.testing.assert_array_equal(IntegerLookup(crowded, np.arange(1_000)).find(crowded),
                                   np.arange(1_000))
+    # A few keys at a time take a binary search: the same answers.
+    np.testing.assert_array_equal(lookup.find(keys[:3]), ids[:3])
+    assert (lookup.find(absent[:3]) == -1).all()
     empty = IntegerLookup(np.zeros(0, np.int64), np.zeros(0, np.int64))
     assert len(empty) == 0 and (empty.find(keys[:3]) == -1).all()
+    assert (empty.find(keys) == -1).all()
+
+
+RAW_TEXTS = [
+    "You are an IDIOT. Lovely harbour photos!\n\nthe council is a joke?",
+    "f u c k you, troll",                       # spaced-out letters: the full path
+    "call 555 0102 233 now", "call 5550102233 now", "one 2 three",  # phone pieces side by side
+    "visit quickcash dot biz for thanks", "polka dot piece",  # a spelled-out dot
+    "line one\n\n\nline two. and three", "\n \n", "", "x", "lovely.",
+    "a 3 month ban, idiot!!!", "привет idiot café…", "ｆｕｃｋ you",
+    "odd \ue000 marker", "tabs\tand\u00a0spaces here", "never seen zzqx words zzqx",
+    "go away troll and thanks for the piece. " * 3,
+]
+
+
+def test_raw_texts_are_cut_as_the_normaliser_cuts_them(vectorizer):
+    from classifier.normalize import normalized_sentences
+    weights = np.random.default_rng(7).normal(size=(3, vectorizer.n_features_out_))
+    projection = Projection(vectorizer, weights)
+    expected = Projection(vectorizer, weights).whole_and_strongest(
+        [normalized_sentences(t) for t in RAW_TEXTS], min_words=3)
+    for _ in range(2):  # new words, then every word known
+        for got, want in zip(projection.whole_and_strongest_of_texts(RAW_TEXTS, min_words=3),
+                             expected):
+            np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
+    for text, whole, strongest in zip(RAW_TEXTS, *expected):  # one at a time
+        got_whole, got_strongest = projection.whole_and_strongest_of_texts([text], min_words=3)
+        np.testing.assert_allclose(got_whole[0], whole, rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(got_strongest[0], strongest, rtol=1e-9, atol=1e-9)
+
+
+def test_raw_words_are_bounded_too(vectorizer, monkeypatch):
+    monkeypatch.setattr(features, "_CACHE_LIMIT", 300)
+    weights = np.random.default_rng(8).normal(size=(1, vectorizer.n_features_out_))
+    projection = Projection(vectorizer, weights)
+    # Many spellings of few words: the raw words outgrow the table's rows.
+    texts = [" ".join(f"{w}{'!' * (i % 9)}{'?' * (i // 9)}" for w in ("idiot", "troll"))
+             for i in range(400)]
+    for start in range(0, 400, 50):
+        projection.whole_and_strongest_of_texts(texts[start:start + 50])
+        assert len(projection.words.raw_rows) <= 300 + 2 * 50 + 1

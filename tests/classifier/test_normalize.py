@@ -104,3 +104,29 @@ def test_plain_words_take_a_short_path_to_the_same_result(word, monkeypatch):
     short = normalize_module._normalize_word(word)
     monkeypatch.setattr(normalize_module, "_PLAIN_WORD", re.compile(r"(?!)"))  # never plain
     assert short == normalize_module._normalize_word(word)
+
+
+def test_normalising_many_words_at_once_matches_one_at_a_time():
+    words = ["Hello", "sooooo", "www", "awww!", "WWW.site.com", "1d10t", "ｆｕｃｋ", "a$$",
+             "anti-Muslim", "f\u200buck", "x" * 60, "don't", "idiot!!!", "(dot)", "555-0102"]
+    assert normalize_module.normalize_each(words) == [
+        normalize_module._normalize_word(word) for word in words]
+    assert normalize_module.normalize_each([]) == []
+
+
+@pytest.mark.parametrize("word, kind", [
+    ("dot", normalize_module.SPELLED_DOT), ("[dot]", normalize_module.SPELLED_DOT),
+    ("555", normalize_module.PHONE_PIECE), ("+44", normalize_module.PHONE_PIECE),
+    ("(0)7700", normalize_module.PHONE_PIECE), ("xxphone", normalize_module.PHONE_PIECE),
+    ("xbox", 0), ("2nd", 0), ("hello", 0), ("dots", 0),
+])
+def test_words_that_may_join_their_neighbours(word, kind):
+    assert normalize_module.join_kind(word) == kind
+
+
+@pytest.mark.parametrize("text, spaced", [
+    ("f u c k you", True), ("you are a b c", True), ("y o u\nare", True), ("x y", True),
+    ("you\tf u c k", True), ("a dog", False), ("I am here", False), ("", False),
+])
+def test_spaced_out_letters_are_found_anywhere(text, spaced):
+    assert normalize_module.has_spaced_out_letters(text) is spaced

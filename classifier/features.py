@@ -37,20 +37,26 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from classifier.normalize import (PHONE_PIECE, SENTENCE_ENDS, SPELLED_DOT,
-                                  has_spaced_out_letters, join_kind, normalize_each,
-                                  normalized_sentences)
+                                  close_up_spaced_letters, has_spaced_out_letters, join_kind,
+                                  normalize_each, normalized_sentences)
 
 # Words, plus the "*" and "#" readers use to mask letters ("f*ck"), so a masked word stays
 # one token.
 WORD_TOKENS = r"(?u)[\w*#]{2,}|\b\w\b"
 _TOKENS = re.compile(WORD_TOKENS)
 _CACHE_LIMIT = 200_000
+# Character n-grams of up to three ASCII characters, read in base 128, fall below this: they
+# are looked up in a direct table of 8 MB.
+_DIRECT_CHAR_KEYS = 128 ** 3
 # Markers between rows in pieces_of_texts: a raw text's line break (written there as a word
 # of one private-use character; a text that holds that character takes the full path), a
 # sentence's end and a text's end.
 _LINE_WORD = "\ue000"
 _LINE_BREAK = _SENTENCE_BREAK = (-1,)
 _TEXT_END = (-2,)
+# The ASCII first characters of words join_kind may find joining: digits, "+", "(", "[",
+# "x" (xxphone) and "d" (dot).
+_MAY_JOIN_FIRST = frozenset("0123456789+([xd")
 
 
 class CommentVectorizer(TransformerMixin, BaseEstimator):
@@ -192,7 +198,8 @@ class CommentVectorizer(TransformerMixin, BaseEstimator):
                     keys.append(key)
                     ids.append(gram_id)
             index = self.__dict__["_ascii_chars"] = IntegerLookup(
-                np.asarray(keys, dtype=np.int64), np.asarray(ids, dtype=np.int64))
+                np.asarray(keys, dtype=np.int64), np.asarray(ids, dtype=np.int64),
+                direct_below=_DIRECT_CHAR_KEYS)
         return index
 
     def ngram_index(self) -> tuple[int, list["IntegerLookup"]]:
@@ -515,10 +522,10 @@ class WordTable:
         """``pieces`` of raw texts, cut into their normalised sentences as
         ``normalized_sentences`` cuts them.
 
-        Most texts can be normalised word by word (see ``has_spaced_out_letters``): their
-        white-space words go to rows through ``raw_rows``, one lookup each, and sentences
-        are cut on arrays, after the rows of words that close one. Only the rest go through
-        the normaliser's full path."""
+        Nearly every text can be normalised word by word (see ``has_spaced_out_letters``):
+        its white-space words go to rows through ``raw_rows``, one lookup each, and
+        sentences are cut on arrays, after the rows of words that close one. Only texts
+        whose words join across white space go through the normaliser's full path."""
         by_word = self._rows_word_by_word(texts)
         sequence = self._sequence(texts, by_word)
         # Texts cut word by word where words join after all (a spelled-out dot, phone-number
@@ -556,9 +563,11 @@ class WordTable:
         unseen: dict[str, None] = {}
         pending = []  # (text, its raw words): rows still to fill once new words have them
         for text in texts:
-            if _LINE_WORD in text or has_spaced_out_letters(text):
+            if _LINE_WORD in text:
                 by_word.append(None)
                 continue
+            if has_spaced_out_letters(text):
+                text = close_up_spaced_letters(text)
             raw = text.replace("\n", f" {_LINE_WORD} ").split() if "\n" in text else text.split()
             rows = list(map(get, raw))
             if None in rows:
@@ -707,7 +716,9 @@ class WordTable:
         table; their weighted character n-grams, one block, wait for ``take_new_rows``."""
         first, end = len(self.index) - len(words), len(self.index)
         vocabulary = self.vectorizer.word_vocabulary_
-        tokens = list(map(_TOKENS.findall, words))
+        # A word of letters is its own only token (most are); the rest are cut by the pattern.
+        tokens = [[word] if alpha else _TOKENS.findall(word)
+                  for word, alpha in zip(words, map(str.isalpha, words))]
         counts = np.fromiter(map(len, tokens), dtype=np.int64, count=len(words))
         n_new_tokens = int(counts.sum())
         self.token_ids = _fit(self.token_ids, self.n_tokens + n_new_tokens)
@@ -716,8 +727,12 @@ class WordTable:
         self.sqnorms = _fit(self.sqnorms, end)
         self.ends = _fit(self.ends, end)
         self.join_kinds = _fit(self.join_kinds, end)
-        self.join_kinds[first:end] = np.fromiter(map(join_kind, words), dtype=np.int8,
-                                                 count=len(words))
+        initials = list(map(operator.itemgetter(0), words))
+        self.join_kinds[first:end] = 0
+        maybe = (compress(count(), map(_MAY_JOIN_FIRST.__contains__, initials))
+                 if "".join(initials).isascii() else range(len(words)))  # "٣" is a digit too
+        for i in maybe:
+            self.join_kinds[first + i] = join_kind(words[i])
         self.ends[first:end] = np.fromiter(map(str.endswith, words, repeat(SENTENCE_ENDS)),
                                            dtype=bool, count=len(words))
         self.token_ids[self.n_tokens:self.n_tokens + n_new_tokens] = np.fromiter(
@@ -748,14 +763,18 @@ class IntegerLookup:
     probing, two to four slots per key): about one random read per key, where a binary
     search makes twenty that depend on each other. But each round of probing is a few
     numpy calls: a few keys (one comment's) go to binary search, in one call, and so do the
-    keys still unresolved after three rounds."""
+    keys still unresolved after three rounds. Keys below ``direct_below`` are read from a
+    plain array instead: one read each, no search."""
 
-    _FEW = 2048  # up to this many keys, binary search
+    _FEW = 256  # up to this many keys, binary search
     _ROUNDS = 3  # probes in the table before the keys left over go to binary search
 
     _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: 2**64 / golden ratio
 
-    def __init__(self, keys: np.ndarray, ids: np.ndarray) -> None:
+    def __init__(self, keys: np.ndarray, ids: np.ndarray, *, direct_below: int = 0) -> None:
+        self._direct = np.full(direct_below, -1, dtype=np.int32)
+        small = keys < direct_below
+        self._direct[keys[small]] = ids[small]
         bits = max(4, int(len(keys) * 2).bit_length())
         self._shift = np.uint64(64 - bits)
         self._mask = (1 << bits) - 1
@@ -789,6 +808,8 @@ class IntegerLookup:
 
     def find(self, keys: np.ndarray) -> np.ndarray:
         """The id of each key, -1 for keys not in the map."""
+        if len(self._direct) and len(keys) and keys.max() < len(self._direct):
+            return self._direct[keys].astype(np.int64)
         if len(keys) <= self._FEW:
             return self._search(keys)
         found = np.full(len(keys), -1, dtype=np.int64)
@@ -859,7 +880,9 @@ def _char_rows(words: list[str], vectorizer: CommentVectorizer) -> sparse.csr_ma
     pointers = np.zeros(len(words) + 1, dtype=np.int64)
     np.cumsum(np.bincount(word_of, minlength=len(words)), out=pointers[1:])
     data = counts.astype(np.float32) * vectorizer.char_idf_[column_of]
-    return sparse.csr_matrix((data, column_of, pointers), shape=(len(words), n_columns))
+    # 32-bit indices, which scipy would otherwise check and convert to.
+    return sparse.csr_matrix((data, column_of.astype(np.int32), pointers.astype(np.int32)),
+                             shape=(len(words), n_columns))
 
 
 def _ascii_char_ngrams(words: list[str], vectorizer: CommentVectorizer
@@ -1001,7 +1024,7 @@ class Projection:
                 grown = np.zeros((max(needed, 2 * len(self._products)), self.n_outputs))
                 grown[:first] = self._products[:first]
                 self._products = grown
-            self._products[first:needed] = new @ self.char_weights
+            self._products[first:needed] = _sparse_times_dense(new, self.char_weights)
 
     def _products_of(self, pieces: Pieces, n_texts: int) -> tuple[np.ndarray, np.ndarray]:
         """Each group's product: (whole texts, sentences scored on their own)."""
@@ -1018,6 +1041,20 @@ class Projection:
         has_chars = char_norm > 0
         out[has_chars] += char_sum[has_chars] / char_norm[has_chars, None]
         return out[:n_texts], out[n_texts:]
+
+
+def _sparse_times_dense(matrix: sparse.csr_matrix, dense: np.ndarray) -> np.ndarray:
+    """``matrix @ dense``. A few rows' worth (one comment's new words) is summed in numpy,
+    which skips scipy's dispatch (tens of microseconds); more goes to scipy."""
+    if matrix.nnz > 20_000:
+        return matrix @ dense
+    out = np.zeros((matrix.shape[0], dense.shape[1]))
+    filled = np.flatnonzero(np.diff(matrix.indptr))
+    if len(filled):
+        # Rows without entries add nothing between their neighbours' starts.
+        out[filled] = np.add.reduceat(dense[matrix.indices] * matrix.data[:, None],
+                                      matrix.indptr[filled])
+    return out
 
 
 def _sum_by_group(table: np.ndarray, rows: np.ndarray, groups: np.ndarray,

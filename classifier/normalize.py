@@ -146,15 +146,22 @@ def has_spaced_out_letters(text: str) -> bool:
     normalisation closes up.
 
     Together with :func:`join_kind`, it says when a text can be normalised word by word:
-    a text without spaced-out letters whose words' normalised forms hold no spelled-out dot
-    and no two phone-number pieces next to each other on a line has for
-    ``normalized_sentences`` the ``normalize_word`` forms of its white-space words, cut into
+    a text whose words' normalised forms hold no spelled-out dot and no two phone-number
+    pieces next to each other on a line has for ``normalized_sentences`` the
+    ``normalize_word`` forms of its white-space words, once its spaced-out letters are
+    closed up (:func:`close_up_spaced_letters`, when this says it has some), cut into
     sentences at line breaks and after words that end in ".", "!" or "?" (lines without
     words dropped)."""
     return (_SPACED_HINT.search(text) is not None
             or ("\n" in text and _SPACED_HINT_AFTER_BREAK.search(text) is not None)
             or (text[1:2] == " " and _SPACED_OUT.match(text) is not None)
             or (_has_other_whitespace(text) and _SPACED_OUT.search(text) is not None))
+
+
+def close_up_spaced_letters(text: str) -> str:
+    """``text`` with its spaced-out letters closed up ("f u c k" becomes "fuck"), as
+    ``normalized_sentences`` closes them on each line (they never span a line break)."""
+    return _SPACED_OUT.sub(_close_up, text)
 
 
 # How a normalised word may join the words around it (see join_kind).
@@ -220,7 +227,9 @@ def normalize_word(raw: str) -> tuple[str, ...]:
 def normalize_each(words: list[str]) -> list[tuple[str, ...]]:
     """``normalize_word`` of each word, uncached (for callers that keep their own cache):
     the plain words, most of any batch, all at once."""
-    plain = list(map(_PLAIN_WORD.fullmatch, words))
+    # Letters only (most words) need no pattern to know.
+    plain = [(word.isalpha() and word.isascii() and len(word) <= MAX_WORD)
+             or _PLAIN_WORD.fullmatch(word) for word in words]
     lowered = "\n".join(compress(words, plain)).lower()
     if "www" in lowered:  # "www.." is a link: such words take the full pipeline
         plain = [match and "www" not in word.lower() for word, match in zip(words, plain)]

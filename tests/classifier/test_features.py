@@ -191,3 +191,14 @@ def test_raw_words_are_bounded_too(vectorizer, monkeypatch):
     for start in range(0, 400, 50):
         projection.whole_and_strongest_of_texts(texts[start:start + 50])
         assert len(projection.words.raw_rows) <= 300 + 2 * 50 + 1
+
+
+def test_phone_pieces_in_other_scripts_join_as_the_normaliser_joins_them(vectorizer):
+    from classifier.normalize import normalized_sentences
+    texts = ["call ٣٤٥ ٦٧٨٩ ١٢٣ now", "call 555 ٦٧٨٩ 233 now", "٣٤٥ alone"]
+    weights = np.random.default_rng(9).normal(size=(2, vectorizer.n_features_out_))
+    got = Projection(vectorizer, weights).whole_and_strongest_of_texts(texts)
+    want = Projection(vectorizer, weights).whole_and_strongest(
+        [normalized_sentences(t) for t in texts])
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-9, atol=1e-9)

@@ -73,8 +73,9 @@ _PHONE_FIRST = frozenset("+(0123456789x")
 _DOTS = frozenset({"dot", "(dot)", "[dot]"})
 SENTENCE_ENDS = (".", "!", "?")
 # Single characters separated by single spaces: "f u c k", and in "y o u  a r e" (words
-# apart by two spaces) each word on its own.
-_SPACED_OUT = re.compile(r"(?<!\S)[\w@$!*#|](?: [\w@$!*#|])+(?!\S)")
+# apart by two spaces) each word on its own. Three or more, or two letters ("u r"): a
+# letter beside a number ("a 3 month ban", "top 5 a day") is no disguise.
+_SPACED_OUT = re.compile(r"(?<!\S)(?:[\w@$!*#|](?: [\w@$!*#|]){2,}|[^\W\d_] [^\W\d_])(?!\S)")
 # Two single characters in a row, after a space or a line break (or at the start): a quick
 # test for the above (a pattern that starts with a literal is several times faster to
 # search for).

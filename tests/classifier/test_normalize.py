@@ -40,6 +40,8 @@ def test_disguised_words_normalise_to_their_plain_form(disguised, plain):
     ("over 8.882.667 views", "over 8.882.667 views"),                  # decimals are not
     ("on 12.05.2023 at the council", "on 12.05.2023 at the council"),  # phone numbers
     ("pi is 3.14159265", "pi is 3.14159265"),
+    ("a 3 month ban", "a 3 month ban"),  # a letter beside a number is not spaced out
+    ("top 5 a day", "top 5 a day"),
 ])
 def test_ordinary_text_keeps_its_words_and_numbers(text, expected):
     assert normalize(text) == expected

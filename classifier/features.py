@@ -28,7 +28,7 @@ import operator
 import re
 import threading
 from dataclasses import dataclass
-from itertools import chain, compress, count, islice, repeat
+from itertools import accumulate, chain, compress, count, repeat
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
@@ -44,6 +44,7 @@ from classifier.normalize import (PHONE_PIECE, SENTENCE_ENDS, SPELLED_DOT,
 # one token.
 WORD_TOKENS = r"(?u)[\w*#]{2,}|\b\w\b"
 _TOKENS = re.compile(WORD_TOKENS)
+_TOKENS_AND_BREAKS = re.compile(WORD_TOKENS + r"|\n")
 _CACHE_LIMIT = 200_000
 # Character n-grams of up to three ASCII characters, read in base 128, fall below this: they
 # are looked up in a direct table of 8 MB.
@@ -487,15 +488,18 @@ class WordTable:
     weighted character n-grams. A word's row is computed once; a batch of texts then costs
     one dictionary lookup per word, and the rest is done on arrays."""
 
-    def __init__(self, vectorizer: CommentVectorizer) -> None:
+    def __init__(self, vectorizer: CommentVectorizer, *, capacity: int = 1024) -> None:
+        """``capacity``: rows to make room for at once (the arrays grow past it by doubling,
+        copying all; room never used costs no memory, as the kernel maps zeroed pages in
+        only when written)."""
         self.vectorizer = vectorizer
         self.index: dict[str, int] = {}
-        self.token_starts = np.zeros(1024, np.int64)
-        self.token_counts = np.zeros(1024, np.int64)
-        self.token_ids = np.zeros(4096, np.int64)  # unigram ids, -1 where unknown
-        self.sqnorms = np.zeros(1024)
-        self.ends = np.zeros(1024, bool)  # whether the word closes a sentence
-        self.join_kinds = np.zeros(1024, np.int8)  # join_kind of the word
+        self.token_starts = np.zeros(capacity, np.int64)
+        self.token_counts = np.zeros(capacity, np.int64)
+        self.token_ids = np.zeros(2 * capacity, np.int64)  # unigram ids, -1 where unknown
+        self.sqnorms = np.zeros(capacity)
+        self.ends = np.zeros(capacity, bool)  # whether the word closes a sentence
+        self.join_kinds = np.zeros(capacity, np.int8)  # join_kind of the word
         # White-space words of raw texts to their rows (a line break to _LINE_BREAK).
         self.raw_rows: dict[str, tuple[int, ...]] = {_LINE_WORD: _LINE_BREAK}
         self.n_tokens = 0
@@ -589,9 +593,10 @@ class WordTable:
         if len(rows) == len(raw) and set(map(len, forms)) == {1}:  # the common case
             self.raw_rows.update(zip(raw, zip(rows)))
             return
-        taken = iter(rows)
-        self.raw_rows.update((word, tuple(islice(taken, len(form))))
-                             for word, form in zip(raw, forms))
+        ends = list(accumulate(map(len, forms)))
+        starts = [0] + ends[:-1]
+        self.raw_rows.update(zip(raw, map(tuple, map(rows.__getitem__,
+                                                     map(slice, starts, ends)))))
 
     def _sequence(self, texts: Sequence[str], by_word: list[list[tuple[int, ...]] | None]
                   ) -> np.ndarray:
@@ -716,9 +721,7 @@ class WordTable:
         table; their weighted character n-grams, one block, wait for ``take_new_rows``."""
         first, end = len(self.index) - len(words), len(self.index)
         vocabulary = self.vectorizer.word_vocabulary_
-        # A word of letters is its own only token (most are); the rest are cut by the pattern.
-        tokens = [[word] if alpha else _TOKENS.findall(word)
-                  for word, alpha in zip(words, map(str.isalpha, words))]
+        tokens = _tokens_of_each(words)
         counts = np.fromiter(map(len, tokens), dtype=np.int64, count=len(words))
         n_new_tokens = int(counts.sum())
         self.token_ids = _fit(self.token_ids, self.n_tokens + n_new_tokens)
@@ -746,6 +749,14 @@ class WordTable:
             np.repeat(np.arange(len(words)), np.diff(block.indptr)),
             weights=block.data.astype(np.float64) ** 2, minlength=len(words))
         self._untaken.append(block)
+
+
+def _tokens_of_each(words: list[str]) -> list[list[str]]:
+    """Each word's word-part tokens: one pattern search over all of them, line breaks
+    between (a token never holds white space, and a line break is a word boundary as the
+    ends of a word are)."""
+    found = _TOKENS_AND_BREAKS.findall("\n".join(words))
+    return list(map(str.split, "\t".join(found).split("\n")))
 
 
 def _fit(array: np.ndarray, size: int) -> np.ndarray:
@@ -961,8 +972,9 @@ class Projection:
         self._reset()
 
     def _reset(self) -> None:
-        self.words = WordTable(self.vectorizer)
-        self._products = np.zeros((1024, self.n_outputs))
+        # Room for every word the table holds before it starts over: no copying as it fills.
+        self.words = WordTable(self.vectorizer, capacity=_CACHE_LIMIT)
+        self._products = np.zeros((_CACHE_LIMIT, self.n_outputs))
 
     def __call__(self, texts: Sequence[str | Sequence[str]]) -> np.ndarray:
         """Shape (n_texts, n_outputs): each text's features times the weights.

@@ -36,7 +36,7 @@ from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from classifier.normalize import (PHONE_PIECE, SENTENCE_ENDS, SPELLED_DOT,
+from classifier.normalize import (LONGEST_WORD, PHONE_PIECE, SENTENCE_ENDS, SPELLED_DOT,
                                   close_up_spaced_letters, has_spaced_out_letters, join_kind,
                                   normalize_each, normalized_sentences)
 
@@ -55,7 +55,7 @@ _DIRECT_CHAR_KEYS = 128 ** 3
 _LINE_WORD = "\ue000"
 _LINE_BREAK = _SENTENCE_BREAK = (-1,)
 _TEXT_END = (-2,)
-# The ASCII first characters of words join_kind may find joining: digits, "+", "(", "[",
+# The first characters of the words join_kind may find joining: digits, "+", "(", "[",
 # "x" (xxphone) and "d" (dot).
 _MAY_JOIN_FIRST = frozenset("0123456789+([xd")
 
@@ -529,7 +529,8 @@ class WordTable:
         Nearly every text can be normalised word by word (see ``has_spaced_out_letters``):
         its white-space words go to rows through ``raw_rows``, one lookup each, and
         sentences are cut on arrays, after the rows of words that close one. Only texts
-        whose words join across white space go through the normaliser's full path."""
+        whose words join across white space, and texts holding the character that marks
+        line breaks here (U+E000), go through the normaliser's full path."""
         by_word = self._rows_word_by_word(texts)
         sequence = self._sequence(texts, by_word)
         # Texts cut word by word where words join after all (a spelled-out dot, phone-number
@@ -573,6 +574,8 @@ class WordTable:
             if has_spaced_out_letters(text):
                 text = close_up_spaced_letters(text)
             raw = text.replace("\n", f" {_LINE_WORD} ").split() if "\n" in text else text.split()
+            if raw and max(map(len, raw)) > LONGEST_WORD:  # keys no longer than forms need
+                raw = [word[:LONGEST_WORD] for word in raw]
             rows = list(map(get, raw))
             if None in rows:
                 unseen.update(dict.fromkeys(compress(raw, map(operator.is_, rows, repeat(None)))))
@@ -730,11 +733,9 @@ class WordTable:
         self.sqnorms = _fit(self.sqnorms, end)
         self.ends = _fit(self.ends, end)
         self.join_kinds = _fit(self.join_kinds, end)
-        initials = list(map(operator.itemgetter(0), words))
         self.join_kinds[first:end] = 0
-        maybe = (compress(count(), map(_MAY_JOIN_FIRST.__contains__, initials))
-                 if "".join(initials).isascii() else range(len(words)))  # "٣" is a digit too
-        for i in maybe:
+        initials = map(operator.itemgetter(slice(0, 1)), words)
+        for i in compress(count(), map(_MAY_JOIN_FIRST.__contains__, initials)):
             self.join_kinds[first + i] = join_kind(words[i])
         self.ends[first:end] = np.fromiter(map(str.endswith, words, repeat(SENTENCE_ENDS)),
                                            dtype=bool, count=len(words))
@@ -754,8 +755,11 @@ class WordTable:
 def _tokens_of_each(words: list[str]) -> list[list[str]]:
     """Each word's word-part tokens: one pattern search over all of them, line breaks
     between (a token never holds white space, and a line break is a word boundary as the
-    ends of a word are)."""
-    found = _TOKENS_AND_BREAKS.findall("\n".join(words))
+    ends of a word are). Words holding white space themselves are searched one by one."""
+    joined = "\n".join(words)
+    if not words or joined.count("\n") != len(words) - 1:
+        return [_TOKENS.findall(word) for word in words]
+    found = _TOKENS_AND_BREAKS.findall(joined)
     return list(map(str.split, "\t".join(found).split("\n")))
 
 
@@ -972,7 +976,8 @@ class Projection:
         self._reset()
 
     def _reset(self) -> None:
-        # Room for every word the table holds before it starts over: no copying as it fills.
+        # Room for the words the table holds before it starts over: no copying as it fills
+        # (only the batch that crosses the bound may grow it).
         self.words = WordTable(self.vectorizer, capacity=_CACHE_LIMIT)
         self._products = np.zeros((_CACHE_LIMIT, self.n_outputs))
 
@@ -997,6 +1002,9 @@ class Projection:
                                      ) -> tuple[np.ndarray, np.ndarray]:
         """``whole_and_strongest`` of raw texts' normalised sentences
         (``WordTable.pieces_of_texts``): what scoring calls."""
+        if not all(isinstance(text, str) for text in texts):
+            # Before the tables are touched: a failure inside would start them over.
+            raise TypeError("texts must be strings")
         return self._whole_and_strongest(
             lambda table: table.pieces_of_texts(texts, min_words=min_words), len(texts))
 

@@ -60,6 +60,8 @@ _NOT_PHONE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[.-]\d{1,2}[.-]\d{2,4}"
 
 # No real word is longer; a longer "word" is cut here (after its link, if any, is marked).
 MAX_WORD = 40
+# A word's normalised form depends on no more than its first this many characters.
+LONGEST_WORD = MAX_WORD + 1
 _LINK_START = re.compile(r"(?:https?://|www\.)")
 
 # Letters separated by dots, dashes, underscores or stars inside one word: "i.d.i.o.t".
@@ -181,8 +183,9 @@ def join_kind(word: str) -> int:
 
 
 def _has_other_whitespace(text: str) -> bool:
-    """Whether ``text`` holds white space other than spaces and line breaks. Only spaces
-    and ASCII letters, digits and symbols are printable: most texts answer at once."""
+    """Whether ``text`` holds white space other than spaces and line breaks. White space
+    other than the space is not printable (nor are control and format characters, which
+    the search then rules out): most texts answer at once."""
     return not (text.isprintable() or text.replace("\n", " ").isprintable()) \
         and _OTHER_WHITESPACE.search(text) is not None
 
@@ -216,7 +219,9 @@ _WORDS_LIMIT = 200_000
 
 def normalize_word(raw: str) -> tuple[str, ...]:
     """Normalise one white-space-delimited word; may yield zero, one or more words
-    (cached)."""
+    (cached; a long word under its first ``LONGEST_WORD`` characters, all its form depends
+    on, so that hostile input cannot fill memory with long keys)."""
+    raw = raw[:LONGEST_WORD]
     words = _WORDS.get(raw)
     if words is None:
         if len(_WORDS) >= _WORDS_LIMIT:

@@ -202,3 +202,38 @@ def test_phone_pieces_in_other_scripts_join_as_the_normaliser_joins_them(vectori
         [normalized_sentences(t) for t in texts])
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, rtol=1e-9, atol=1e-9)
+
+
+def test_odd_words_given_as_lists_leave_no_damage_behind(vectorizer):
+    # A word holding a line break, and an empty word: given as lists, they are still words.
+    assert features._tokens_of_each(["a\nb", "idiot", ""]) == [["a", "b"], ["idiot"], []]
+    assert features._tokens_of_each([]) == []
+    weights = np.random.default_rng(10).normal(size=(2, vectorizer.n_features_out_))
+    projection = Projection(vectorizer, weights)
+    projection([["a\nb", "idiot", "troll"], ["", "idiot"]])
+    fresh = Projection(vectorizer, weights)
+    for got, want in zip(projection.whole_and_strongest_of_texts(["you idiot troll"]),
+                         fresh.whole_and_strongest_of_texts(["you idiot troll"])):
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
+
+
+def test_a_text_that_is_not_a_string_is_refused_before_the_tables_are_touched(vectorizer):
+    projection = Projection(vectorizer, np.ones((1, vectorizer.n_features_out_)))
+    projection.whole_and_strongest_of_texts(["lovely harbour photos"])
+    rows = len(projection.words)
+    with pytest.raises(TypeError):
+        projection.whole_and_strongest_of_texts(["ok", None])
+    assert len(projection.words) == rows  # the warm tables are kept
+
+
+def test_long_words_are_kept_by_the_part_their_form_depends_on(vectorizer):
+    from classifier.normalize import LONGEST_WORD, normalized_sentences
+    weights = np.random.default_rng(11).normal(size=(2, vectorizer.n_features_out_))
+    projection = Projection(vectorizer, weights)
+    texts = ["idiot " + "x" * 5000, "https://" + "a" * 3000 + " troll", "y" * 41 + "z idiot"]
+    got = projection.whole_and_strongest_of_texts(texts)
+    want = Projection(vectorizer, weights).whole_and_strongest(
+        [normalized_sentences(t) for t in texts])
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-9, atol=1e-9)
+    assert max(map(len, projection.words.raw_rows)) <= LONGEST_WORD

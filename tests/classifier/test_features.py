@@ -5,7 +5,7 @@ import pytest
 from sklearn.feature_extraction.text import CountVectorizer
 
 from classifier import features
-from classifier.features import WORD_TOKENS, CommentVectorizer, IntegerLookup, Projection
+from classifier.features import WORD_TOKENS, CommentVectorizer, Projection
 
 TRAINING = [
     "you are an idiot and a liar", "lovely photos of the harbour", "the council is a joke",
@@ -129,33 +129,9 @@ def test_a_failure_half_way_leaves_no_half_built_rows(vectorizer, monkeypatch):
                                expected, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("few, rounds", [(2048, 3), (0, 3), (0, 0), (0, 50)])
-def test_the_integer_lookup_finds_every_key_and_nothing_else(few, rounds, monkeypatch):
-    # Whichever way a key is found: binary search, probing, or both.
-    monkeypatch.setattr(IntegerLookup, "_FEW", few)
-    monkeypatch.setattr(IntegerLookup, "_ROUNDS", rounds)
-    rng = np.random.default_rng(5)
-    keys = rng.choice(2 ** 40, size=5_000, replace=False)
-    ids = rng.permutation(len(keys))
-    lookup = IntegerLookup(keys, ids)
-    absent = np.setdiff1d(rng.integers(0, 2 ** 40, size=5_000), keys)
-    np.testing.assert_array_equal(lookup.find(keys), ids)
-    assert (lookup.find(absent) == -1).all()
-    # Keys that share their low bits all land near one another; each is still found.
-    crowded = np.arange(1_000) << 30
-    np.testing.assert_array_equal(IntegerLookup(crowded, np.arange(1_000)).find(crowded),
-                                  np.arange(1_000))
-    # A few keys at a time take a binary search: the same answers.
-    np.testing.assert_array_equal(lookup.find(keys[:3]), ids[:3])
-    assert (lookup.find(absent[:3]) == -1).all()
-    empty = IntegerLookup(np.zeros(0, np.int64), np.zeros(0, np.int64))
-    assert len(empty) == 0 and (empty.find(keys[:3]) == -1).all()
-    assert (empty.find(keys) == -1).all()
-
-
 RAW_TEXTS = [
     "You are an IDIOT. Lovely harbour photos!\n\nthe council is a joke?",
-    "f u c k you, troll",                       # spaced-out letters: the full path
+    "f u c k you, troll",                       # spaced-out letters: closed up first
     "call 555 0102 233 now", "call 5550102233 now", "one 2 three",  # phone pieces side by side
     "visit quickcash dot biz for thanks", "polka dot piece",  # a spelled-out dot
     "line one\n\n\nline two. and three", "\n \n", "", "x", "lovely.",

@@ -899,10 +899,11 @@ class Projection:
         self._reset()
 
     def _reset(self) -> None:
-        # Room for the words the table holds before it starts over: no copying as it fills
-        # (only the batch that crosses the bound may grow it).
-        self.words = WordTable(self.vectorizer, capacity=_CACHE_LIMIT)
-        self._products = np.zeros((_CACHE_LIMIT, self.n_outputs))
+        # Room for the words the table holds before it starts over, and for the batch that
+        # crosses that bound: no copying as it fills.
+        capacity = _CACHE_LIMIT + _CACHE_LIMIT // 4
+        self.words = WordTable(self.vectorizer, capacity=capacity)
+        self._products = np.zeros((capacity, self.n_outputs))
 
     def __call__(self, texts: Sequence[str | Sequence[str]]) -> np.ndarray:
         """Shape (n_texts, n_outputs): each text's features times the weights.

@@ -73,6 +73,25 @@ class Regime:
     p99: float
 
 
+def full_tables_memory_mb(registry_root: str) -> float:
+    """Peak RSS of a new process whose word tables fill up with made-up words (as hostile
+    input could send) until they start over: the most a worker's scoring can hold."""
+    code = (
+        "import random, string\n"
+        "from classifier import ModelRegistry\n"
+        "from classifier.features import _CACHE_LIMIT\n"
+        f"model = ModelRegistry({registry_root!r}).load_active().model.warm_up()\n"
+        "rng = random.Random(0)\n"
+        "def word(): return ''.join(rng.choice(string.ascii_lowercase) for _ in range(9))\n"
+        "for _ in range(_CACHE_LIMIT // 4000 + 10):\n"
+        "    model.predict_proba([' '.join(word() for _ in range(100)) for _ in range(40)])\n"
+        "status = open('/proc/self/status').read().split('VmHWM:')[1]\n"
+        "print(int(status.split()[0]) / 1024)\n")
+    output = subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True,
+                            capture_output=True, text=True).stdout
+    return float(output.strip())
+
+
 def first_pass(model, peer, texts: list[str], *, served: list[str]) -> tuple[Regime, Regime]:
     """``model`` (fresh copies, their caches cleared, then filled from the vocabulary and
     from scoring ``served``) and ``peer`` on their first pass over ``texts``: once as a
@@ -124,6 +143,7 @@ def main() -> None:
         loaded = registry.load(metadata["version"])
         model_bytes = metadata["artifact_bytes"]
         memory_mb = scoring_memory_mb(directory)
+        full_memory_mb = full_tables_memory_mb(directory)
 
     # First sight: a freshly loaded model, its caches pre-filled with its vocabulary as a
     # gunicorn worker does at start, scoring texts it has never seen. After serving others:
@@ -153,7 +173,8 @@ def main() -> None:
         print(f"{state}: throughput ratio (ours / alt-profanity-check) "
               f"{ours.rate / peer.rate:.2f}; our p99 {ours.p99:.2f} ms")
     print(f"model artifact: {model_bytes / 1e6:.1f} MB; peak memory of a process that loads "
-          f"it and scores: {memory_mb:.0f} MB")
+          f"it and scores: {memory_mb:.0f} MB; with its word tables filled to their bound by "
+          f"made-up words: {full_memory_mb:.0f} MB")
 
 
 if __name__ == "__main__":

@@ -47,22 +47,41 @@ def latencies_ms(score, texts: list[str]) -> list[float]:
     return timings
 
 
+def peak_memory_mb(script: str) -> float:
+    """Peak RSS of a new Python process that runs ``script`` from the project's root.
+
+    VmHWM, not ru_maxrss: Linux keeps ru_maxrss across exec, so a child forked from this
+    process (which has just trained a model) would report the parent's size."""
+    code = (script + "status = open('/proc/self/status').read().split('VmHWM:')[1]\n"
+            "print(int(status.split()[0]) / 1024)\n")
+    output = subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True,
+                            capture_output=True, text=True).stdout
+    return float(output.strip())
+
+
 def scoring_memory_mb(registry_root: str) -> float:
-    """Peak RSS of a new process that imports the service's scorer, loads and scores."""
-    # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across exec, so a child forked from this
-    # process (which has just trained a model) would report the parent's size.
-    code = (
-        "import sys\n"
+    """What one worker holds: a process that imports the scorer, loads the model and
+    scores the texts."""
+    return peak_memory_mb(
         "from bench.common import sample_texts\n"
         "from classifier import ModelRegistry\n"
         f"model = ModelRegistry({registry_root!r}).load_active().model\n"
         "texts, _ = sample_texts()\n"
-        "for _ in range(3): model.predict_proba(texts)\n"
-        "status = open('/proc/self/status').read().split('VmHWM:')[1]\n"
-        "print(int(status.split()[0]) / 1024)\n")
-    output = subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True,
-                            capture_output=True, text=True).stdout
-    return float(output.strip())
+        "for _ in range(3): model.predict_proba(texts)\n")
+
+
+def full_tables_memory_mb(registry_root: str) -> float:
+    """The most a worker's scoring can hold: its word tables filled with made-up words (as
+    hostile input could send) until they start over."""
+    return peak_memory_mb(
+        "import random, string\n"
+        "from classifier import ModelRegistry\n"
+        "from classifier.features import _CACHE_LIMIT\n"
+        f"model = ModelRegistry({registry_root!r}).load_active().model.warm_up()\n"
+        "rng = random.Random(0)\n"
+        "def word(): return ''.join(rng.choice(string.ascii_lowercase) for _ in range(9))\n"
+        "for _ in range(_CACHE_LIMIT // 4000 + 10):\n"
+        "    model.predict_proba([' '.join(word() for _ in range(100)) for _ in range(40)])\n")
 
 
 @dataclass
@@ -71,25 +90,6 @@ class Regime:
     rate: float  # texts per second, the batch at once
     p50: float  # ms, one text at a time
     p99: float
-
-
-def full_tables_memory_mb(registry_root: str) -> float:
-    """Peak RSS of a new process whose word tables fill up with made-up words (as hostile
-    input could send) until they start over: the most a worker's scoring can hold."""
-    code = (
-        "import random, string\n"
-        "from classifier import ModelRegistry\n"
-        "from classifier.features import _CACHE_LIMIT\n"
-        f"model = ModelRegistry({registry_root!r}).load_active().model.warm_up()\n"
-        "rng = random.Random(0)\n"
-        "def word(): return ''.join(rng.choice(string.ascii_lowercase) for _ in range(9))\n"
-        "for _ in range(_CACHE_LIMIT // 4000 + 10):\n"
-        "    model.predict_proba([' '.join(word() for _ in range(100)) for _ in range(40)])\n"
-        "status = open('/proc/self/status').read().split('VmHWM:')[1]\n"
-        "print(int(status.split()[0]) / 1024)\n")
-    output = subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True,
-                            capture_output=True, text=True).stdout
-    return float(output.strip())
 
 
 def first_pass(model, peer, texts: list[str], *, served: list[str]) -> tuple[Regime, Regime]:

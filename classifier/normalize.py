@@ -123,7 +123,7 @@ def normalized_sentences(text: str) -> list[list[str]]:
             for word in compress(raw, map(operator.is_, found, repeat(None))):
                 normalize_word(word)
             found = list(map(cached, raw))
-            if None in found:  # the cache filled up and started over on the way
+            if None in found:  # the cache started over on the way, or a word is long
                 found = list(map(normalize_word, raw))
         words = list(chain.from_iterable(found))
         if may_span and len(words) > 2 and _may_join(words):
@@ -191,7 +191,7 @@ def _has_other_whitespace(text: str) -> bool:
 
 
 def _has_digit(text: str) -> bool:
-    """Whether ``text`` holds a digit (of any script: normalisation folds them to ASCII)."""
+    """Whether ``text`` holds a digit, of any script (as ``\\d`` reads them)."""
     if text.isascii():
         return any(digit in text for digit in "0123456789")  # ten scans beat one regex
     return _ANY_DIGIT.search(text) is not None

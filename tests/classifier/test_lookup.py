@@ -30,18 +30,6 @@ def test_the_integer_lookup_finds_every_key_and_nothing_else(few, rounds, monkey
     assert (empty.find(keys) == -1).all()
 
 
-RAW_TEXTS = [
-    "You are an IDIOT. Lovely harbour photos!\n\nthe council is a joke?",
-    "f u c k you, troll",                       # spaced-out letters: the full path
-    "call 555 0102 233 now", "call 5550102233 now", "one 2 three",  # phone pieces side by side
-    "visit quickcash dot biz for thanks", "polka dot piece",  # a spelled-out dot
-    "line one\n\n\nline two. and three", "\n \n", "", "x", "lovely.",
-    "a 3 month ban, idiot!!!", "привет idiot café…", "ｆｕｃｋ you",
-    "odd \ue000 marker", "tabs\tand\u00a0spaces here", "never seen zzqx words zzqx",
-    "go away troll and thanks for the piece. " * 3,
-]
-
-
 def test_small_keys_come_from_the_direct_table_and_the_rest_as_before():
     rng = np.random.default_rng(6)
     keys = np.concatenate([rng.choice(1_000, size=300, replace=False),

@@ -243,7 +243,7 @@ def normalize_each(words: list[str]) -> list[tuple[str, ...]]:
     if _REPEATS.search(lowered):
         lowered = _REPEATS.sub(r"\1", lowered)
     forms = iter(lowered.split("\n")) if lowered else iter(())
-    return [(next(forms),) if is_plain else _normalize_word(word)
+    return [(next(forms),) if is_plain else _normalize_in_full(word)
             for word, is_plain in zip(words, plain)]
 
 
@@ -257,6 +257,11 @@ def _normalize_word(raw: str) -> tuple[str, ...]:
         word = raw.lower()
         if "www" not in word:
             return (_REPEATS.sub(r"\1", word) if _REPEATS.search(word) else word,)
+    return _normalize_in_full(raw)
+
+
+def _normalize_in_full(raw: str) -> tuple[str, ...]:
+    """Every step of the pipeline, for a word that is not plain."""
     if len(raw) > MAX_WORD:
         if _LINK_START.match(raw.lower()):
             return ("xxurl",)

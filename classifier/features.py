@@ -28,7 +28,7 @@ import operator
 import re
 import threading
 from dataclasses import dataclass
-from itertools import accumulate, chain, compress, count, repeat
+from itertools import accumulate, chain, compress, count, filterfalse, repeat
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
@@ -38,8 +38,9 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from classifier.lookup import IntegerLookup
 from classifier.normalize import (LONGEST_WORD, PHONE_PIECE, SENTENCE_ENDS, SPELLED_DOT,
-                                  close_up_spaced_letters, has_spaced_out_letters, join_kind,
-                                  normalize_each, normalized_sentences)
+                                  close_up_spaced_letters, join_kind, normalize_in_full,
+                                  normalized_sentences, split_plain_words,
+                                  texts_with_spaced_out_letters)
 
 # Words, plus the "*" and "#" readers use to mask letters ("f*ck"), so a masked word stays
 # one token.
@@ -50,10 +51,11 @@ _CACHE_LIMIT = 200_000
 # Character n-grams of up to three ASCII characters, read in base 128, fall below this: they
 # are looked up in a direct table of 8 MB.
 _DIRECT_CHAR_KEYS = 128 ** 3
-# Markers between rows in pieces_of_texts: a raw text's line break (written there as a word
-# of one private-use character; a text that holds that character takes the full path), a
-# sentence's end and a text's end.
-_LINE_WORD = "\ue000"
+# Markers between rows in pieces_of_texts: a raw text's line break and a text's end
+# (written there as words of one private-use character each; a text that holds either
+# character takes the full path), and a sentence's end.
+_LINE_WORD, _TEXT_WORD = "\ue000", "\ue001"
+_TEXT_SEPARATOR = f" {_TEXT_WORD} "
 _LINE_BREAK = _SENTENCE_BREAK = (-1,)
 _TEXT_END = (-2,)
 # The first characters of the words join_kind may find joining: digits, "+", "(", "[",
@@ -502,7 +504,8 @@ class WordTable:
         self.ends = np.zeros(capacity, bool)  # whether the word closes a sentence
         self.join_kinds = np.zeros(capacity, np.int8)  # join_kind of the word
         # White-space words of raw texts to their rows (a line break to _LINE_BREAK).
-        self.raw_rows: dict[str, tuple[int, ...]] = {_LINE_WORD: _LINE_BREAK}
+        self.raw_rows: dict[str, tuple[int, ...]] = {_LINE_WORD: _LINE_BREAK,
+                                                     _TEXT_WORD: _TEXT_END}
         self.n_tokens = 0
         self.n_taken = 0  # rows whose character n-grams were handed out
         self._untaken: list[sparse.csr_matrix] = []
@@ -528,26 +531,24 @@ class WordTable:
         ``normalized_sentences`` cuts them.
 
         Nearly every text can be normalised word by word (see ``has_spaced_out_letters``):
-        its white-space words go to rows through ``raw_rows``, one lookup each, and
+        the batch's white-space words go to rows through ``raw_rows``, one lookup each, and
         sentences are cut on arrays, after the rows of words that close one. Only texts
-        whose words join across white space, and texts holding the character that marks
-        line breaks here (U+E000), go through the normaliser's full path."""
-        by_word = self._rows_word_by_word(texts)
-        sequence = self._sequence(texts, by_word)
+        whose words join across white space, and texts holding a character this uses as a
+        marker (U+E000, U+E001), go through the normaliser's full path."""
+        sequence, full = self._word_by_word_sequence(texts)
         # Texts cut word by word where words join after all (a spelled-out dot, phone-number
-        # pieces side by side) take the full path.
+        # pieces side by side) take the full path too.
         kinds = self.join_kinds[np.maximum(sequence, 0)] * (sequence >= 0)
         joined = (kinds == SPELLED_DOT)
         joined[:-1] |= (kinds[:-1] == PHONE_PIECE) & (kinds[1:] == PHONE_PIECE)
-        if joined.any():
+        if joined.any() or full:
             is_end = sequence == _TEXT_END[0]
             ends = np.flatnonzero(is_end)
+            redo = set(full).union((np.cumsum(is_end) - is_end)[joined].tolist())
             parts, done = [], 0
-            for i in np.unique((np.cumsum(is_end) - is_end)[joined]).tolist():
-                if by_word[i] is None:
-                    continue  # cut by the normaliser already
+            for i in sorted(redo):
                 start = ends[i - 1] + 1 if i else 0
-                parts += [sequence[done:start], self._sequence([texts[i]], [None])]
+                parts += [sequence[done:start], self._full_path_sequence(texts[i])]
                 done = ends[i] + 1
             sequence = np.concatenate(parts + [sequence[done:]])
         # Words, each with its text; a sentence starts after a marker or a closing word.
@@ -561,66 +562,61 @@ class WordTable:
         sentence_of = np.cumsum(starts) - 1
         return self._pieces(rows, sentence_of, text_of[starts], len(texts), min_words)
 
-    def _rows_word_by_word(self, texts: Sequence[str]) -> list[list[tuple[int, ...]] | None]:
-        """Each text's raw words' rows (line breaks as ``_LINE_BREAK``), or None for a text
-        that cannot be normalised word by word."""
-        get = self.raw_rows.get
-        by_word: list[list[tuple[int, ...]] | None] = []
-        unseen: dict[str, None] = {}
-        pending = []  # (text, its raw words): rows still to fill once new words have them
-        for text in texts:
-            if _LINE_WORD in text:
-                by_word.append(None)
-                continue
-            if has_spaced_out_letters(text):
-                text = close_up_spaced_letters(text)
-            raw = text.replace("\n", f" {_LINE_WORD} ").split() if "\n" in text else text.split()
-            if raw and max(map(len, raw)) > LONGEST_WORD:  # keys no longer than forms need
-                raw = [word[:LONGEST_WORD] for word in raw]
-            rows = list(map(get, raw))
-            if None in rows:
-                unseen.update(dict.fromkeys(compress(raw, map(operator.is_, rows, repeat(None)))))
-                pending.append((len(by_word), raw))
-            by_word.append(rows)
-        if unseen:
-            self._add_raw(list(unseen))
-            for i, raw in pending:
-                rows = by_word[i]
-                for j in compress(count(), map(operator.is_, rows, repeat(None))):
-                    rows[j] = get(raw[j])
-        return by_word
+    def _word_by_word_sequence(self, texts: Sequence[str]) -> tuple[np.ndarray, list[int]]:
+        """All texts' rows in order, each text's followed by ``_TEXT_END`` (a line break's
+        by ``_LINE_BREAK``), from their white-space words; and the texts that hold a marker
+        character, left empty here for the full path.
+
+        The whole batch is one string split once, its texts apart by a marker word: every
+        step is a C-level pass over all the words, none a Python loop over texts."""
+        if not texts:
+            return np.zeros(0, np.int64), []
+        prepared = list(texts)
+        everything = "".join(prepared)
+        full = []
+        if _LINE_WORD in everything or _TEXT_WORD in everything:
+            full = [i for i, text in enumerate(prepared)
+                    if _LINE_WORD in text or _TEXT_WORD in text]
+        for i in full:
+            prepared[i] = ""
+        for i in texts_with_spaced_out_letters(prepared):
+            prepared[i] = close_up_spaced_letters(prepared[i])
+        batch = _TEXT_SEPARATOR.join(prepared) + _TEXT_SEPARATOR
+        if "\n" in batch:
+            batch = batch.replace("\n", f" {_LINE_WORD} ")
+        raw = batch.split()
+        found = list(map(self.raw_rows.get, raw))
+        if None in found:
+            # New words, and long ones: a word is kept under its first LONGEST_WORD
+            # characters, all its form depends on (so keys stay short).
+            new = list(dict.fromkeys(compress(raw, map(operator.is_, found, repeat(None)))))
+            keys = list(map(operator.getitem, new, repeat(slice(LONGEST_WORD))))
+            self._add_raw(list(filterfalse(self.raw_rows.__contains__, dict.fromkeys(keys))))
+            rows_of_new = dict(zip(new, map(self.raw_rows.__getitem__, keys)))
+            found = list(map(rows_of_new.get, raw, found))  # the rest as they were found
+        return np.fromiter(chain.from_iterable(found), dtype=np.int64), full
 
     def _add_raw(self, raw: list[str]) -> None:
-        """Rows for new raw words, through their normalised forms."""
-        forms = normalize_each(raw)
-        rows = self.rows(list(chain.from_iterable(forms)))
-        if len(rows) == len(raw) and set(map(len, forms)) == {1}:  # the common case
-            self.raw_rows.update(zip(raw, zip(rows)))
-            return
-        ends = list(accumulate(map(len, forms)))
-        starts = [0] + ends[:-1]
-        self.raw_rows.update(zip(raw, map(tuple, map(rows.__getitem__,
-                                                     map(slice, starts, ends)))))
+        """Rows for new raw words, through their normalised forms: the plain words (most)
+        each have one, the rest any number."""
+        plain, plain_forms, others = split_plain_words(raw)
+        other_forms = list(map(normalize_in_full, others))
+        rows = self.rows(plain_forms + list(chain.from_iterable(other_forms)))
+        self.raw_rows.update(zip(plain, zip(rows)))
+        if others:
+            ends = list(accumulate(map(len, other_forms), initial=len(plain)))
+            self.raw_rows.update(zip(others, map(tuple, map(rows.__getitem__,
+                                                            map(slice, ends, ends[1:])))))
 
-    def _sequence(self, texts: Sequence[str], by_word: list[list[tuple[int, ...]] | None]
-                  ) -> np.ndarray:
-        """All texts' rows in order, with markers: ``_LINE_BREAK`` (or ``_SENTENCE_BREAK``
-        after each sentence of a text on the full path) and ``_TEXT_END``."""
-        full = {i: normalized_sentences(texts[i]) for i, rows in enumerate(by_word)
-                if rows is None}
-        if full:
-            self.rows([word for sentences in full.values() for s in sentences for word in s])
-        index = self.index
-        items: list[tuple[int, ...]] = []
-        for i, rows in enumerate(by_word):
-            if rows is None:
-                for sentence in full[i]:
-                    items.append(tuple(map(index.__getitem__, sentence)))
-                    items.append(_SENTENCE_BREAK)
-            else:
-                items += rows
-            items.append(_TEXT_END)
-        return np.fromiter(chain.from_iterable(items), dtype=np.int64)
+    def _full_path_sequence(self, text: str) -> np.ndarray:
+        """A text's rows from ``normalized_sentences``, ``_SENTENCE_BREAK`` after each
+        sentence, then ``_TEXT_END``."""
+        sentences = normalized_sentences(text)
+        rows = self.rows(list(chain.from_iterable(sentences)))
+        ends = list(accumulate(map(len, sentences), initial=0))
+        items = [*chain.from_iterable((*rows[start:end], *_SENTENCE_BREAK)
+                                      for start, end in zip(ends, ends[1:])), *_TEXT_END]
+        return np.asarray(items, dtype=np.int64)
 
     def rows(self, words: list[str]) -> list[int]:
         """The rows of normalised words, new ones added."""
@@ -725,9 +721,8 @@ class WordTable:
         table; their weighted character n-grams, one block, wait for ``take_new_rows``."""
         first, end = len(self.index) - len(words), len(self.index)
         vocabulary = self.vectorizer.word_vocabulary_
-        tokens = _tokens_of_each(words)
-        counts = np.fromiter(map(len, tokens), dtype=np.int64, count=len(words))
-        n_new_tokens = int(counts.sum())
+        counts, ids = _token_ids_of_each(words, vocabulary)
+        n_new_tokens = len(ids)
         self.token_ids = _fit(self.token_ids, self.n_tokens + n_new_tokens)
         self.token_starts = _fit(self.token_starts, end)
         self.token_counts = _fit(self.token_counts, end)
@@ -740,9 +735,7 @@ class WordTable:
             self.join_kinds[first + i] = join_kind(words[i])
         self.ends[first:end] = np.fromiter(map(str.endswith, words, repeat(SENTENCE_ENDS)),
                                            dtype=bool, count=len(words))
-        self.token_ids[self.n_tokens:self.n_tokens + n_new_tokens] = np.fromiter(
-            map(vocabulary.get, chain.from_iterable(tokens), repeat(-1)), dtype=np.int64,
-            count=n_new_tokens)
+        self.token_ids[self.n_tokens:self.n_tokens + n_new_tokens] = ids
         self.token_starts[first:end] = self.n_tokens + np.cumsum(counts) - counts
         self.token_counts[first:end] = counts
         self.n_tokens += n_new_tokens
@@ -753,15 +746,24 @@ class WordTable:
         self._untaken.append(block)
 
 
-def _tokens_of_each(words: list[str]) -> list[list[str]]:
-    """Each word's word-part tokens: one pattern search over all of them, line breaks
-    between (a token never holds white space, and a line break is a word boundary as the
-    ends of a word are). Words holding white space themselves are searched one by one."""
+def _token_ids_of_each(words: list[str], vocabulary: dict[str, int]
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """How many word-part tokens each word has, and all their vocabulary ids in order (-1
+    where unknown): one pattern search over all the words, line breaks between (a token
+    never holds white space, and a line break is a word boundary as the ends of a word
+    are). Words holding white space themselves are searched one by one."""
     joined = "\n".join(words)
     if not words or joined.count("\n") != len(words) - 1:
-        return [_TOKENS.findall(word) for word in words]
+        tokens = [_TOKENS.findall(word) for word in words]
+        counts = np.fromiter(map(len, tokens), dtype=np.int64, count=len(words))
+        found = list(chain.from_iterable(tokens))
+        return counts, np.fromiter(map(vocabulary.get, found, repeat(-1)), dtype=np.int64,
+                                   count=len(found))
     found = _TOKENS_AND_BREAKS.findall(joined)
-    return list(map(str.split, "\t".join(found).split("\n")))
+    ids = np.fromiter(map(vocabulary.get, found, repeat(-1)), dtype=np.int64, count=len(found))
+    is_break = np.fromiter(map("\n".__eq__, found), dtype=bool, count=len(found))
+    counts = np.diff(np.flatnonzero(is_break), prepend=-1, append=len(found)) - 1
+    return counts, ids[~is_break]
 
 
 def _fit(array: np.ndarray, size: int) -> np.ndarray:

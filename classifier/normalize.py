@@ -19,7 +19,8 @@ from __future__ import annotations
 import operator
 import re
 import unicodedata
-from itertools import chain, compress, count, repeat
+from bisect import bisect_right
+from itertools import accumulate, chain, compress, count, repeat
 
 # Characters that render as nothing (or nearly) and are used to split words invisibly.
 _INVISIBLE = dict.fromkeys(
@@ -83,6 +84,8 @@ _SPACED_OUT = re.compile(r"(?<!\S)(?:[\w@$!*#|](?: [\w@$!*#|]){2,}|[^\W\d_] [^\W
 # search for).
 _SPACED_HINT = re.compile(r" [\w@$!*#|] [\w@$!*#|](?!\S)")
 _SPACED_HINT_AFTER_BREAK = re.compile(r"\n[\w@$!*#|] [\w@$!*#|](?!\S)")
+# Between texts searched at once for those hints: a character none of them holds.
+_BATCH_SEPARATOR = " ^ "
 _OTHER_WHITESPACE = re.compile(r"[^\S \n]")  # tabs, no-break spaces...: use the full search
 _ANY_DIGIT = re.compile(r"\d")
 # A plain word: ASCII letters (perhaps joined by hyphens or apostrophes), perhaps in quotes
@@ -161,6 +164,25 @@ def has_spaced_out_letters(text: str) -> bool:
             or (_has_other_whitespace(text) and _SPACED_OUT.search(text) is not None))
 
 
+def texts_with_spaced_out_letters(texts: list[str]) -> list[int]:
+    """The indexes of the texts that ``has_spaced_out_letters``, found in the batch at
+    once: its hints are searched for in all the texts joined, each after a space as it
+    could be at its start and before a character no hint holds, so that no hint crosses
+    from one text to the next; only the texts a hint is found in are asked one by one."""
+    batch = _BATCH_SEPARATOR + _BATCH_SEPARATOR.join(texts)
+    places = [match.start() + 1 for match in _SPACED_HINT.finditer(batch)]
+    if "\n" in batch:
+        places += [match.start() + 1 for match in _SPACED_HINT_AFTER_BREAK.finditer(batch)]
+    if _has_other_whitespace(batch):
+        places += [match.start() for match in _OTHER_WHITESPACE.finditer(batch)]
+    if not places:
+        return []
+    starts = list(accumulate((len(text) + len(_BATCH_SEPARATOR) for text in texts),
+                             initial=len(_BATCH_SEPARATOR)))
+    candidates = sorted({bisect_right(starts, place) - 1 for place in places})
+    return [i for i in candidates if has_spaced_out_letters(texts[i])]
+
+
 def close_up_spaced_letters(text: str) -> str:
     """``text`` with its spaced-out letters closed up ("f u c k" becomes "fuck"), as
     ``normalized_sentences`` closes them on each line (they never span a line break)."""
@@ -231,20 +253,29 @@ def normalize_word(raw: str) -> tuple[str, ...]:
 
 
 def normalize_each(words: list[str]) -> list[tuple[str, ...]]:
-    """``normalize_word`` of each word, uncached (for callers that keep their own cache):
-    the plain words, most of any batch, all at once."""
+    """``normalize_word`` of each word, uncached (for callers that keep their own cache)."""
+    plain, forms, others = split_plain_words(words)
+    found = dict(zip(plain, zip(forms)))
+    found.update(zip(others, map(normalize_in_full, others)))
+    return list(map(found.__getitem__, words))
+
+
+def split_plain_words(words: list[str]) -> tuple[list[str], list[str], list[str]]:
+    """The plain words among ``words`` (most of any batch), their normalised forms (one
+    each, found all at once), and the other words, for ``normalize_in_full``."""
     # Letters only (most words) need no pattern to know.
-    plain = [(word.isalpha() and word.isascii() and len(word) <= MAX_WORD)
-             or _PLAIN_WORD.fullmatch(word) for word in words]
-    lowered = "\n".join(compress(words, plain)).lower()
+    matched = [(word.isalpha() and word.isascii() and len(word) <= MAX_WORD)
+               or _PLAIN_WORD.fullmatch(word) for word in words]
+    plain = list(compress(words, matched))
+    lowered = "\n".join(plain).lower()
     if "www" in lowered:  # "www.." is a link: such words take the full pipeline
-        plain = [match and "www" not in word.lower() for word, match in zip(words, plain)]
-        lowered = "\n".join(compress(words, plain)).lower()
+        matched = [match and "www" not in word.lower() for word, match in zip(words, matched)]
+        plain = list(compress(words, matched))
+        lowered = "\n".join(plain).lower()
     if _REPEATS.search(lowered):
         lowered = _REPEATS.sub(r"\1", lowered)
-    forms = iter(lowered.split("\n")) if lowered else iter(())
-    return [(next(forms),) if is_plain else _normalize_in_full(word)
-            for word, is_plain in zip(words, plain)]
+    others = list(compress(words, map(operator.not_, matched)))
+    return plain, lowered.split("\n") if plain else [], others
 
 
 def clear_word_cache() -> None:
@@ -257,10 +288,10 @@ def _normalize_word(raw: str) -> tuple[str, ...]:
         word = raw.lower()
         if "www" not in word:
             return (_REPEATS.sub(r"\1", word) if _REPEATS.search(word) else word,)
-    return _normalize_in_full(raw)
+    return normalize_in_full(raw)
 
 
-def _normalize_in_full(raw: str) -> tuple[str, ...]:
+def normalize_in_full(raw: str) -> tuple[str, ...]:
     """Every step of the pipeline, for a word that is not plain."""
     if len(raw) > MAX_WORD:
         if _LINK_START.match(raw.lower()):

@@ -136,7 +136,8 @@ RAW_TEXTS = [
     "visit quickcash dot biz for thanks", "polka dot piece",  # a spelled-out dot
     "line one\n\n\nline two. and three", "\n \n", "", "x", "lovely.",
     "a 3 month ban, idiot!!!", "привет idiot café…", "ｆｕｃｋ you",
-    "odd \ue000 marker", "tabs\tand\u00a0spaces here", "never seen zzqx words zzqx",
+    "odd \ue000 marker", "odd \ue001 marker", "\ue001",  # the markers' own characters
+    "tabs\tand\u00a0spaces here", "never seen zzqx words zzqx",
     "go away troll and thanks for the piece. " * 3,
 ]
 
@@ -182,8 +183,12 @@ def test_phone_pieces_in_other_scripts_join_as_the_normaliser_joins_them(vectori
 
 def test_odd_words_given_as_lists_leave_no_damage_behind(vectorizer):
     # A word holding a line break, and an empty word: given as lists, they are still words.
-    assert features._tokens_of_each(["a\nb", "idiot", ""]) == [["a", "b"], ["idiot"], []]
-    assert features._tokens_of_each([]) == []
+    vocabulary = {"a": 0, "b": 1, "idiot": 2}
+    for words, counts, ids in ((["a\nb", "idiot", ""], [2, 1, 0], [0, 1, 2]),
+                               (["zz", "", "idiot", "a b"], [1, 0, 1, 2], [-1, 2, 0, 1]),
+                               (["idiot", "", ""], [1, 0, 0], [2]), ([], [], [])):
+        got_counts, got_ids = features._token_ids_of_each(words, vocabulary)
+        assert got_counts.tolist() == counts and got_ids.tolist() == ids
     weights = np.random.default_rng(10).normal(size=(2, vectorizer.n_features_out_))
     projection = Projection(vectorizer, weights)
     projection([["a\nb", "idiot", "troll"], ["", "idiot"]])

@@ -132,3 +132,13 @@ def test_words_that_may_join_their_neighbours(word, kind):
 ])
 def test_spaced_out_letters_are_found_anywhere(text, spaced):
     assert normalize_module.has_spaced_out_letters(text) is spaced
+
+
+def test_spaced_out_letters_are_found_in_a_batch_text_by_text():
+    texts = ["the end is a", "b c", "a dog", "x y", "you\u00a0f u c k", "", "fine\nf u c k",
+             "nothing here", "^ ^ ^", "a"]
+    # "a" then "b c" do not run together, and each text's start counts as one.
+    assert normalize_module.texts_with_spaced_out_letters(texts) == [
+        i for i, text in enumerate(texts) if normalize_module.has_spaced_out_letters(text)
+    ] == [1, 3, 4, 6]
+    assert normalize_module.texts_with_spaced_out_letters([]) == []

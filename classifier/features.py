@@ -40,7 +40,7 @@ from classifier.lookup import IntegerLookup
 from classifier.normalize import (LONGEST_WORD, PHONE_PIECE, SENTENCE_ENDS, SPELLED_DOT,
                                   close_up_spaced_letters, join_kind, normalize_in_full,
                                   normalized_sentences, split_plain_words,
-                                  texts_with_spaced_out_letters)
+                                  texts_that_may_have_spaced_out_letters)
 
 # Words, plus the "*" and "#" readers use to mask letters ("f*ck"), so a masked word stays
 # one token.
@@ -579,7 +579,7 @@ class WordTable:
                     if _LINE_WORD in text or _TEXT_WORD in text]
         for i in full:
             prepared[i] = ""
-        for i in texts_with_spaced_out_letters(prepared):
+        for i in texts_that_may_have_spaced_out_letters(prepared):
             prepared[i] = close_up_spaced_letters(prepared[i])
         batch = _TEXT_SEPARATOR.join(prepared) + _TEXT_SEPARATOR
         if "\n" in batch:
@@ -587,14 +587,19 @@ class WordTable:
         raw = batch.split()
         found = list(map(self.raw_rows.get, raw))
         if None in found:
-            # New words, and long ones: a word is kept under its first LONGEST_WORD
-            # characters, all its form depends on (so keys stay short).
-            new = list(dict.fromkeys(compress(raw, map(operator.is_, found, repeat(None)))))
-            keys = list(map(operator.getitem, new, repeat(slice(LONGEST_WORD))))
-            self._add_raw(list(filterfalse(self.raw_rows.__contains__, dict.fromkeys(keys))))
-            rows_of_new = dict(zip(new, map(self.raw_rows.__getitem__, keys)))
-            found = list(map(rows_of_new.get, raw, found))  # the rest as they were found
+            self._fill_missing(raw, found)
         return np.fromiter(chain.from_iterable(found), dtype=np.int64), full
+
+    def _fill_missing(self, raw: list[str], found: list[tuple[int, ...] | None]) -> None:
+        """Fill in the rows of the words ``raw_rows`` did not hold: new words, and long ones,
+        which are kept under their first LONGEST_WORD characters, all their form depends on
+        (so that keys stay short)."""
+        missing = list(compress(count(), map(operator.is_, found, repeat(None))))
+        keys = list(map(operator.getitem, map(raw.__getitem__, missing),
+                        repeat(slice(LONGEST_WORD))))
+        self._add_raw(list(filterfalse(self.raw_rows.__contains__, dict.fromkeys(keys))))
+        for i, rows in zip(missing, map(self.raw_rows.__getitem__, keys)):
+            found[i] = rows
 
     def _add_raw(self, raw: list[str]) -> None:
         """Rows for new raw words, through their normalised forms: the plain words (most)

@@ -164,23 +164,23 @@ def has_spaced_out_letters(text: str) -> bool:
             or (_has_other_whitespace(text) and _SPACED_OUT.search(text) is not None))
 
 
-def texts_with_spaced_out_letters(texts: list[str]) -> list[int]:
-    """The indexes of the texts that ``has_spaced_out_letters``, found in the batch at
-    once: its hints are searched for in all the texts joined, each after a space as it
-    could be at its start and before a character no hint holds, so that no hint crosses
-    from one text to the next; only the texts a hint is found in are asked one by one."""
+def texts_that_may_have_spaced_out_letters(texts: list[str]) -> list[int]:
+    """The indexes of the texts that may have spaced-out letters: every text that
+    ``has_spaced_out_letters``, and a few that do not (``close_up_spaced_letters`` leaves
+    those as they are). Found in the batch at once: the hints are searched for in all the
+    texts joined, each after a space as it could be at its start and before a character no
+    hint holds, so that no hint crosses from one text to the next."""
     batch = _BATCH_SEPARATOR + _BATCH_SEPARATOR.join(texts)
     places = [match.start() + 1 for match in _SPACED_HINT.finditer(batch)]
     if "\n" in batch:
         places += [match.start() + 1 for match in _SPACED_HINT_AFTER_BREAK.finditer(batch)]
-    if _has_other_whitespace(batch):
-        places += [match.start() for match in _OTHER_WHITESPACE.finditer(batch)]
-    if not places:
-        return []
     starts = list(accumulate((len(text) + len(_BATCH_SEPARATOR) for text in texts),
                              initial=len(_BATCH_SEPARATOR)))
-    candidates = sorted({bisect_right(starts, place) - 1 for place in places})
-    return [i for i in candidates if has_spaced_out_letters(texts[i])]
+    candidates = {bisect_right(starts, place) - 1 for place in places}
+    # Unusual white space: only in texts that are not printable (a line break is not).
+    candidates.update(i for i in compress(count(), map(operator.not_, map(str.isprintable, texts)))
+                      if _has_other_whitespace(texts[i]))
+    return sorted(candidates)
 
 
 def close_up_spaced_letters(text: str) -> str:

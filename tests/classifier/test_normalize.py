@@ -134,11 +134,15 @@ def test_spaced_out_letters_are_found_anywhere(text, spaced):
     assert normalize_module.has_spaced_out_letters(text) is spaced
 
 
-def test_spaced_out_letters_are_found_in_a_batch_text_by_text():
+def test_texts_that_may_have_spaced_out_letters_are_found_in_a_batch_text_by_text():
     texts = ["the end is a", "b c", "a dog", "x y", "you\u00a0f u c k", "", "fine\nf u c k",
-             "nothing here", "^ ^ ^", "a"]
+             "nothing here", "^ ^ ^", "a", "1 2 3 4 5", "one\u00a0tab"]
+    found = normalize_module.texts_that_may_have_spaced_out_letters(texts)
     # "a" then "b c" do not run together, and each text's start counts as one.
-    assert normalize_module.texts_with_spaced_out_letters(texts) == [
+    assert [i for i in found if normalize_module.has_spaced_out_letters(texts[i])] == [
         i for i, text in enumerate(texts) if normalize_module.has_spaced_out_letters(text)
-    ] == [1, 3, 4, 6]
-    assert normalize_module.texts_with_spaced_out_letters([]) == []
+    ] == [1, 3, 4, 6, 10]
+    # The others found are left as they are.
+    assert all(normalize_module.close_up_spaced_letters(texts[i]) == texts[i] for i in found
+               if not normalize_module.has_spaced_out_letters(texts[i]))
+    assert normalize_module.texts_that_may_have_spaced_out_letters([]) == []

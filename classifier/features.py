@@ -47,6 +47,9 @@ from classifier.normalize import (LONGEST_WORD, PHONE_PIECE, SENTENCE_ENDS, SPEL
 WORD_TOKENS = r"(?u)[\w*#]{2,}|\b\w\b"
 _TOKENS = re.compile(WORD_TOKENS)
 _TOKENS_AND_BREAKS = re.compile(WORD_TOKENS + r"|\n")
+# Characters that end a token and are never part of one: a word that is letters and digits
+# within them is that one token.
+_EDGE_PUNCTUATION = "".join(chr(c) for c in range(128) if not re.match(r"[\w*#]", chr(c)))
 _CACHE_LIMIT = 200_000
 # Character n-grams of up to three ASCII characters, read in base 128, fall below this: they
 # are looked up in a direct table of 8 MB.
@@ -754,9 +757,34 @@ class WordTable:
 def _token_ids_of_each(words: list[str], vocabulary: dict[str, int]
                        ) -> tuple[np.ndarray, np.ndarray]:
     """How many word-part tokens each word has, and all their vocabulary ids in order (-1
-    where unknown): one pattern search over all the words, line breaks between (a token
-    never holds white space, and a line break is a word boundary as the ends of a word
-    are). Words holding white space themselves are searched one by one."""
+    where unknown). A word that is letters and digits within punctuation (most are) is
+    one token, found by stripping; the rest go to ``_token_ids_by_pattern``."""
+    cores = list(map(str.strip, words, repeat(_EDGE_PUNCTUATION)))
+    simple = list(map(str.isalnum, cores))
+    simple_ids = np.fromiter(map(vocabulary.get, compress(cores, simple), repeat(-1)),
+                             dtype=np.int64)
+    if len(simple_ids) == len(words):
+        return np.ones(len(words), np.int64), simple_ids
+    is_simple = np.array(simple, dtype=bool)
+    other_counts, other_ids = _token_ids_by_pattern(
+        list(compress(words, map(operator.not_, simple))), vocabulary)
+    counts = np.ones(len(words), np.int64)
+    counts[~is_simple] = other_counts
+    starts = np.cumsum(counts) - counts
+    ids = np.empty(int(counts.sum()), np.int64)
+    ids[starts[is_simple]] = simple_ids
+    other_starts = starts[~is_simple]
+    within = np.arange(len(other_ids)) - np.repeat(np.cumsum(other_counts) - other_counts,
+                                                   other_counts)
+    ids[np.repeat(other_starts, other_counts) + within] = other_ids
+    return counts, ids
+
+
+def _token_ids_by_pattern(words: list[str], vocabulary: dict[str, int]
+                          ) -> tuple[np.ndarray, np.ndarray]:
+    """``_token_ids_of_each`` by the token pattern: one search over all the words, line
+    breaks between (a token never holds white space, and a line break is a word boundary as
+    the ends of a word are). Words holding white space themselves are searched one by one."""
     joined = "\n".join(words)
     if not words or joined.count("\n") != len(words) - 1:
         tokens = [_TOKENS.findall(word) for word in words]
@@ -800,6 +828,8 @@ def _char_rows(words: list[str], vectorizer: CommentVectorizer) -> sparse.csr_ma
     joined = "".join(words)
     if joined.isascii() and "\x00" not in joined and shortest <= 1:  # the usual batch
         slow: list[int] = []
+    elif "\x00" not in joined and shortest <= 1:  # a few words in other scripts
+        slow = list(compress(count(), map(operator.not_, map(str.isascii, words))))
     else:
         slow = [i for i, w in enumerate(words)
                 if not (w.isascii() and "\x00" not in w and len(w) >= shortest)]
@@ -837,8 +867,8 @@ def _ascii_char_ngrams(words: list[str], vectorizer: CommentVectorizer
     no longer than n is one n-gram and larger n are skipped falls out of it."""
     lookup = vectorizer.ascii_char_index()
     padded_lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words)) + 2
-    codes = np.frombuffer("".join(f" {w} " for w in words).encode("ascii"),
-                          dtype=np.uint8).astype(np.int64)
+    padded = f" {'  '.join(words)} " if words else ""  # each word as " word "
+    codes = np.frombuffer(padded.encode("ascii"), dtype=np.uint8).astype(np.int64)
     word_of = np.repeat(np.arange(len(words)), padded_lengths)
     low, high = vectorizer.char_ngram_range
     # An n-gram seen in min_df texts has its (n-1)-gram prefix seen in as many: only windows

@@ -88,11 +88,13 @@ _SPACED_HINT_AFTER_BREAK = re.compile(r"\n[\w@$!*#|] [\w@$!*#|](?!\S)")
 _BATCH_SEPARATOR = " ^ "
 _OTHER_WHITESPACE = re.compile(r"[^\S \n]")  # tabs, no-break spaces...: use the full search
 _ANY_DIGIT = re.compile(r"\d")
-# A plain word: ASCII letters (perhaps joined by hyphens or apostrophes), perhaps in quotes
-# or brackets or before punctuation. Nothing in the full pipeline changes it but lower case
-# and repeated letters ("www" aside: "www.." is a link), and most new words look like this.
+# A plain word: ASCII letters (perhaps joined by apostrophes, or by hyphens before two
+# letters or more: "f-u-c-k" is not plain), perhaps in quotes or brackets or before
+# punctuation. Nothing in the full pipeline changes it but lower case and repeated letters
+# ("www" aside: "www.." is a link), and most new words look like this.
 _PLAIN_WORD = re.compile(rf"(?=.{{1,{MAX_WORD}}}\Z)"
-                         r"[\"'(\[:*=#~-]*[A-Za-z]+(?:['’-][A-Za-z]{2,})*[.,;:!?\"')\]*=~]*")
+                         r"[\"'(\[:*=#~-]*[A-Za-z]+(?:['’][A-Za-z]+|-[A-Za-z]{2,})*"
+                         r"[.,;:!?\"')\]*=~]*")
 
 
 def normalize(text: str) -> str:

@@ -100,7 +100,8 @@ def test_the_word_cache_is_bounded(monkeypatch):
     "Hello", "hello,", "(hello)", '"Quoted."', "WOW!!!", "sooooo", "Lord's", "anti-Muslim",
     "let\u2019s", "==Section==", ":reply", "*Oppose", "ok?!", "www", "www..", "(www.", "a-b-c",
     "x-ray", "e-mail", "i.d.i.o.t", "sh!t", "!idiot", "a$$", "@ss", "site.com.", "ab'c",
-    "don't!", "A" * 45, "aaaa-bbbb", "Ab-c", "'''bold'''", "[[link]]",
+    "don't!", "A" * 45, "aaaa-bbbb", "Ab-c", "'''bold'''", "[[link]]", "that's", "I'm",
+    "don\u2019t", "f-u", "a-b", "o'o'o", "it's.",
 ])
 def test_plain_words_take_a_short_path_to_the_same_result(word, monkeypatch):
     short = normalize_module._normalize_word(word)

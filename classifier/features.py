@@ -59,8 +59,11 @@ _DIRECT_CHAR_KEYS = 128 ** 3
 # character takes the full path), and a sentence's end.
 _LINE_WORD, _TEXT_WORD = "\ue000", "\ue001"
 _TEXT_SEPARATOR = f" {_TEXT_WORD} "
-_LINE_BREAK = _SENTENCE_BREAK = (-1,)
-_TEXT_END = (-2,)
+_LINE_BREAK = _SENTENCE_BREAK = -1
+_TEXT_END = -2
+# In raw_rows, a raw word whose normalised form is not one word (none: "--"; several:
+# "this/that") has a code at or below this: the span of rows it stands for.
+_FIRST_SPAN = -3
 # The first characters of the words join_kind may find joining: digits, "+", "(", "[",
 # "x" (xxphone) and "d" (dot).
 _MAY_JOIN_FIRST = frozenset("0123456789+([xd")
@@ -506,9 +509,14 @@ class WordTable:
         self.sqnorms = np.zeros(capacity)
         self.ends = np.zeros(capacity, bool)  # whether the word closes a sentence
         self.join_kinds = np.zeros(capacity, np.int8)  # join_kind of the word
-        # White-space words of raw texts to their rows (a line break to _LINE_BREAK).
-        self.raw_rows: dict[str, tuple[int, ...]] = {_LINE_WORD: _LINE_BREAK,
-                                                     _TEXT_WORD: _TEXT_END}
+        # White-space words of raw texts to their row (a marker word to its marker), or to
+        # the code of a span of rows (see _FIRST_SPAN), which are kept one after the other
+        # in span_rows.
+        self.raw_rows: dict[str, int] = {_LINE_WORD: _LINE_BREAK, _TEXT_WORD: _TEXT_END}
+        self.span_starts = np.zeros(0, np.int64)
+        self.span_lengths = np.zeros(0, np.int64)
+        self.span_rows = np.zeros(0, np.int64)
+        self.n_spans = self.n_span_rows = 0
         self.n_tokens = 0
         self.n_taken = 0  # rows whose character n-grams were handed out
         self._untaken: list[sparse.csr_matrix] = []
@@ -545,7 +553,7 @@ class WordTable:
         joined = (kinds == SPELLED_DOT)
         joined[:-1] |= (kinds[:-1] == PHONE_PIECE) & (kinds[1:] == PHONE_PIECE)
         if joined.any() or full:
-            is_end = sequence == _TEXT_END[0]
+            is_end = sequence == _TEXT_END
             ends = np.flatnonzero(is_end)
             redo = set(full).union((np.cumsum(is_end) - is_end)[joined].tolist())
             parts, done = [], 0
@@ -557,8 +565,8 @@ class WordTable:
         # Words, each with its text; a sentence starts after a marker or a closing word.
         is_word = sequence >= 0
         rows = sequence[is_word]
-        text_of = np.cumsum(sequence == _TEXT_END[0])[is_word]
-        previous = np.concatenate([_TEXT_END, sequence[:-1]])[is_word]
+        text_of = np.cumsum(sequence == _TEXT_END)[is_word]
+        previous = np.concatenate([[_TEXT_END], sequence[:-1]])[is_word]
         starts = previous < 0
         after_word = np.flatnonzero(~starts)
         starts[after_word] = self.ends[previous[after_word]]
@@ -591,7 +599,23 @@ class WordTable:
         found = list(map(self.raw_rows.get, raw))
         if None in found:
             self._fill_missing(raw, found)
-        return np.fromiter(chain.from_iterable(found), dtype=np.int64), full
+        sequence = np.fromiter(found, dtype=np.int64, count=len(found))
+        if self.n_spans and sequence.min() <= _FIRST_SPAN:
+            sequence = self._expand_spans(sequence)
+        return sequence, full
+
+    def _expand_spans(self, codes: np.ndarray) -> np.ndarray:
+        """``codes`` with each span's code replaced by its rows."""
+        is_span = codes <= _FIRST_SPAN
+        spans = _FIRST_SPAN - codes[is_span]
+        lengths = self.span_lengths[spans]
+        sizes = np.ones(len(codes), np.int64)
+        sizes[is_span] = lengths
+        expanded = np.repeat(codes, sizes)
+        within = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        places = np.repeat((np.cumsum(sizes) - sizes)[is_span], lengths) + within
+        expanded[places] = self.span_rows[np.repeat(self.span_starts[spans], lengths) + within]
+        return expanded
 
     def _fill_missing(self, raw: list[str], found: list[tuple[int, ...] | None]) -> None:
         """Fill in the rows of the words ``raw_rows`` did not hold: new words, and long ones,
@@ -601,8 +625,8 @@ class WordTable:
         keys = list(map(operator.getitem, map(raw.__getitem__, missing),
                         repeat(slice(LONGEST_WORD))))
         self._add_raw(list(filterfalse(self.raw_rows.__contains__, dict.fromkeys(keys))))
-        for i, rows in zip(missing, map(self.raw_rows.__getitem__, keys)):
-            found[i] = rows
+        for i, code in zip(missing, map(self.raw_rows.__getitem__, keys)):
+            found[i] = code
 
     def _add_raw(self, raw: list[str]) -> None:
         """Rows for new raw words, through their normalised forms: the plain words (most)
@@ -610,11 +634,26 @@ class WordTable:
         plain, plain_forms, others = split_plain_words(raw)
         other_forms = list(map(normalize_in_full, others))
         rows = self.rows(plain_forms + list(chain.from_iterable(other_forms)))
-        self.raw_rows.update(zip(plain, zip(rows)))
-        if others:
-            ends = list(accumulate(map(len, other_forms), initial=len(plain)))
-            self.raw_rows.update(zip(others, map(tuple, map(rows.__getitem__,
-                                                            map(slice, ends, ends[1:])))))
+        self.raw_rows.update(zip(plain, rows))
+        start = len(plain)
+        for word, forms in zip(others, other_forms):
+            end = start + len(forms)
+            one = end == start + 1
+            self.raw_rows[word] = rows[start] if one else self._add_span(rows[start:end])
+            start = end
+
+    def _add_span(self, rows: list[int]) -> int:
+        """The code of a new span of ``rows``."""
+        end = self.n_span_rows + len(rows)
+        self.span_rows = _fit(self.span_rows, end)
+        self.span_rows[self.n_span_rows:end] = rows
+        self.span_starts = _fit(self.span_starts, self.n_spans + 1)
+        self.span_lengths = _fit(self.span_lengths, self.n_spans + 1)
+        self.span_starts[self.n_spans] = self.n_span_rows
+        self.span_lengths[self.n_spans] = len(rows)
+        self.n_span_rows = end
+        self.n_spans += 1
+        return _FIRST_SPAN - (self.n_spans - 1)
 
     def _full_path_sequence(self, text: str) -> np.ndarray:
         """A text's rows from ``normalized_sentences``, ``_SENTENCE_BREAK`` after each
@@ -622,8 +661,8 @@ class WordTable:
         sentences = normalized_sentences(text)
         rows = self.rows(list(chain.from_iterable(sentences)))
         ends = list(accumulate(map(len, sentences), initial=0))
-        items = [*chain.from_iterable((*rows[start:end], *_SENTENCE_BREAK)
-                                      for start, end in zip(ends, ends[1:])), *_TEXT_END]
+        items = [*chain.from_iterable((*rows[start:end], _SENTENCE_BREAK)
+                                      for start, end in zip(ends, ends[1:])), _TEXT_END]
         return np.asarray(items, dtype=np.int64)
 
     def rows(self, words: list[str]) -> list[int]:
@@ -839,15 +878,18 @@ def _char_rows(words: list[str], vectorizer: CommentVectorizer) -> sparse.csr_ma
             [words[i] for i in ascii_rows.tolist()] if slow else words, vectorizer)
         rows.append(ascii_rows[found_rows])
         columns.append(found_columns)
-    for i in slow:
-        ids = _char_ngram_ids(words[i], vectorizer)
-        rows.append(np.full(len(ids), i, dtype=np.int64))
-        columns.append(np.asarray(ids, dtype=np.int64))
+    if slow:
+        ids = [_char_ngram_ids(words[i], vectorizer) for i in slow]
+        rows.append(np.repeat(np.asarray(slow, dtype=np.int64), list(map(len, ids))))
+        columns.append(np.fromiter(chain.from_iterable(ids), dtype=np.int64))
     row_array = np.concatenate(rows) if rows else np.zeros(0, np.int64)
     column_array = np.concatenate(columns) if columns else np.zeros(0, np.int64)
     # Count each (word, n-gram) pair: sort their keys, which also orders them by word.
     n_columns = len(vectorizer.char_vocabulary_)
-    keys = np.sort(row_array * n_columns + column_array)
+    keys = row_array * n_columns + column_array
+    if len(keys) and keys.max() < 2 ** 31:
+        keys = keys.astype(np.int32)  # sorts almost twice as fast
+    keys = np.sort(keys)
     first = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]])) if len(keys) \
         else np.zeros(0, np.int64)
     counts = np.diff(np.append(first, len(keys)))

@@ -38,7 +38,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from classifier.lookup import IntegerLookup
 from classifier.normalize import (LONGEST_WORD, PHONE_PIECE, SENTENCE_ENDS, SPELLED_DOT,
-                                  close_up_spaced_letters, join_kind, normalize_in_full,
+                                  close_up_spaced_letters, join_kinds, normalize_in_full,
                                   normalized_sentences, split_plain_words,
                                   texts_that_may_have_spaced_out_letters)
 
@@ -64,9 +64,6 @@ _TEXT_END = -2
 # In raw_rows, a raw word whose normalised form is not one word (none: "--"; several:
 # "this/that") has a code at or below this: the span of rows it stands for.
 _FIRST_SPAN = -3
-# The first characters of the words join_kind may find joining: digits, "+", "(", "[",
-# "x" (xxphone) and "d" (dot).
-_MAY_JOIN_FIRST = frozenset("0123456789+([xd")
 
 
 class CommentVectorizer(TransformerMixin, BaseEstimator):
@@ -777,9 +774,8 @@ class WordTable:
         self.ends = _fit(self.ends, end)
         self.join_kinds = _fit(self.join_kinds, end)
         self.join_kinds[first:end] = 0
-        initials = map(operator.itemgetter(slice(0, 1)), words)
-        for i in compress(count(), map(_MAY_JOIN_FIRST.__contains__, initials)):
-            self.join_kinds[first + i] = join_kind(words[i])
+        for i, kind in join_kinds(words):
+            self.join_kinds[first + i] = kind
         self.ends[first:end] = np.fromiter(map(str.endswith, words, repeat(SENTENCE_ENDS)),
                                            dtype=bool, count=len(words))
         self.token_ids[self.n_tokens:self.n_tokens + n_new_tokens] = ids

@@ -74,6 +74,7 @@ _PHONE_PIECE = re.compile(r"^\+?\(?\d[\d().-]*$")
 # What _join_spans looks for can only come from a digit or the word "dot".
 _PHONE_FIRST = frozenset("+(0123456789x")
 _DOTS = frozenset({"dot", "(dot)", "[dot]"})
+_PHONE_PIECE_FIRST = frozenset("+(0123456789")  # the first characters _PHONE_PIECE allows
 SENTENCE_ENDS = (".", "!", "?")
 # Single characters separated by single spaces: "f u c k", and in "y o u  a r e" (words
 # apart by two spaces) each word on its own. Three or more, or two letters ("u r"): a
@@ -90,11 +91,13 @@ _OTHER_WHITESPACE = re.compile(r"[^\S \n]")  # tabs, no-break spaces...: use the
 _ANY_DIGIT = re.compile(r"\d")
 # A plain word: ASCII letters (perhaps joined by apostrophes, or by hyphens before two
 # letters or more: "f-u-c-k" is not plain), perhaps in quotes or brackets or before
-# punctuation. Nothing in the full pipeline changes it but lower case and repeated letters
-# ("www" aside: "www.." is a link), and most new words look like this.
+# punctuation; or ASCII punctuation alone. Nothing in the full pipeline changes it but lower
+# case and repeated letters ("www" aside: "www.." is a link), and most new words look like
+# this.
 _PLAIN_WORD = re.compile(rf"(?=.{{1,{MAX_WORD}}}\Z)"
-                         r"[\"'(\[:*=#~-]*[A-Za-z]+(?:['’][A-Za-z]+|-[A-Za-z]{2,})*"
-                         r"[.,;:!?\"')\]*=~]*")
+                         r"(?:[\"'(\[:*=#~-]*[A-Za-z]+(?:['’][A-Za-z]+|-[A-Za-z]{2,})*"
+                         r"[.,;:!?\"')\]*=~]*"
+                         r"|[!-/:-@\[-`{-~]+)")  # or ASCII punctuation alone ("--", ":::")
 
 
 def normalize(text: str) -> str:
@@ -193,6 +196,18 @@ def close_up_spaced_letters(text: str) -> str:
 
 # How a normalised word may join the words around it (see join_kind).
 PHONE_PIECE, SPELLED_DOT = 1, 2
+
+
+def join_kinds(words: list[str]) -> list[tuple[int, int]]:
+    """``(index, join_kind)`` of the words of ``words`` whose join kind is not 0, found in
+    C-level passes: only words that start as a number can be asked one by one."""
+    kinds = [(i, SPELLED_DOT) for i in compress(count(), map(_DOTS.__contains__, words))]
+    kinds += [(i, PHONE_PIECE) for i in compress(count(), map("xxphone".__eq__, words))]
+    initials = map(operator.itemgetter(slice(0, 1)), words)
+    kinds += [(i, PHONE_PIECE) for i in compress(count(), map(_PHONE_PIECE_FIRST.__contains__,
+                                                            initials))
+              if _PHONE_PIECE.match(words[i])]
+    return kinds
 
 
 def join_kind(word: str) -> int:

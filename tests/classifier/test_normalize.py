@@ -101,7 +101,8 @@ def test_the_word_cache_is_bounded(monkeypatch):
     "let\u2019s", "==Section==", ":reply", "*Oppose", "ok?!", "www", "www..", "(www.", "a-b-c",
     "x-ray", "e-mail", "i.d.i.o.t", "sh!t", "!idiot", "a$$", "@ss", "site.com.", "ab'c",
     "don't!", "A" * 45, "aaaa-bbbb", "Ab-c", "'''bold'''", "[[link]]", "that's", "I'm",
-    "don\u2019t", "f-u", "a-b", "o'o'o", "it's.",
+    "don\u2019t", "f-u", "a-b", "o'o'o", "it's.", "--", ":::", "!!!", "@", "|", "$$", "_",
+    "(),", "-" * 45,
 ])
 def test_plain_words_take_a_short_path_to_the_same_result(word, monkeypatch):
     short = normalize_module._normalize_word(word)
@@ -125,6 +126,15 @@ def test_normalising_many_words_at_once_matches_one_at_a_time():
 ])
 def test_words_that_may_join_their_neighbours(word, kind):
     assert normalize_module.join_kind(word) == kind
+
+
+def test_join_kinds_of_many_words_match_one_at_a_time():
+    words = ["dot", "[dot]", "555", "+44", "(0)7700", "xxphone", "xbox", "2nd", "hello",
+             "dots", "", "5-", "(", "+", "x", "d", "12.50", "(dot)"]
+    kinds = normalize_module.join_kinds(words)
+    assert len(kinds) == len(dict(kinds)) == 9  # each word once
+    assert dict(kinds) == {i: normalize_module.join_kind(word) for i, word in enumerate(words)
+                           if normalize_module.join_kind(word)}
 
 
 @pytest.mark.parametrize("text, spaced", [

@@ -614,8 +614,8 @@ class WordTable:
         expanded[places] = self.span_rows[np.repeat(self.span_starts[spans], lengths) + within]
         return expanded
 
-    def _fill_missing(self, raw: list[str], found: list[tuple[int, ...] | None]) -> None:
-        """Fill in the rows of the words ``raw_rows`` did not hold: new words, and long ones,
+    def _fill_missing(self, raw: list[str], found: list[int | None]) -> None:
+        """Fill in the codes of the words ``raw_rows`` did not hold: new words, and long ones,
         which are kept under their first LONGEST_WORD characters, all their form depends on
         (so that keys stay short)."""
         missing = list(compress(count(), map(operator.is_, found, repeat(None))))

@@ -131,7 +131,7 @@ class CommentVectorizer(TransformerMixin, BaseEstimator):
         texts = [text.split() for text in X]
         table = WordTable(self)
         pieces = table.pieces([[words] for words in texts])
-        chars = table.take_new_rows()
+        chars = table.take_new_rows().csr()
         n_texts = len(texts)
         word_part = sparse.csr_matrix(
             (self.word_idf_[pieces.feature_ids], (pieces.feature_groups, pieces.feature_ids)),
@@ -157,7 +157,7 @@ class CommentVectorizer(TransformerMixin, BaseEstimator):
         table = WordTable(self)  # its own, as in transform: the same sums in the same order
         pieces = table.pieces([[words] for words in texts])
         del texts
-        chars = table.take_new_rows()
+        chars = table.take_new_rows().csr()
         n_texts = len(batch)
         # transform's matrices, built from their sorted (row, column) pairs.
         word_part = sparse.csr_matrix(
@@ -474,6 +474,40 @@ def _pointers(groups: np.ndarray, n_groups: int) -> np.ndarray:
 
 
 @dataclass(frozen=True, slots=True)
+class CharRows:
+    """Rows of weighted character n-gram counts, one per word: the arrays of a CSR matrix,
+    without building one (scipy's checks cost more than a comment's new words)."""
+
+    data: np.ndarray  # float32
+    indices: np.ndarray  # int32 char vocabulary ids, sorted within each row
+    indptr: np.ndarray
+    n_columns: int
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.indptr) - 1
+
+    def csr(self) -> sparse.csr_matrix:
+        return sparse.csr_matrix((self.data, self.indices, self.indptr),
+                                 shape=(self.n_rows, self.n_columns))
+
+    @staticmethod
+    def stack(blocks: list["CharRows"], n_columns: int) -> "CharRows":
+        """The blocks' rows one after the other."""
+        if len(blocks) == 1:
+            return blocks[0]
+        if not blocks:
+            return CharRows(np.zeros(0, np.float32), np.zeros(0, np.int32),
+                            np.zeros(1, np.int64), n_columns)
+        offsets = np.cumsum([0] + [len(block.data) for block in blocks[:-1]])
+        return CharRows(np.concatenate([block.data for block in blocks]),
+                        np.concatenate([block.indices for block in blocks]),
+                        np.concatenate([blocks[0].indptr[:1]] + [
+                            block.indptr[1:] + offset for block, offset in zip(blocks, offsets)]),
+                        n_columns)
+
+
+@dataclass(frozen=True, slots=True)
 class Pieces:
     """A batch of texts as arrays. Groups 0..n_texts-1 are the whole texts; groups from
     n_texts on are sentences scored on their own, each owned by ``owners[k]``.
@@ -516,7 +550,7 @@ class WordTable:
         self.n_spans = self.n_span_rows = 0
         self.n_tokens = 0
         self.n_taken = 0  # rows whose character n-grams were handed out
-        self._untaken: list[sparse.csr_matrix] = []
+        self._untaken: list[CharRows] = []
 
     def __len__(self) -> int:
         return len(self.index)
@@ -746,13 +780,12 @@ class WordTable:
         """Whether rows were added since the last ``take_new_rows``."""
         return bool(self._untaken)
 
-    def take_new_rows(self) -> sparse.csr_matrix:
+    def take_new_rows(self) -> CharRows:
         """The weighted character n-grams of the rows added since the last call, one row each
         (rows ``n_taken`` before the call onwards)."""
         blocks, self._untaken = self._untaken, []
-        block = sparse.vstack(blocks, format="csr") if len(blocks) > 1 else (
-            blocks[0] if blocks else _char_rows([], self.vectorizer))
-        self.n_taken += block.shape[0]
+        block = CharRows.stack(blocks, len(self.vectorizer.char_vocabulary_))
+        self.n_taken += block.n_rows
         return block
 
     def _add(self, words: list[str]) -> None:
@@ -852,7 +885,7 @@ def _distinct(keys: np.ndarray) -> np.ndarray:
     return keys[np.concatenate([[True], keys[1:] != keys[:-1]])] if len(keys) else keys
 
 
-def _char_rows(words: list[str], vectorizer: CommentVectorizer) -> sparse.csr_matrix:
+def _char_rows(words: list[str], vectorizer: CommentVectorizer) -> CharRows:
     """One row per word: its ``char_wb`` n-gram counts times their idf.
 
     ASCII words (nearly all, after normalisation) are cut into n-grams all at once on their
@@ -868,7 +901,7 @@ def _char_rows(words: list[str], vectorizer: CommentVectorizer) -> sparse.csr_ma
     else:
         slow = [i for i, w in enumerate(words)
                 if not (w.isascii() and "\x00" not in w and len(w) >= shortest)]
-    ascii_rows = np.delete(np.arange(len(words)), slow)
+    ascii_rows = np.delete(np.arange(len(words)), slow) if slow else np.arange(len(words))
     if len(ascii_rows):
         found_rows, found_columns = _ascii_char_ngrams(
             [words[i] for i in ascii_rows.tolist()] if slow else words, vectorizer)
@@ -894,8 +927,7 @@ def _char_rows(words: list[str], vectorizer: CommentVectorizer) -> sparse.csr_ma
     np.cumsum(np.bincount(word_of, minlength=len(words)), out=pointers[1:])
     data = counts.astype(np.float32) * vectorizer.char_idf_[column_of]
     # 32-bit indices, which scipy would otherwise check and convert to.
-    return sparse.csr_matrix((data, column_of.astype(np.int32), pointers.astype(np.int32)),
-                             shape=(len(words), n_columns))
+    return CharRows(data, column_of.astype(np.int32), pointers.astype(np.int32), n_columns)
 
 
 def _ascii_char_ngrams(words: list[str], vectorizer: CommentVectorizer
@@ -1037,8 +1069,8 @@ class Projection:
             return
         first = self.words.n_taken
         new = self.words.take_new_rows()
-        if new.shape[0]:
-            needed = first + new.shape[0]
+        if new.n_rows:
+            needed = first + new.n_rows
             if needed > len(self._products):
                 grown = np.zeros((max(needed, 2 * len(self._products)), self.n_outputs))
                 grown[:first] = self._products[:first]
@@ -1062,12 +1094,12 @@ class Projection:
         return out[:n_texts], out[n_texts:]
 
 
-def _sparse_times_dense(matrix: sparse.csr_matrix, dense: np.ndarray) -> np.ndarray:
+def _sparse_times_dense(matrix: CharRows, dense: np.ndarray) -> np.ndarray:
     """``matrix @ dense``. A few rows' worth (one comment's new words) is summed in numpy,
     which skips scipy's dispatch (tens of microseconds); more goes to scipy."""
-    if matrix.nnz > 20_000:
-        return matrix @ dense
-    out = np.zeros((matrix.shape[0], dense.shape[1]))
+    if len(matrix.data) > 20_000:
+        return matrix.csr() @ dense
+    out = np.zeros((matrix.n_rows, dense.shape[1]))
     filled = np.flatnonzero(np.diff(matrix.indptr))
     if len(filled):
         # Rows without entries add nothing between their neighbours' starts.

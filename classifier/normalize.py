@@ -269,14 +269,6 @@ def normalize_word(raw: str) -> tuple[str, ...]:
     return words
 
 
-def normalize_each(words: list[str]) -> list[tuple[str, ...]]:
-    """``normalize_word`` of each word, uncached (for callers that keep their own cache)."""
-    plain, forms, others = split_plain_words(words)
-    found = dict(zip(plain, zip(forms)))
-    found.update(zip(others, map(normalize_in_full, others)))
-    return list(map(found.__getitem__, words))
-
-
 def split_plain_words(words: list[str]) -> tuple[list[str], list[str], list[str]]:
     """The plain words among ``words`` (most of any batch), their normalised forms (one
     each, found all at once), and the other words, for ``normalize_in_full``."""

@@ -473,6 +473,14 @@ def _pointers(groups: np.ndarray, n_groups: int) -> np.ndarray:
     return pointers
 
 
+def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """``starts[i], starts[i] + 1, ..., starts[i] + lengths[i] - 1`` for each i, one after
+    the other: where each of several runs of lengths ``lengths`` lies in an array."""
+    ends = np.cumsum(lengths)
+    return np.arange(int(ends[-1]) if len(ends) else 0) + np.repeat(starts - (ends - lengths),
+                                                                    lengths)
+
+
 @dataclass(frozen=True, slots=True)
 class CharRows:
     """Rows of weighted character n-gram counts, one per word: the arrays of a CSR matrix,
@@ -643,9 +651,8 @@ class WordTable:
         sizes = np.ones(len(codes), np.int64)
         sizes[is_span] = lengths
         expanded = np.repeat(codes, sizes)
-        within = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        places = np.repeat((np.cumsum(sizes) - sizes)[is_span], lengths) + within
-        expanded[places] = self.span_rows[np.repeat(self.span_starts[spans], lengths) + within]
+        places = _ranges((np.cumsum(sizes) - sizes)[is_span], lengths)
+        expanded[places] = self.span_rows[_ranges(self.span_starts[spans], lengths)]
         return expanded
 
     def _fill_missing(self, raw: list[str], found: list[int | None]) -> None:
@@ -741,9 +748,7 @@ class WordTable:
         order, n-grams read as integer keys and looked up all at once."""
         counts = self.token_counts[occurrence_rows]
         total = int(counts.sum())
-        offsets = np.repeat(self.token_starts[occurrence_rows] - (np.cumsum(counts) - counts),
-                            counts)
-        tokens = self.token_ids[offsets + np.arange(total)]
+        tokens = self.token_ids[_ranges(self.token_starts[occurrence_rows], counts)]
         token_text = np.repeat(text_of, counts)
         token_sentence = np.repeat(sentence_of, counts)
         base, tables = self.vectorizer.ngram_index()
@@ -841,10 +846,7 @@ def _token_ids_of_each(words: list[str], vocabulary: dict[str, int]
     starts = np.cumsum(counts) - counts
     ids = np.empty(int(counts.sum()), np.int64)
     ids[starts[is_simple]] = simple_ids
-    other_starts = starts[~is_simple]
-    within = np.arange(len(other_ids)) - np.repeat(np.cumsum(other_counts) - other_counts,
-                                                   other_counts)
-    ids[np.repeat(other_starts, other_counts) + within] = other_ids
+    ids[_ranges(starts[~is_simple], other_counts)] = other_ids
     return counts, ids
 
 
@@ -923,8 +925,7 @@ def _char_rows(words: list[str], vectorizer: CommentVectorizer) -> CharRows:
         else np.zeros(0, np.int64)
     counts = np.diff(np.append(first, len(keys)))
     word_of, column_of = np.divmod(keys[first], n_columns)
-    pointers = np.zeros(len(words) + 1, dtype=np.int64)
-    np.cumsum(np.bincount(word_of, minlength=len(words)), out=pointers[1:])
+    pointers = _pointers(word_of, len(words))
     data = counts.astype(np.float32) * vectorizer.char_idf_[column_of]
     # 32-bit indices, which scipy would otherwise check and convert to.
     return CharRows(data, column_of.astype(np.int32), pointers.astype(np.int32), n_columns)
@@ -1114,9 +1115,8 @@ def _sum_by_group(table: np.ndarray, rows: np.ndarray, groups: np.ndarray,
     takes a sparse product, which never builds the gathered rows; a comment or two takes a
     gather, which skips the sparse matrix's set-up (tens of microseconds)."""
     if len(rows) > 2048:
-        pointers = np.zeros(n_groups + 1, dtype=np.int64)
-        np.cumsum(np.bincount(groups, minlength=n_groups), out=pointers[1:])
-        selection = sparse.csr_matrix((np.ones(len(rows), table.dtype), rows, pointers),
+        selection = sparse.csr_matrix((np.ones(len(rows), table.dtype), rows,
+                                       _pointers(groups, n_groups)),
                                       shape=(n_groups, table.shape[0]))
         return selection @ table
     out = np.zeros((n_groups, table.shape[1]))

@@ -36,7 +36,7 @@ from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from classifier.lookup import IntegerLookup
+from classifier.lookup import CharTrie, IntegerLookup
 from classifier.normalize import (LONGEST_WORD, PHONE_PIECE, SENTENCE_ENDS, SPELLED_DOT,
                                   close_up_spaced_letters, join_kinds, normalize_in_full,
                                   normalized_sentences, split_plain_words,
@@ -51,9 +51,6 @@ _TOKENS_AND_BREAKS = re.compile(WORD_TOKENS + r"|\n")
 # within them is that one token.
 _EDGE_PUNCTUATION = "".join(chr(c) for c in range(128) if not re.match(r"[\w*#]", chr(c)))
 _CACHE_LIMIT = 200_000
-# Character n-grams of up to three ASCII characters, read in base 128, fall below this: they
-# are looked up in a direct table of 8 MB.
-_DIRECT_CHAR_KEYS = 128 ** 3
 # Markers between rows in pieces_of_texts: a raw text's line break and a text's end
 # (written there as words of one private-use character each; a text that holds either
 # character takes the full path), and a sentence's end.
@@ -191,23 +188,12 @@ class CommentVectorizer(TransformerMixin, BaseEstimator):
         """The word-part tokens of one normalised word."""
         return _TOKENS.findall(word)
 
-    def ascii_char_index(self) -> "IntegerLookup":
-        """The char vocabulary's ASCII n-grams, read as numbers in base 128, to their ids
-        (n-grams of different lengths cannot collide: no text holds a NUL)."""
-        index = self.__dict__.get("_ascii_chars")
-        if index is None:
-            keys, ids = [], []
-            for gram, gram_id in self.char_vocabulary_.items():
-                if gram.isascii():
-                    key = 0
-                    for byte in gram.encode("ascii"):
-                        key = key * 128 + byte
-                    keys.append(key)
-                    ids.append(gram_id)
-            index = self.__dict__["_ascii_chars"] = IntegerLookup(
-                np.asarray(keys, dtype=np.int64), np.asarray(ids, dtype=np.int64),
-                direct_below=_DIRECT_CHAR_KEYS)
-        return index
+    def ascii_char_trie(self) -> CharTrie:
+        """The char vocabulary's ASCII n-grams as a trie (built once, not pickled)."""
+        trie = self.__dict__.get("_ascii_chars")
+        if trie is None:
+            trie = self.__dict__["_ascii_chars"] = CharTrie(self.char_vocabulary_)
+        return trie
 
     def ngram_index(self) -> tuple[int, list["IntegerLookup"]]:
         """For n-gram lookups by array: the unigram id base, and per n from 2 up to the
@@ -890,19 +876,18 @@ def _distinct(keys: np.ndarray) -> np.ndarray:
 def _char_rows(words: list[str], vectorizer: CommentVectorizer) -> CharRows:
     """One row per word: its ``char_wb`` n-gram counts times their idf.
 
-    ASCII words (nearly all, after normalisation) are cut into n-grams all at once on their
-    bytes: an n-gram is read as a number in base 128 and looked up among the numbers of
-    the vocabulary's ASCII n-grams. Other words take the per-gram path."""
+    ASCII words (nearly all, after normalisation) are cut into n-grams all at once, down
+    the vocabulary's trie (``_ascii_char_ngrams``). Other words take the per-gram path, as
+    do words too short for the smallest n when it is above 3 (scikit-learn counts such a
+    word once, as a shorter n-gram, which no window gives)."""
     rows, columns = [], []
     shortest = vectorizer.char_ngram_range[0] - 2  # a shorter word is one n-gram: per gram
-    joined = "".join(words)
-    if joined.isascii() and "\x00" not in joined and shortest <= 1:  # the usual batch
-        slow: list[int] = []
-    elif "\x00" not in joined and shortest <= 1:  # a few words in other scripts
-        slow = list(compress(count(), map(operator.not_, map(str.isascii, words))))
+    if shortest <= 1:  # every word has a window of the smallest n
+        joined = "".join(words)
+        slow = [] if joined.isascii() else \
+            list(compress(count(), map(operator.not_, map(str.isascii, words))))
     else:
-        slow = [i for i, w in enumerate(words)
-                if not (w.isascii() and "\x00" not in w and len(w) >= shortest)]
+        slow = [i for i, w in enumerate(words) if not (w.isascii() and len(w) >= shortest)]
     ascii_rows = np.delete(np.arange(len(words)), slow) if slow else np.arange(len(words))
     if len(ascii_rows):
         found_rows, found_columns = _ascii_char_ngrams(
@@ -934,38 +919,34 @@ def _char_rows(words: list[str], vectorizer: CommentVectorizer) -> CharRows:
 def _ascii_char_ngrams(words: list[str], vectorizer: CommentVectorizer
                        ) -> tuple[np.ndarray, np.ndarray]:
     """(word index, char vocabulary id) of every in-vocabulary n-gram of ASCII ``words``,
-    with repeats. Windows of each padded word " word "; scikit-learn's rule that a word
-    no longer than n is one n-gram and larger n are skipped falls out of it."""
-    lookup = vectorizer.ascii_char_index()
-    padded_lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words)) + 2
+    with repeats. Windows of each padded word " word ", all of them grown one character at
+    a time down the vocabulary's trie; scikit-learn's rule that a word no longer than n is
+    one n-gram and larger n are skipped falls out of it, as no window crosses words."""
+    trie = vectorizer.ascii_char_trie()
     padded = f" {'  '.join(words)} " if words else ""  # each word as " word "
-    codes = np.frombuffer(padded.encode("ascii"), dtype=np.uint8).astype(np.int64)
-    word_of = np.repeat(np.arange(len(words)), padded_lengths)
+    codes = np.frombuffer(padded.encode("ascii"), dtype=np.uint8)
+    columns = trie.columns[codes]
+    # Words hold no space: a padded word starts at the start and after every two spaces.
+    word_of = np.cumsum(np.concatenate([[False], (codes[1:] == 32) & (codes[:-1] == 32)]))
     low, high = vectorizer.char_ngram_range
-    # An n-gram seen in min_df texts has its (n-1)-gram prefix seen in as many: only windows
-    # whose prefix is in the vocabulary need looking up (a vocabulary cut by
-    # max_char_features breaks that rule, so it looks every window up).
-    prune = vectorizer.max_char_features is None
     found_rows, found_columns = [], []
-    window = codes
-    candidates = None  # start positions still worth looking up; None: all
+    starts = np.arange(len(columns), dtype=np.int32)
+    nodes = trie.children_of(np.zeros(len(columns), np.int32), columns)
     for n in range(1, high + 1):
         if n > 1:
-            if len(codes) < n:
-                break
-            window = window[:-1] * 128 + codes[n - 1:]
-            if candidates is not None:
-                candidates = candidates[candidates < len(window)]
-        if n < low or not len(lookup):
-            continue
-        starts = np.arange(len(window)) if candidates is None else candidates
-        starts = starts[word_of[starts] == word_of[starts + n - 1]]
-        ids = lookup.find(window[starts])
-        hit = ids >= 0
-        found_rows.append(word_of[starts[hit]])
-        found_columns.append(ids[hit])
-        if prune:
-            candidates = starts[hit]
+            # The windows that some n-gram starts with, one character longer.
+            going_on = (nodes < trie.n_inner) & (starts < len(columns) - n + 1)
+            starts = starts[going_on]
+            nodes = trie.children_of(nodes[going_on], columns[starts + n - 1])
+        found = nodes >= 0
+        starts, nodes = starts[found], nodes[found]
+        if n >= low:
+            ids = trie.ids[nodes]
+            hit = ids >= 0
+            found_rows.append(word_of[starts[hit]])
+            found_columns.append(ids[hit])
+        if not len(starts):
+            break
     if not found_rows:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     return np.concatenate(found_rows), np.concatenate(found_columns)

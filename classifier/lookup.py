@@ -1,8 +1,9 @@
 """Integer keys to ids, a whole array of lookups at a time.
 
-The scoring path reads n-grams as integers (word bigrams as pairs of token ids, character
-n-grams as base-128 numbers) and needs their vocabulary ids by the thousand per batch, and
-by the dozen for a single comment. :class:`IntegerLookup` serves both sizes well.
+The scoring path needs the vocabulary ids of n-grams by the thousand per batch, and by the
+dozen for a single comment. :class:`IntegerLookup` finds word n-grams, read as integers
+(pairs of token ids), and serves both sizes well; :class:`CharTrie` finds character n-grams
+by growing every window of a batch one character at a time.
 """
 
 from __future__ import annotations
@@ -16,18 +17,14 @@ class IntegerLookup:
     probing, two to four slots per key): about one random read per key, where a binary
     search makes twenty that depend on each other. But each round of probing is a few
     numpy calls: a few keys (one comment's) go to binary search, in one call, and so do the
-    keys still unresolved after three rounds. Keys below ``direct_below`` are read from a
-    plain array instead: one read each, no search."""
+    keys still unresolved after three rounds."""
 
     _FEW = 1024  # up to this many keys, binary search (measured faster up to about 1,500)
     _ROUNDS = 3  # probes in the table before the keys left over go to binary search
 
     _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: 2**64 / golden ratio
 
-    def __init__(self, keys: np.ndarray, ids: np.ndarray, *, direct_below: int = 0) -> None:
-        self._direct = np.full(direct_below, -1, dtype=np.int32)
-        small = keys < direct_below
-        self._direct[keys[small]] = ids[small]
+    def __init__(self, keys: np.ndarray, ids: np.ndarray) -> None:
         bits = max(4, int(len(keys) * 2).bit_length())
         self._shift = np.uint64(64 - bits)
         self._mask = (1 << bits) - 1
@@ -61,8 +58,6 @@ class IntegerLookup:
 
     def find(self, keys: np.ndarray) -> np.ndarray:
         """The id of each key, -1 for keys not in the map."""
-        if len(self._direct) and len(keys) and keys.max() < len(self._direct):
-            return self._direct[keys].astype(np.int64)
         if len(keys) <= self._FEW:
             return self._search(keys)
         found = np.full(len(keys), -1, dtype=np.int64)
@@ -86,3 +81,42 @@ class IntegerLookup:
             return np.full(len(keys), -1, dtype=np.int64)
         at = np.minimum(np.searchsorted(self._sorted_keys, keys), self._size - 1)
         return np.where(self._sorted_keys[at] == keys, self._sorted_ids[at], -1)
+
+
+class CharTrie:
+    """The ASCII character n-grams of a vocabulary as a trie whose inner nodes are rows of
+    a dense table, one column per character: taking every window of a batch one character
+    further is one array read, where a hash table takes several rounds and a binary search
+    a score of dependent reads. A window that no n-gram starts with drops out at once.
+
+    An n-gram holding two spaces in a row is left out: padded words (" word ") never hold
+    one, and every window that crosses from one padded word to the next does, so that such
+    windows find nothing."""
+
+    def __init__(self, grams: dict[str, int]) -> None:
+        kept = {gram: gram_id for gram, gram_id in grams.items()
+                if gram and gram.isascii() and "  " not in gram}
+        alphabet = sorted(set("".join(kept)))
+        # Column 0 stands for every character no n-gram holds: no node has a child there.
+        self.columns = np.zeros(128, dtype=np.int32)
+        self.columns[[ord(c) for c in alphabet]] = np.arange(1, len(alphabet) + 1)
+        inner = sorted({gram[:k] for gram in kept for k in range(1, len(gram))},
+                       key=lambda prefix: (len(prefix), prefix))
+        leaves = sorted(set(kept).difference(inner))
+        # Inner nodes first (the root is 0), so that a node has a row when it is below n_inner.
+        node_of = {prefix: node for node, prefix in enumerate(["", *inner, *leaves])}
+        self.n_inner = 1 + len(inner)
+        self.width = len(alphabet) + 1
+        self.children = np.full(self.n_inner * self.width, -1, dtype=np.int32)
+        self.ids = np.full(len(node_of), -1, dtype=np.int32)
+        for text, node in node_of.items():
+            if text:
+                parent = node_of[text[:-1]]
+                self.children[parent * self.width + self.columns[ord(text[-1])]] = node
+        for gram, gram_id in kept.items():
+            self.ids[node_of[gram]] = gram_id
+
+    def children_of(self, nodes: np.ndarray, columns: np.ndarray) -> np.ndarray:
+        """Each inner node's child by the next character's column; -1 where it has none.
+        The root is node 0: its children are the one-character windows' nodes."""
+        return self.children[nodes * self.width + columns]

@@ -1,9 +1,11 @@
-"""IntegerLookup: every key found, nothing else, whichever way it is looked up."""
+"""IntegerLookup and CharTrie: every key found, nothing else, whichever way it is looked up."""
 
 import numpy as np
 import pytest
 
-from classifier.lookup import IntegerLookup
+import random
+
+from classifier.lookup import CharTrie, IntegerLookup
 
 
 @pytest.mark.parametrize("few, rounds", [(2048, 3), (0, 3), (0, 0), (0, 50)])
@@ -30,15 +32,28 @@ def test_the_integer_lookup_finds_every_key_and_nothing_else(few, rounds, monkey
     assert (empty.find(keys) == -1).all()
 
 
-def test_small_keys_come_from_the_direct_table_and_the_rest_as_before():
-    rng = np.random.default_rng(6)
-    keys = np.concatenate([rng.choice(1_000, size=300, replace=False),
-                           1_000 + rng.choice(2 ** 30, size=3_000, replace=False)])
-    ids = rng.permutation(len(keys))
-    lookup = IntegerLookup(keys, ids, direct_below=1_000)
-    small, large = keys[:300], keys[300:]
-    np.testing.assert_array_equal(lookup.find(small), ids[:300])  # all below: direct
-    np.testing.assert_array_equal(lookup.find(keys), ids)  # mixed: the general path
-    absent_small = np.setdiff1d(np.arange(1_000), small)
-    assert (lookup.find(absent_small) == -1).all()
-    np.testing.assert_array_equal(lookup.find(large[:5]), ids[300:305])
+def test_the_char_trie_finds_every_gram_of_every_window_and_nothing_else():
+    rng = random.Random(3)
+    alphabet = " ab.'é"
+    grams = {"".join(rng.choice(alphabet) for _ in range(rng.randint(1, 5))) for _ in range(400)}
+    vocabulary = {gram: i for i, gram in enumerate(sorted(grams))}
+    trie = CharTrie(vocabulary)
+    kept = {g: i for g, i in vocabulary.items() if g.isascii() and "  " not in g}
+    texts = ["".join(rng.choice(" ab.'zZ\x00") for _ in range(30)) for _ in range(200)]
+    for text in texts:
+        columns = trie.columns[np.frombuffer(text.encode("ascii"), dtype=np.uint8)]
+        for start in range(len(text)):
+            node = 0
+            for end in range(start + 1, len(text) + 1):
+                if node >= trie.n_inner:  # a leaf: no longer n-gram starts here
+                    assert not any(g.startswith(text[start:end]) for g in kept)
+                    break
+                node = int(trie.children_of(np.array([node]), columns[end - 1:end])[0])
+                if node < 0:
+                    assert not any(g.startswith(text[start:end]) for g in kept)
+                    break
+                assert trie.ids[node] == kept.get(text[start:end], -1)
+    # A gram with two spaces in a row (which no padded word holds) is left out, and so is
+    # one outside ASCII (such words take the per-gram path).
+    left_out = set(vocabulary.values()).difference(kept.values())
+    assert left_out and left_out.isdisjoint(trie.ids.tolist())

@@ -58,6 +58,8 @@ _LINE_WORD, _TEXT_WORD = "\ue000", "\ue001"
 _TEXT_SEPARATOR = f" {_TEXT_WORD} "
 _LINE_BREAK = _SENTENCE_BREAK = -1
 _TEXT_END = -2
+# What a raw word not in raw_rows reads as, at first: no row or code is ever this.
+_UNSEEN = np.iinfo(np.int64).min
 # In raw_rows, a raw word whose normalised form is not one word (none: "--"; several:
 # "this/that") has a code at or below this: the span of rows it stands for.
 _FIRST_SPAN = -3
@@ -621,10 +623,12 @@ class WordTable:
         if "\n" in batch:
             batch = batch.replace("\n", f" {_LINE_WORD} ")
         raw = batch.split()
-        found = list(map(self.raw_rows.get, raw))
-        if None in found:
-            self._fill_missing(raw, found)
-        sequence = np.fromiter(found, dtype=np.int64, count=len(found))
+        sequence = np.fromiter(map(self.raw_rows.get, raw, repeat(_UNSEEN)), dtype=np.int64,
+                               count=len(raw))
+        missing = np.flatnonzero(sequence == _UNSEEN)
+        if len(missing):
+            sequence[missing] = self._codes_of_missing(list(map(raw.__getitem__,
+                                                                missing.tolist())))
         if self.n_spans and sequence.min() <= _FIRST_SPAN:
             sequence = self._expand_spans(sequence)
         return sequence, full
@@ -641,16 +645,14 @@ class WordTable:
         expanded[places] = self.span_rows[_ranges(self.span_starts[spans], lengths)]
         return expanded
 
-    def _fill_missing(self, raw: list[str], found: list[int | None]) -> None:
-        """Fill in the codes of the words ``raw_rows`` did not hold: new words, and long ones,
-        which are kept under their first LONGEST_WORD characters, all their form depends on
-        (so that keys stay short)."""
-        missing = list(compress(count(), map(operator.is_, found, repeat(None))))
-        keys = list(map(operator.getitem, map(raw.__getitem__, missing),
-                        repeat(slice(LONGEST_WORD))))
+    def _codes_of_missing(self, words: list[str]) -> np.ndarray:
+        """The codes of words ``raw_rows`` did not hold: new words, and long ones, which are
+        kept under their first LONGEST_WORD characters, all their form depends on (so that
+        keys stay short)."""
+        keys = list(map(operator.getitem, words, repeat(slice(LONGEST_WORD))))
         self._add_raw(list(filterfalse(self.raw_rows.__contains__, dict.fromkeys(keys))))
-        for i, code in zip(missing, map(self.raw_rows.__getitem__, keys)):
-            found[i] = code
+        return np.fromiter(map(self.raw_rows.__getitem__, keys), dtype=np.int64,
+                           count=len(keys))
 
     def _add_raw(self, raw: list[str]) -> None:
         """Rows for new raw words, through their normalised forms: the plain words (most)

@@ -94,27 +94,52 @@ class CharTrie:
     windows find nothing."""
 
     def __init__(self, grams: dict[str, int]) -> None:
-        kept = {gram: gram_id for gram, gram_id in grams.items()
-                if gram and gram.isascii() and "  " not in gram}
-        alphabet = sorted(set("".join(kept)))
+        # Built on arrays: a string per prefix, made and dropped, would scatter the word
+        # tables filled next across memory, and every later lookup in them would pay.
+        kept = [gram for gram in grams if gram and gram.isascii() and "  " not in gram]
+        gram_ids = np.fromiter(map(grams.__getitem__, kept), dtype=np.int64, count=len(kept))
+        lengths = np.fromiter(map(len, kept), dtype=np.int64, count=len(kept))
+        codes = np.frombuffer("".join(kept).encode("ascii"), dtype=np.uint8).astype(np.int64)
+        starts = np.cumsum(lengths) - lengths
+        alphabet = np.unique(codes)
         # Column 0 stands for every character no n-gram holds: no node has a child there.
         self.columns = np.zeros(128, dtype=np.int32)
-        self.columns[[ord(c) for c in alphabet]] = np.arange(1, len(alphabet) + 1)
-        inner = sorted({gram[:k] for gram in kept for k in range(1, len(gram))},
-                       key=lambda prefix: (len(prefix), prefix))
-        leaves = sorted(set(kept).difference(inner))
-        # Inner nodes first (the root is 0), so that a node has a row when it is below n_inner.
-        node_of = {prefix: node for node, prefix in enumerate(["", *inner, *leaves])}
-        self.n_inner = 1 + len(inner)
+        self.columns[alphabet] = np.arange(1, len(alphabet) + 1)
         self.width = len(alphabet) + 1
+        # Level k: the first k characters of every n-gram of k or more, read in base 128
+        # (per level, so a NUL cannot make two lengths collide). The inner nodes of a level
+        # are its prefixes of longer n-grams; its leaves, the n-grams no other extends.
+        levels = []  # per k from 1: inner keys; keys and ids of the n-grams of length k
+        alive, keys = np.arange(len(kept)), np.zeros(len(kept), dtype=np.int64)
+        for k in range(1, int(lengths.max(initial=0)) + 1):
+            alive = alive[lengths[alive] >= k]
+            keys[alive] = keys[alive] * 128 + codes[starts[alive] + k - 1]
+            ending = lengths[alive] == k
+            levels.append((np.unique(keys[alive[~ending]]),
+                           keys[alive[ending]], gram_ids[alive[ending]]))
+        # Inner nodes first (the root is 0, then level by level), so that a node has a row
+        # of the table when it is below n_inner; the leaves after them.
+        inner_first = np.cumsum([1] + [len(inner) for inner, _, _ in levels])
+        self.n_inner = int(inner_first[-1])
+        leaves = [np.setdiff1d(gram_keys, inner) for inner, gram_keys, _ in levels]
+        leaf_first = self.n_inner + np.cumsum([0] + [len(leaf) for leaf in leaves])
         self.children = np.full(self.n_inner * self.width, -1, dtype=np.int32)
-        self.ids = np.full(len(node_of), -1, dtype=np.int32)
-        for text, node in node_of.items():
-            if text:
-                parent = node_of[text[:-1]]
-                self.children[parent * self.width + self.columns[ord(text[-1])]] = node
-        for gram, gram_id in kept.items():
-            self.ids[node_of[gram]] = gram_id
+        self.ids = np.full(int(leaf_first[-1]), -1, dtype=np.int32)
+        for k, (inner, gram_keys, ids) in enumerate(levels, start=1):
+            # Each node is its parent's child by its last character.
+            for node_keys, first in ((inner, inner_first[k - 1]),
+                                     (leaves[k - 1], leaf_first[k - 1])):
+                if k == 1:
+                    parents = np.zeros(len(node_keys), dtype=np.int64)  # the root
+                else:
+                    parents = inner_first[k - 2] + np.searchsorted(levels[k - 2][0],
+                                                                   node_keys // 128)
+                self.children[parents * self.width + self.columns[node_keys % 128]] = \
+                    first + np.arange(len(node_keys))
+            is_inner = np.isin(gram_keys, inner)
+            at = np.where(is_inner, inner_first[k - 1] + np.searchsorted(inner, gram_keys),
+                          leaf_first[k - 1] + np.searchsorted(leaves[k - 1], gram_keys))
+            self.ids[at] = ids
 
     def children_of(self, nodes: np.ndarray, columns: np.ndarray) -> np.ndarray:
         """Each inner node's child by the next character's column; -1 where it has none.

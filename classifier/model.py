@@ -316,10 +316,7 @@ class CommentClassifier(BaseEstimator):
 
     def warm_up(self) -> "CommentClassifier":
         """Fill the scoring caches with every word of the vocabulary, so that the first
-        comments a freshly loaded model sees score as fast as later ones (about a second).
-        The character trie comes first: built among the words, its passing strings would
-        scatter them in memory, and every later lookup would pay (measured: 10% slower)."""
-        self.vectorizer_.ascii_char_trie()
+        comments a freshly loaded model sees score as fast as later ones (about a second)."""
         words = [w for w in self.vectorizer_.word_vocabulary_ if " " not in w]
         self.decision_function([" ".join(words[i:i + 500]) for i in range(0, len(words), 500)])
         return self

@@ -57,3 +57,5 @@ def test_the_char_trie_finds_every_gram_of_every_window_and_nothing_else():
     # one outside ASCII (such words take the per-gram path).
     left_out = set(vocabulary.values()).difference(kept.values())
     assert left_out and left_out.isdisjoint(trie.ids.tolist())
+    empty = CharTrie({})
+    assert empty.children_of(np.zeros(3, np.int64), empty.columns[[32, 97, 98]]).tolist() == [-1] * 3

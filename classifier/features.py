@@ -90,7 +90,7 @@ class CommentVectorizer(TransformerMixin, BaseEstimator):
 
     def fit(self, X: Iterable[str], y=None) -> "CommentVectorizer":
         if not 1 <= self.char_ngram_range[0] <= self.char_ngram_range[1] <= 8:
-            # Character n-grams are looked up as base-128 numbers in 64-bit integers.
+            # Fitting counts character n-grams as base-128 numbers in 64-bit integers.
             raise ValueError(f"char_ngram_range must lie within (1, 8), "
                              f"got {self.char_ngram_range}")
         texts = list(X)
@@ -342,8 +342,8 @@ def _char_ngram_frequencies(distinct: list[str], word_ids: np.ndarray, text_of: 
     word_rows, keys = [], []
     fast_rows = [i for i, ok in enumerate(fast) if ok]
     if fast_rows:
-        # ASCII words all at once: windows of each padded " word " read in base 128, as
-        # transform reads them (no NUL, so lengths cannot collide). A word of fewer than
+        # ASCII words all at once: windows of each padded " word " read in base 128 (no
+        # NUL, so lengths cannot collide). A word of fewer than
         # n + 1 padded characters is its own last n-gram, the window of its full length.
         padded = np.fromiter((len(distinct[i]) + 2 for i in fast_rows), dtype=np.int64,
                              count=len(fast_rows))
@@ -925,11 +925,10 @@ def _ascii_char_ngrams(words: list[str], vectorizer: CommentVectorizer
     a time down the vocabulary's trie; scikit-learn's rule that a word no longer than n is
     one n-gram and larger n are skipped falls out of it, as no window crosses words."""
     trie = vectorizer.ascii_char_trie()
+    padded_lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words)) + 2
     padded = f" {'  '.join(words)} " if words else ""  # each word as " word "
-    codes = np.frombuffer(padded.encode("ascii"), dtype=np.uint8)
-    columns = trie.columns[codes]
-    # Words hold no space: a padded word starts at the start and after every two spaces.
-    word_of = np.cumsum(np.concatenate([[False], (codes[1:] == 32) & (codes[:-1] == 32)]))
+    columns = trie.columns[np.frombuffer(padded.encode("ascii"), dtype=np.uint8)]
+    word_of = np.repeat(np.arange(len(words)), padded_lengths)
     low, high = vectorizer.char_ngram_range
     found_rows, found_columns = [], []
     starts = np.arange(len(columns), dtype=np.int32)

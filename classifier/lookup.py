@@ -1,4 +1,4 @@
-"""Integer keys to ids, a whole array of lookups at a time.
+"""Vocabulary ids of n-grams, a whole array of lookups at a time.
 
 The scoring path needs the vocabulary ids of n-grams by the thousand per batch, and by the
 dozen for a single comment. :class:`IntegerLookup` finds word n-grams, read as integers
@@ -93,10 +93,14 @@ class CharTrie:
     one, and every window that crosses from one padded word to the next does, so that such
     windows find nothing."""
 
+    LONGEST = 9  # a level's keys are base-128 numbers in 64-bit integers
+
     def __init__(self, grams: dict[str, int]) -> None:
         # Built on arrays: a string per prefix, made and dropped, would scatter the word
         # tables filled next across memory, and every later lookup in them would pay.
         kept = [gram for gram in grams if gram and gram.isascii() and "  " not in gram]
+        if any(len(gram) > self.LONGEST for gram in kept):
+            raise ValueError(f"character n-grams longer than {self.LONGEST} cannot be indexed")
         gram_ids = np.fromiter(map(grams.__getitem__, kept), dtype=np.int64, count=len(kept))
         lengths = np.fromiter(map(len, kept), dtype=np.int64, count=len(kept))
         codes = np.frombuffer("".join(kept).encode("ascii"), dtype=np.uint8).astype(np.int64)

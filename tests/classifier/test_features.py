@@ -191,7 +191,13 @@ def test_odd_words_given_as_lists_leave_no_damage_behind(vectorizer):
         assert got_counts.tolist() == counts and got_ids.tolist() == ids
     weights = np.random.default_rng(10).normal(size=(2, vectorizer.n_features_out_))
     projection = Projection(vectorizer, weights)
-    projection([["a\nb", "idiot", "troll"], ["", "idiot"]])
+    projection([["a\nb", "idiot", "troll"], ["", "idiot"], ["ab", "", "cd"]])
+    # An empty word among others has no character n-grams and moves none of theirs.
+    words = ["", "idiot", "", "troll", ""]
+    together = features._char_rows(words, vectorizer).csr().toarray()
+    alone = [features._char_rows([word], vectorizer).csr().toarray()[0] for word in words]
+    np.testing.assert_array_equal(together, np.vstack(alone))
+    assert together[1].any() and together[3].any()
     fresh = Projection(vectorizer, weights)
     for got, want in zip(projection.whole_and_strongest_of_texts(["you idiot troll"]),
                          fresh.whole_and_strongest_of_texts(["you idiot troll"])):

@@ -1,9 +1,9 @@
 """IntegerLookup and CharTrie: every key found, nothing else, whichever way it is looked up."""
 
+import random
+
 import numpy as np
 import pytest
-
-import random
 
 from classifier.lookup import CharTrie, IntegerLookup
 
@@ -59,3 +59,5 @@ def test_the_char_trie_finds_every_gram_of_every_window_and_nothing_else():
     assert left_out and left_out.isdisjoint(trie.ids.tolist())
     empty = CharTrie({})
     assert empty.children_of(np.zeros(3, np.int64), empty.columns[[32, 97, 98]]).tolist() == [-1] * 3
+    with pytest.raises(ValueError):
+        CharTrie({"x" * 10: 0})

@@ -1078,9 +1078,10 @@ class Projection:
 
 
 def _sparse_times_dense(matrix: CharRows, dense: np.ndarray) -> np.ndarray:
-    """``matrix @ dense``. A few rows' worth (one comment's new words) is summed in numpy,
-    which skips scipy's dispatch (tens of microseconds); more goes to scipy."""
-    if len(matrix.data) > 20_000:
+    """``matrix @ dense``. A few words' worth (up to about 400 n-grams) is summed in numpy,
+    which skips scipy's set-up (15 µs); more goes to scipy, whose loop is faster: 40 µs
+    against 160 µs for 300 words (measured on 2026-11-28)."""
+    if len(matrix.data) > 400:
         return matrix.csr() @ dense
     out = np.zeros((matrix.n_rows, dense.shape[1]))
     filled = np.flatnonzero(np.diff(matrix.indptr))

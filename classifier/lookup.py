@@ -99,10 +99,10 @@ class CharTrie:
         # Built on arrays: a string per prefix, made and dropped, would scatter the word
         # tables filled next across memory, and every later lookup in them would pay.
         kept = [gram for gram in grams if gram and gram.isascii() and "  " not in gram]
-        if any(len(gram) > self.LONGEST for gram in kept):
+        lengths = np.fromiter(map(len, kept), dtype=np.int64, count=len(kept))
+        if lengths.max(initial=0) > self.LONGEST:
             raise ValueError(f"character n-grams longer than {self.LONGEST} cannot be indexed")
         gram_ids = np.fromiter(map(grams.__getitem__, kept), dtype=np.int64, count=len(kept))
-        lengths = np.fromiter(map(len, kept), dtype=np.int64, count=len(kept))
         codes = np.frombuffer("".join(kept).encode("ascii"), dtype=np.uint8).astype(np.int64)
         starts = np.cumsum(lengths) - lengths
         alphabet = np.unique(codes)

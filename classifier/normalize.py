@@ -156,7 +156,7 @@ def has_spaced_out_letters(text: str) -> bool:
     """Whether ``text`` has single characters apart by single spaces ("f u c k"), which
     normalisation closes up.
 
-    Together with :func:`join_kind`, it says when a text can be normalised word by word:
+    Together with :func:`join_kinds`, it says when a text can be normalised word by word:
     a text whose words' normalised forms hold no spelled-out dot and no two phone-number
     pieces next to each other on a line has for ``normalized_sentences`` the
     ``normalize_word`` forms of its white-space words, once its spaced-out letters are
@@ -194,13 +194,15 @@ def close_up_spaced_letters(text: str) -> str:
     return _SPACED_OUT.sub(_close_up, text)
 
 
-# How a normalised word may join the words around it (see join_kind).
+# How a normalised word may join the words around it (see join_kinds).
 PHONE_PIECE, SPELLED_DOT = 1, 2
 
 
 def join_kinds(words: list[str]) -> list[tuple[int, int]]:
-    """``(index, join_kind)`` of the words of ``words`` whose join kind is not 0, found in
-    C-level passes: only words that start as a number can be asked one by one."""
+    """``(index, kind)`` of the normalised words that may join the words around them in
+    ``normalized_sentences``: ``SPELLED_DOT`` ("site dot com" becomes a link) or
+    ``PHONE_PIECE`` (a number, which joins only the phone-number pieces right next to it).
+    Found in C-level passes: only words that start as a number are asked one by one."""
     kinds = [(i, SPELLED_DOT) for i in compress(count(), map(_DOTS.__contains__, words))]
     kinds += [(i, PHONE_PIECE) for i in compress(count(), map("xxphone".__eq__, words))]
     initials = map(operator.itemgetter(slice(0, 1)), words)
@@ -208,17 +210,6 @@ def join_kinds(words: list[str]) -> list[tuple[int, int]]:
                                                             initials))
               if _PHONE_PIECE.match(words[i])]
     return kinds
-
-
-def join_kind(word: str) -> int:
-    """How a normalised word may join the words around it in ``normalized_sentences``:
-    ``SPELLED_DOT`` ("site dot com" becomes a link), ``PHONE_PIECE`` (a number, which joins
-    only the phone-number pieces right next to it), or 0: never."""
-    if word in _DOTS:
-        return SPELLED_DOT
-    if word[:1] not in _PHONE_FIRST:
-        return 0
-    return PHONE_PIECE if word == "xxphone" or _PHONE_PIECE.match(word) else 0
 
 
 def _has_other_whitespace(text: str) -> bool:
@@ -293,11 +284,8 @@ def clear_word_cache() -> None:
 
 
 def _normalize_word(raw: str) -> tuple[str, ...]:
-    if _PLAIN_WORD.fullmatch(raw):
-        word = raw.lower()
-        if "www" not in word:
-            return (_REPEATS.sub(r"\1", word) if _REPEATS.search(word) else word,)
-    return normalize_in_full(raw)
+    plain, forms, _ = split_plain_words([raw])
+    return (forms[0],) if plain else normalize_in_full(raw)
 
 
 def normalize_in_full(raw: str) -> tuple[str, ...]:

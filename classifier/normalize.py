@@ -190,8 +190,22 @@ def texts_that_may_have_spaced_out_letters(texts: list[str]) -> list[int]:
 
 def close_up_spaced_letters(text: str) -> str:
     """``text`` with its spaced-out letters closed up ("f u c k" becomes "fuck"), as
-    ``normalized_sentences`` closes them on each line (they never span a line break)."""
-    return _SPACED_OUT.sub(_close_up, text)
+    ``normalized_sentences`` closes them on each line (they never span a line break).
+
+    Only the lines that hold a hint are searched: every run of spaced-out letters starts
+    with one, once other white space reads as a space, and the full pattern costs tens of
+    times more per character than a hint (a long comment is thousands of characters)."""
+    probe = " " + (_OTHER_WHITESPACE.sub(" ", text) if _has_other_whitespace(text) else text)
+    places = [match.start() for match in _SPACED_HINT.finditer(probe)]
+    if "\n" in text:
+        places += [match.start() for match in _SPACED_HINT_AFTER_BREAK.finditer(probe)]
+    if not places:
+        return text
+    lines = text.split("\n")
+    # A hint at ``place`` in the probe starts at ``place`` in the text (the probe's space).
+    for number in {text.count("\n", 0, place) for place in places}:
+        lines[number] = _SPACED_OUT.sub(_close_up, lines[number])
+    return "\n".join(lines)
 
 
 # How a normalised word may join the words around it (see join_kinds).

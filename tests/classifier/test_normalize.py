@@ -1,4 +1,5 @@
 import importlib
+import random
 
 import pytest
 
@@ -160,3 +161,23 @@ def test_texts_that_may_have_spaced_out_letters_are_found_in_a_batch_text_by_tex
     assert all(normalize_module.close_up_spaced_letters(texts[i]) == texts[i] for i in found
                if not normalize_module.has_spaced_out_letters(texts[i]))
     assert normalize_module.texts_that_may_have_spaced_out_letters([]) == []
+
+
+@pytest.mark.parametrize("text, closed", [
+    ("f u c k you", "fuck you"), ("you\tf u c k", "you\tfuck"), ("ok\u00a0x y\nfine", "ok\u00a0xy\nfine"),
+    ("first line\ny o u  a r e\nlast a b c", "first line\nyou  are\nlast abc"),
+    ("a 3 month ban", "a 3 month ban"), ("u r", "ur"), ("\n\nf u c k\n", "\n\nfuck\n"),
+])
+def test_spaced_out_letters_are_closed_up_on_their_lines(text, closed):
+    assert normalize_module.close_up_spaced_letters(text) == closed
+
+
+def test_closing_up_only_hinted_lines_equals_the_pattern_over_the_whole_text():
+    # The pattern is searched for only on lines that hold a hint: random strings of single
+    # characters, words and every kind of white space find no line it would change unseen.
+    rng = random.Random(7)
+    pieces = list("ab1 2  \n\t\u00a0\u2028\r\x0b\u3000@$!*#|.xé") + ["ab", "cd"]
+    for _ in range(20_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randrange(1, 30)))
+        expected = normalize_module._SPACED_OUT.sub(normalize_module._close_up, text)
+        assert normalize_module.close_up_spaced_letters(text) == expected, repr(text)

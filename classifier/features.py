@@ -1030,7 +1030,7 @@ class Projection:
             whole, parts = self._products_of(pieces, n_texts)
         strongest = whole.copy()
         if len(pieces.owners):
-            strongest[np.unique(pieces.owners)] = -np.inf
+            strongest[pieces.owners] = -np.inf  # an owner repeated: the same value again
             np.maximum.at(strongest, pieces.owners, parts)
         return whole, strongest
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import operator
 import re
 import threading
+from collections import Counter
 from dataclasses import dataclass
 from itertools import accumulate, chain, compress, count, filterfalse, repeat
 from typing import Callable, Iterable, Sequence
@@ -51,6 +52,7 @@ _TOKENS_AND_BREAKS = re.compile(WORD_TOKENS + r"|\n")
 # within them is that one token.
 _EDGE_PUNCTUATION = "".join(chr(c) for c in range(128) if not re.match(r"[\w*#]", chr(c)))
 _CACHE_LIMIT = 200_000
+_FEW_WORDS = 8  # up to this many new words, their character n-grams are found one by one
 # Markers between rows in pieces_of_texts: a raw text's line break and a text's end
 # (written there as words of one private-use character each; a text that holds either
 # character takes the full path), and a sentence's end.
@@ -883,12 +885,39 @@ def _distinct(keys: np.ndarray, *, counts: bool = False
 
 
 def _char_rows(words: list[str], vectorizer: CommentVectorizer) -> CharRows:
-    """One row per word: its ``char_wb`` n-gram counts times their idf.
+    """One row per word: its ``char_wb`` n-gram counts times their idf. A comment's few new
+    words go one by one (``_char_rows_one_by_one``), a batch's many all at once
+    (``_char_rows_at_once``)."""
+    if len(words) <= _FEW_WORDS:
+        return _char_rows_one_by_one(words, vectorizer)
+    return _char_rows_at_once(words, vectorizer)
 
-    ASCII words (nearly all, after normalisation) are cut into n-grams all at once, down
-    the vocabulary's trie (``_ascii_char_ngrams``). Other words take the per-gram path, as
-    do words too short for the smallest n when it is above 3 (scikit-learn counts such a
-    word once, as a shorter n-gram, which no window gives)."""
+
+def _char_rows_one_by_one(words: list[str], vectorizer: CommentVectorizer) -> CharRows:
+    """``_char_rows``, each word's n-grams found and counted in Python: a word costs a few
+    microseconds, where the passes of ``_char_rows_at_once`` cost about a hundred however
+    few the words (measured on 2026-11-28), and most comments bring none or a few new."""
+    columns: list[int] = []
+    counts: list[int] = []
+    pointers = [0]
+    for word in words:
+        found = Counter(_char_ngram_ids(word, vectorizer))
+        ordered = sorted(found)
+        columns += ordered
+        counts += map(found.__getitem__, ordered)
+        pointers.append(len(columns))
+    column_of = np.array(columns, dtype=np.int32)
+    data = np.array(counts, dtype=np.float32) * vectorizer.char_idf_[column_of]
+    return CharRows(data, column_of, np.array(pointers, dtype=np.int32),
+                    len(vectorizer.char_vocabulary_))
+
+
+def _char_rows_at_once(words: list[str], vectorizer: CommentVectorizer) -> CharRows:
+    """``_char_rows`` of many words. ASCII words (nearly all, after normalisation) are cut
+    into n-grams all at once, down the vocabulary's trie (``_ascii_char_ngrams``). Other
+    words take the per-gram path, as do words too short for the smallest n when it is
+    above 3 (scikit-learn counts such a word once, as a shorter n-gram, which no window
+    gives)."""
     rows, columns = [], []
     shortest = vectorizer.char_ngram_range[0] - 2  # a shorter word is one n-gram: per gram
     if shortest <= 1:  # every word has a window of the smallest n

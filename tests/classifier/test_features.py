@@ -194,7 +194,7 @@ def test_odd_words_given_as_lists_leave_no_damage_behind(vectorizer):
     projection([["a\nb", "idiot", "troll"], ["", "idiot"], ["ab", "", "cd"]])
     # An empty word among others has no character n-grams and moves none of theirs.
     words = ["", "idiot", "", "troll", ""]
-    together = features._char_rows(words, vectorizer).csr().toarray()
+    together = features._char_rows_at_once(words, vectorizer).csr().toarray()
     alone = [features._char_rows([word], vectorizer).csr().toarray()[0] for word in words]
     np.testing.assert_array_equal(together, np.vstack(alone))
     assert together[1].any() and together[3].any()
@@ -202,6 +202,18 @@ def test_odd_words_given_as_lists_leave_no_damage_behind(vectorizer):
     for got, want in zip(projection.whole_and_strongest_of_texts(["you idiot troll"]),
                          fresh.whole_and_strongest_of_texts(["you idiot troll"])):
         np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
+
+
+def test_a_few_new_words_get_the_rows_a_batch_of_them_gets(vectorizer):
+    # A comment's few new words are cut one by one, a batch's many down the trie.
+    words = ["idiot", "idiot.", "troll!!", "", "a", "x", "zz", "naïve", "ｆｕｃｋ", "«quoted»",
+             "it's", "well-known", "2024", "c0unc1l", "x" * 40, " ", "\u0000", "a\nb"]
+    at_once = features._char_rows_at_once(words, vectorizer).csr().toarray()
+    one_by_one = features._char_rows_one_by_one(words, vectorizer).csr().toarray()
+    np.testing.assert_array_equal(one_by_one, at_once)
+    assert len(words) > features._FEW_WORDS  # so that _char_rows itself takes the trie
+    np.testing.assert_array_equal(features._char_rows(words, vectorizer).csr().toarray(), at_once)
+    assert at_once[:3].any(axis=1).all()
 
 
 def test_a_text_that_is_not_a_string_is_refused_before_the_tables_are_touched(vectorizer):

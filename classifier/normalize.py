@@ -20,7 +20,7 @@ import operator
 import re
 import unicodedata
 from bisect import bisect_right
-from itertools import accumulate, chain, compress, count, repeat
+from itertools import accumulate, chain, compress, count, islice, repeat
 
 # Characters that render as nothing (or nearly) and are used to split words invisibly.
 _INVISIBLE = dict.fromkeys(
@@ -85,9 +85,12 @@ _SPACED_OUT = re.compile(r"(?<!\S)(?:[\w@$!*#|](?: [\w@$!*#|]){2,}|[^\W\d_] [^\W
 # search for).
 _SPACED_HINT = re.compile(r" [\w@$!*#|] [\w@$!*#|](?!\S)")
 _SPACED_HINT_AFTER_BREAK = re.compile(r"\n[\w@$!*#|] [\w@$!*#|](?!\S)")
+# More hints than this in one text, and it is closed up in one pass of the full pattern.
+_MANY_HINTS = 64
 # Between texts searched at once for those hints: a character none of them holds.
 _BATCH_SEPARATOR = " ^ "
-_OTHER_WHITESPACE = re.compile(r"[^\S \n]")  # tabs, no-break spaces...: use the full search
+# Tabs, no-break spaces...: hints, which look for spaces, cannot see them as they are.
+_OTHER_WHITESPACE = re.compile(r"[^\S \n]")
 _ANY_DIGIT = re.compile(r"\d")
 # A plain word: ASCII letters (perhaps joined by apostrophes, or by hyphens before two
 # letters or more: "f-u-c-k" is not plain), perhaps in quotes or brackets or before
@@ -196,14 +199,23 @@ def close_up_spaced_letters(text: str) -> str:
     with one, once other white space reads as a space, and the full pattern costs tens of
     times more per character than a hint (a long comment is thousands of characters)."""
     probe = " " + (_OTHER_WHITESPACE.sub(" ", text) if _has_other_whitespace(text) else text)
-    places = [match.start() for match in _SPACED_HINT.finditer(probe)]
-    if "\n" in text:
-        places += [match.start() for match in _SPACED_HINT_AFTER_BREAK.finditer(probe)]
+    hints = chain(_SPACED_HINT.finditer(probe),
+                  _SPACED_HINT_AFTER_BREAK.finditer(probe) if "\n" in text else ())
+    places = [match.start() for match in islice(hints, _MANY_HINTS + 1)]
     if not places:
         return text
+    if len(places) > _MANY_HINTS:  # hints everywhere (hostile text): one pass costs less
+        return _SPACED_OUT.sub(_close_up, text)
     lines = text.split("\n")
     # A hint at ``place`` in the probe starts at ``place`` in the text (the probe's space).
-    for number in {text.count("\n", 0, place) for place in places}:
+    # Line breaks are counted once along the text, not from its start for every hint:
+    # hostile text can hold a hint every few characters.
+    hinted, number, done = set(), 0, 0
+    for place in sorted(places):
+        number += text.count("\n", done, place)
+        hinted.add(number)
+        done = place
+    for number in hinted:
         lines[number] = _SPACED_OUT.sub(_close_up, lines[number])
     return "\n".join(lines)
 

@@ -204,16 +204,35 @@ def test_odd_words_given_as_lists_leave_no_damage_behind(vectorizer):
         np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
 
 
-def test_a_few_new_words_get_the_rows_a_batch_of_them_gets(vectorizer):
-    # A comment's few new words are cut one by one, a batch's many down the trie.
-    words = ["idiot", "idiot.", "troll!!", "", "a", "x", "zz", "naïve", "ｆｕｃｋ", "«quoted»",
-             "it's", "well-known", "2024", "c0unc1l", "x" * 40, " ", "\u0000", "a\nb"]
-    at_once = features._char_rows_at_once(words, vectorizer).csr().toarray()
-    one_by_one = features._char_rows_one_by_one(words, vectorizer).csr().toarray()
-    np.testing.assert_array_equal(one_by_one, at_once)
-    assert len(words) > features._FEW_WORDS  # so that _char_rows itself takes the trie
-    np.testing.assert_array_equal(features._char_rows(words, vectorizer).csr().toarray(), at_once)
-    assert at_once[:3].any(axis=1).all()
+ODD_WORDS = ["idiot", "idiot.", "troll!!", "", "a", "x", "zz", "naïve", "ｆｕｃｋ", "«quoted»",
+             "it's", "well-known", "2024", "c0unc1l", "x" * 40, " ", "\u0000", "a\nb", "harbour"]
+
+
+@pytest.mark.parametrize("char_ngram_range", [(2, 5), (4, 5), (1, 3), (3, 8)])
+def test_a_few_new_words_get_the_rows_a_batch_of_them_gets(char_ngram_range):
+    # A comment's few new words are cut one by one, a batch's many down the trie: the same
+    # rows to the last stored value, its type and its place.
+    vectorizer = CommentVectorizer(min_df=1, char_ngram_range=char_ngram_range).fit(TRAINING)
+    at_once = features._char_rows_at_once(ODD_WORDS, vectorizer)
+    one_by_one = features._char_rows_one_by_one(ODD_WORDS, vectorizer)
+    for field in ("data", "indices", "indptr"):
+        got, want = getattr(one_by_one, field), getattr(at_once, field)
+        assert got.dtype == want.dtype, field
+        np.testing.assert_array_equal(got, want, err_msg=field)
+    assert one_by_one.n_columns == at_once.n_columns
+    assert np.diff(at_once.indptr)[[0, 1, 2, 18]].all()  # "idiot", "troll", "harbour" known
+
+
+def test_the_few_words_of_one_comment_skip_the_trie(vectorizer, monkeypatch):
+    few, many = ODD_WORDS[:features._FEW_WORDS], ODD_WORDS[:features._FEW_WORDS + 1]
+    expected = features._char_rows_at_once(few, vectorizer).csr().toarray()
+
+    def refuse(words, vectorizer):
+        raise AssertionError("the trie was used")
+    monkeypatch.setattr(features, "_char_rows_at_once", refuse)
+    np.testing.assert_array_equal(features._char_rows(few, vectorizer).csr().toarray(), expected)
+    with pytest.raises(AssertionError, match="the trie was used"):
+        features._char_rows(many, vectorizer)
 
 
 def test_a_text_that_is_not_a_string_is_refused_before_the_tables_are_touched(vectorizer):

@@ -176,8 +176,12 @@ def test_closing_up_only_hinted_lines_equals_the_pattern_over_the_whole_text():
     # The pattern is searched for only on lines that hold a hint: random strings of single
     # characters, words and every kind of white space find no line it would change unseen.
     rng = random.Random(7)
-    pieces = list("ab1 2  \n\t\u00a0\u2028\r\x0b\u3000@$!*#|.xé") + ["ab", "cd"]
-    for _ in range(20_000):
-        text = "".join(rng.choice(pieces) for _ in range(rng.randrange(1, 30)))
+    pieces = list("ab1 2\n\t\u00a0\u2028\r\x0b\u3000@$!*#|.xé") + ["ab", "cd", "  "]
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randrange(1, 30)))
+             for _ in range(20_000)]
+    # Long ones too: a hint on many lines, and hints everywhere (closed up in one pass).
+    texts += [("word " * 20 + "a b\n") * 60, "x y " * 5000, "x y\n" * 5000, "x\ty " * 5000,
+              "".join(rng.choice(pieces) for _ in range(20_000))]
+    for text in texts:
         expected = normalize_module._SPACED_OUT.sub(normalize_module._close_up, text)
-        assert normalize_module.close_up_spaced_letters(text) == expected, repr(text)
+        assert normalize_module.close_up_spaced_letters(text) == expected, repr(text[:80])

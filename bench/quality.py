@@ -29,10 +29,12 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.model_selection import train_test_split
+from sklearn.svm import LinearSVC
 
 from bench.common import ROOT, SHARED
 from classifier import LABELS, CommentClassifier, Corpus, example_weights, normalize, seed_corpus
@@ -126,8 +128,6 @@ def peer_recipe(corpus: Corpus, seed_rows: int) -> Scorer:
     peer never learnt), the seed rows weighted as for ``ours``: the peer's method without
     the advantage of having seen the test rows (its shipped model was trained on Davidson's
     tweets, our Davidson test split included). One score, used for every label."""
-    from sklearn.calibration import CalibratedClassifierCV
-    from sklearn.svm import LinearSVC
     target = any_label(corpus.y)
     known = target >= 0
     vectorizer = TfidfVectorizer(stop_words="english", min_df=0.0001)

@@ -120,14 +120,13 @@ def normalized_words(text: str) -> list[str]:
 def normalized_sentences(text: str) -> list[list[str]]:
     """The normalised words of ``text`` grouped in sentences: a line break, or a word that
     ends in ".", "!" or "?", closes one."""
-    # What spans words is rare: look for it once in the whole text, not on every line.
-    spaced_out = has_spaced_out_letters(text)
+    # What spans words is rare: look for it once in the whole text, not on every line
+    # (spelled links and phone numbers in the text as written, before letters close up).
     may_span = _has_digit(text) or "dot" in text.lower()
+    text = close_up_spaced_letters(text)
     cached = _WORDS.get
     sentences = []
     for line in text.split("\n") if "\n" in text else (text,):
-        if spaced_out and " " in line:
-            line = _SPACED_OUT.sub(_close_up, line)
         raw = line.split()
         found = list(map(cached, raw))
         if None in found:
@@ -166,10 +165,7 @@ def has_spaced_out_letters(text: str) -> bool:
     closed up (:func:`close_up_spaced_letters`, when this says it has some), cut into
     sentences at line breaks and after words that end in ".", "!" or "?" (lines without
     words dropped)."""
-    return (_SPACED_HINT.search(text) is not None
-            or ("\n" in text and _SPACED_HINT_AFTER_BREAK.search(text) is not None)
-            or (text[1:2] == " " and _SPACED_OUT.match(text) is not None)
-            or (_has_other_whitespace(text) and _SPACED_OUT.search(text) is not None))
+    return close_up_spaced_letters(text) != text  # closing up always takes a space out
 
 
 def texts_that_may_have_spaced_out_letters(texts: list[str]) -> list[int]:

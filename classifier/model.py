@@ -58,6 +58,7 @@ _THREADS = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity
                else os.cpu_count() or 1)
 """Threads that fit the heads' models side by side."""
 _EDGE_PUNCTUATION = "\"'()[]{}<>.,;:?!…“”‘’«»"
+_ENDS_IN_REFERENCE = re.compile(r"&#?\w+\Z")  # an HTML character reference but its ";"
 
 
 @dataclass(frozen=True)
@@ -559,6 +560,8 @@ def _explain_tokens(text: str) -> list[tuple[int, int]]:
         while start < end and text[start] in _EDGE_PUNCTUATION:
             start += 1
         while end > start and text[end - 1] in _EDGE_PUNCTUATION:
+            if text[end - 1] == ";" and _ENDS_IN_REFERENCE.search(text, start, end - 1):
+                break  # the ";" that closes "&#107;" belongs to the word
             end -= 1
         if start < end:
             tokens.append((start, end))

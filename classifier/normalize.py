@@ -1,9 +1,10 @@
 """Text normalisation that undoes the usual tricks for slipping abuse past a filter.
 
 Readers who want to get abuse published write ``1d10t``, ``f u c k``, ``stuuupid``,
-``ｆｕｃｋ`` or hide Cyrillic look-alikes and zero-width characters inside words. The
-classifier sees every text through :func:`normalize`, at training and at scoring time, so an
-obfuscated variant lands on the same features as its plain form.
+``ｆｕｃｋ``, ``&#102;&#117;&#99;&#107;`` or hide Cyrillic look-alikes and zero-width
+characters inside words. The classifier sees every text through :func:`normalize`, at
+training and at scoring time, so an obfuscated variant lands on the same features as its
+plain form.
 
 Links, e-mail addresses, phone numbers, IP addresses and money amounts become marker tokens
 (``xxurl``, ``xxemail``, ``xxphone``, ``xxip``, ``xxmoney``): what matters is that a comment
@@ -16,6 +17,7 @@ is handled on the sequence of words. That keeps normalisation off the scoring ho
 
 from __future__ import annotations
 
+import html
 import operator
 import re
 import unicodedata
@@ -140,9 +142,9 @@ def normalized_sentences(text: str) -> list[list[str]]:
             words = _join_spans(words)
         if not words:
             continue
-        # Only these marks, or characters that normalise to them ("…", "！"), end a
-        # sentence: a plain line without them is one sentence.
-        if "." in line or "!" in line or "?" in line or not line.isascii():
+        # Only these marks, or characters that normalise to them ("…", "！", "&#33;"),
+        # end a sentence: a plain line without them is one sentence.
+        if "." in line or "!" in line or "?" in line or "&" in line or not line.isascii():
             start = 0
             for end in compress(count(1), map(str.endswith, words, repeat(SENTENCE_ENDS))):
                 sentences.append(words[start:end])
@@ -312,6 +314,8 @@ def _normalize_word(raw: str) -> tuple[str, ...]:
 
 def normalize_in_full(raw: str) -> tuple[str, ...]:
     """Every step of the pipeline, for a word that is not plain."""
+    if "&" in raw:  # HTML character references: "&#102;&#117;&#99;&#107;", "&amp;"
+        raw = html.unescape(raw)
     if len(raw) > MAX_WORD:
         if _LINK_START.match(raw.lower()):
             return ("xxurl",)

@@ -28,6 +28,8 @@ def label_of(model, text, label):
     ("what a load of shit", "what a load of s h i t", "obscene"),
     ("fuck off", "ｆｕｃｋ off", "obscene"),
     ("fuck off", "f\u200bu\u200bc\u200bk off", "obscene"),
+    ("fuck off", "&#102;&#117;&#99;&#107; off", "obscene"),  # HTML character references
+    ("you are an idiot", "you are an &#x69;d&#105;ot", "insult"),
 ])
 def test_obfuscated_variants_score_like_their_plain_form(model, plain, disguised, label):
     assert label_of(model, disguised, label) == pytest.approx(label_of(model, plain, label), abs=0.1)
@@ -61,6 +63,7 @@ def test_probabilities_are_in_range_and_the_score_is_the_last_column(model):
     ("I know where you live and I will hurt you.", "threat", {"know", "live", "hurt"}),
     ("You people are vermin and should be deported.", "severe_toxicity", {"vermin", "deported"}),
     ("Make money fast, call +1 555 010 2233 today!", "spam", {"+1 555 010 2233", "money"}),
+    ("Well &#102;&#117;&#99;&#107; off then.", "obscene", {"&#102;&#117;&#99;&#107;"}),
 ])
 def test_explain_points_at_the_words_a_moderator_would_highlight(model, text, label, words):
     spans = [span for span in model.explain(text) if span.label == label]

@@ -26,6 +26,10 @@ normalize_module = importlib.import_module("classifier.normalize")
     ("\u0456di\u043et", "idiot"),        # Cyrillic i and o
     ("MoRoN", "moron"),
     ("ïdïöt", "idiot"),
+    ("&#102;&#117;&#99;&#107;", "fuck"),  # HTML character references, decimal
+    ("&#x69;d&#x69;ot", "idiot"),         # and hexadecimal
+    ("f&#8203;uck", "fuck"),             # a zero-width space written as one
+    ("&lt;3 &amp;", "<3 &"),             # and named ones
 ])
 def test_disguised_words_normalise_to_their_plain_form(disguised, plain):
     assert normalize(disguised) == plain
@@ -81,6 +85,8 @@ def test_a_mention_is_not_read_as_leetspeak():
     ("hello\tf u", [["hello", "fu"]]),                       # after a tab
     ("ok\u00a0u r", [["ok", "ur"]]),                          # after a no-break space
     ("call 555 ０１０ ２２３３ now", [["call", "xxphone", "now"]]),  # full-width digits
+    ("wow&#33; you idiot", [["wow!"], ["you", "idiot"]]),    # an end mark written as a reference
+    ("AT&T and rock&roll", [["at&t", "and", "rock&roll"]]),  # no reference: as written
 ])
 def test_sentences_split_at_line_breaks_and_end_marks_after_the_fixes_across_words(text, expected):
     assert normalize_module.normalized_sentences(text) == expected

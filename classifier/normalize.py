@@ -32,12 +32,15 @@ _INVISIBLE = dict.fromkeys(
     None,
 )
 
-# Cyrillic and Greek letters that look like Latin ones. NFKC does not fold these.
+# Cyrillic and Greek letters that look like Latin ones, and typographic quotes (phones type
+# "don’t" for "don't"). NFKC does not fold these.
 _CONFUSABLES = str.maketrans(
     "аеорсуххіјѕԁһԛԝвкмнтАВЕКМНОРСТУХІЈЅ"
-    "αβεικνορτυχΑΒΕΖΗΙΚΜΝΟΡΤΥΧ",
+    "αβεικνορτυχΑΒΕΖΗΙΚΜΝΟΡΤΥΧ"
+    "‘’‚‛“”„‟",
     "aeopcyxxijsdhqwbkmhtABEKMHOPCTYXIJS"
-    "abeikvoptuxABEZHIKMNOPTYX",
+    "abeikvoptuxABEZHIKMNOPTYX"
+    "''''\"\"\"\"",
 )
 
 # Digits and symbols read as letters inside a word that also holds letters, so that "2024"
@@ -97,8 +100,8 @@ _ANY_DIGIT = re.compile(r"\d")
 # A plain word: ASCII letters (perhaps joined by apostrophes, or by hyphens before two
 # letters or more: "f-u-c-k" is not plain), perhaps in quotes or brackets or before
 # punctuation; or ASCII punctuation alone. Nothing in the full pipeline changes it but lower
-# case and repeated letters ("www" aside: "www.." is a link), and most new words look like
-# this.
+# case, repeated letters and a typographic apostrophe ("www" aside: "www.." is a link), and
+# most new words look like this.
 _PLAIN_WORD = re.compile(rf"(?=.{{1,{MAX_WORD}}}\Z)"
                          r"(?:[\"'(\[:*=#~-]*[A-Za-z]+(?:['’][A-Za-z]+|-[A-Za-z]{2,})*"
                          r"[.,;:!?\"')\]*=~]*"
@@ -296,6 +299,8 @@ def split_plain_words(words: list[str]) -> tuple[list[str], list[str], list[str]
         matched = [match and "www" not in word.lower() for word, match in zip(words, matched)]
         plain = list(compress(words, matched))
         lowered = "\n".join(plain).lower()
+    if "’" in lowered:  # the one non-ASCII character a plain word may hold ("don’t")
+        lowered = lowered.replace("’", "'")
     if _REPEATS.search(lowered):
         lowered = _REPEATS.sub(r"\1", lowered)
     others = list(compress(words, map(operator.not_, matched)))

@@ -30,6 +30,8 @@ normalize_module = importlib.import_module("classifier.normalize")
     ("&#x69;d&#x69;ot", "idiot"),         # and hexadecimal
     ("f&#8203;uck", "fuck"),             # a zero-width space written as one
     ("&lt;3 &amp;", "<3 &"),             # and named ones
+    ("Don\u2019t", "don't"),              # a typographic apostrophe, as phones type it
+    ("\u201cidiot\u201d", '"idiot"'),      # and typographic quotes
 ])
 def test_disguised_words_normalise_to_their_plain_form(disguised, plain):
     assert normalize(disguised) == plain

@@ -36,6 +36,13 @@ def test_obfuscated_variants_score_like_their_plain_form(model, plain, disguised
     assert label_of(model, disguised, label) > 0.5
 
 
+def test_typographic_quotes_score_as_the_ascii_ones_a_keyboard_types(model):
+    """Phones type "don’t": it is the seed corpus's "don't", not a word never seen."""
+    typed = ["You don’t belong here, go back where you came from.", "It’s a “fair” point, I’d say."]
+    ascii = ["You don't belong here, go back where you came from.", 'It\'s a "fair" point, I\'d say.']
+    np.testing.assert_array_equal(model.predict_proba(typed), model.predict_proba(ascii))
+
+
 @pytest.mark.parametrize("text, label", [
     ("You are a pathetic idiot and everyone here knows it.", "insult"),
     ("Keep writing this and I will find you and hurt you.", "threat"),

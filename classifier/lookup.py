@@ -8,6 +8,8 @@ by growing every window of a batch one character at a time.
 
 from __future__ import annotations
 
+from typing import Iterator
+
 import numpy as np
 
 
@@ -149,3 +151,46 @@ class CharTrie:
         """Each inner node's child by the next character's column; -1 where it has none.
         The root is node 0: its children are the one-character windows' nodes."""
         return self.children[nodes * self.width + columns]
+
+    def columns_of(self, text: str) -> np.ndarray:
+        """The columns of an ASCII text's characters."""
+        return self.columns[np.frombuffer(text.encode("ascii"), dtype=np.uint8)]
+
+    def windows(self, columns: np.ndarray, longest: int
+                ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """For n from 1 to ``longest``, the windows of n characters of a text (given as
+        ``columns_of`` it) that are nodes: (n, their starts, their nodes). Every window
+        grows one character per step, as one array read; a window that no n-gram starts
+        with drops out at once."""
+        starts = np.arange(len(columns), dtype=np.int32)
+        nodes = self.children_of(np.zeros(len(columns), np.int32), columns)
+        for n in range(1, longest + 1):
+            if n > 1:
+                going_on = (nodes < self.n_inner) & (starts < len(columns) - n + 1)
+                starts = starts[going_on]
+                nodes = self.children_of(nodes[going_on], columns[starts + n - 1])
+            found = nodes >= 0
+            starts, nodes = starts[found], nodes[found]
+            if not len(starts):
+                return
+            yield n, starts, nodes
+
+    def along_paths(self, values: np.ndarray, shortest: int) -> np.ndarray:
+        """For every node, the sum of ``values[id]`` over the n-grams of ``shortest`` or
+        more characters on its path from the root, itself included (the root's is 0).
+        ``values`` has a row per n-gram id; the result, a row per node."""
+        sums = np.zeros((len(self.ids),) + values.shape[1:], dtype=values.dtype)
+        table = self.children.reshape(self.n_inner, self.width)
+        parents, depth = np.zeros(1, np.int64), 0
+        while len(parents):  # level by level from the root: a node after its parent
+            depth += 1
+            below = table[parents]
+            rows, columns = np.nonzero(below >= 0)
+            nodes = below[rows, columns]
+            sums[nodes] = sums[parents[rows]]
+            if depth >= shortest:
+                ids = self.ids[nodes]
+                grams = ids >= 0
+                sums[nodes[grams]] += values[ids[grams]]
+            parents = nodes[nodes < self.n_inner]
+        return sums

@@ -23,7 +23,8 @@ TEXTS = [
 
 def reference(vectorizer: CommentVectorizer, texts: list[str]) -> np.ndarray:
     """Word part: binary n-grams times idf, l2; char part: each distinct word's char_wb
-    counts times idf, summed, over sqrt of the sum of the words' squared norms."""
+    counts times idf, summed, over sqrt of the sum of idf squared over every n-gram
+    occurrence of every word."""
     words = CountVectorizer(lowercase=False, token_pattern=WORD_TOKENS, binary=True,
                             ngram_range=vectorizer.word_ngram_range,
                             vocabulary=vectorizer.word_vocabulary_)
@@ -38,9 +39,9 @@ def reference(vectorizer: CommentVectorizer, texts: list[str]) -> np.ndarray:
         distinct = list(dict.fromkeys(text.split()))
         char_part = np.zeros(len(vectorizer.char_vocabulary_))
         if distinct:
-            per_word = chars.transform(distinct).toarray() * vectorizer.char_idf_
-            char_part = per_word.sum(axis=0)
-            norm = np.sqrt((per_word ** 2).sum())
+            counts = chars.transform(distinct).toarray()
+            char_part = (counts * vectorizer.char_idf_).sum(axis=0)
+            norm = np.sqrt((counts * vectorizer.char_idf_.astype(np.float64) ** 2).sum())
             char_part = char_part / norm if norm else char_part
         rows.append(np.concatenate([word_part, char_part]))
     return np.vstack(rows)
@@ -121,7 +122,7 @@ def test_a_failure_half_way_leaves_no_half_built_rows(vectorizer, monkeypatch):
     def fail(*args, **kwargs):
         raise MemoryError("simulated")
     with monkeypatch.context() as patch:
-        patch.setattr(features, "_char_rows", fail)
+        patch.setattr(features.CharProducts, "__call__", fail)
         with pytest.raises(MemoryError):
             projection(["brand new words here"])
     expected = reference(vectorizer, ["brand new words here", "lovely harbour"]) @ weights.T
@@ -194,7 +195,7 @@ def test_odd_words_given_as_lists_leave_no_damage_behind(vectorizer):
     projection([["a\nb", "idiot", "troll"], ["", "idiot"], ["ab", "", "cd"]])
     # An empty word among others has no character n-grams and moves none of theirs.
     words = ["", "idiot", "", "troll", ""]
-    together = features._char_rows_at_once(words, vectorizer).csr().toarray()
+    together = features._char_rows(words, vectorizer).csr().toarray()
     alone = [features._char_rows([word], vectorizer).csr().toarray()[0] for word in words]
     np.testing.assert_array_equal(together, np.vstack(alone))
     assert together[1].any() and together[3].any()
@@ -209,30 +210,46 @@ ODD_WORDS = ["idiot", "idiot.", "troll!!", "", "a", "x", "zz", "naïve", "ｆｕ
 
 
 @pytest.mark.parametrize("char_ngram_range", [(2, 5), (4, 5), (1, 3), (3, 8)])
-def test_a_few_new_words_get_the_rows_a_batch_of_them_gets(char_ngram_range):
-    # A comment's few new words are cut one by one, a batch's many down the trie: the same
-    # rows to the last stored value, its type and its place.
+def test_scoring_takes_the_products_of_the_rows_training_builds(char_ngram_range):
+    # Down the trie (many words) or n-gram by n-gram (a comment's few), a word's products
+    # and squared norm are those of its row of weighted n-grams.
     vectorizer = CommentVectorizer(min_df=1, char_ngram_range=char_ngram_range).fit(TRAINING)
-    at_once = features._char_rows_at_once(ODD_WORDS, vectorizer)
-    one_by_one = features._char_rows_one_by_one(ODD_WORDS, vectorizer)
-    for field in ("data", "indices", "indptr"):
-        got, want = getattr(one_by_one, field), getattr(at_once, field)
-        assert got.dtype == want.dtype, field
-        np.testing.assert_array_equal(got, want, err_msg=field)
-    assert one_by_one.n_columns == at_once.n_columns
-    assert np.diff(at_once.indptr)[[0, 1, 2, 18]].all()  # "idiot", "troll", "harbour" known
+    weights = np.random.default_rng(11).normal(size=(len(vectorizer.char_vocabulary_), 3))
+    char_products = features.CharProducts(vectorizer, weights)
+    rows = features._char_rows(ODD_WORDS, vectorizer)
+    idf = vectorizer.char_idf_.astype(np.float64)
+    want_products = rows.csr() @ weights
+    want_sqnorms = np.asarray(rows.csr().multiply(idf).sum(axis=1)).ravel()  # count x idf²
+    for words in (ODD_WORDS, ODD_WORDS[:features._FEW_WORDS]):
+        products, sqnorms = char_products(words)
+        np.testing.assert_allclose(products, want_products[:len(words)], rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(sqnorms, want_sqnorms[:len(words)], rtol=1e-6, atol=1e-9)
+    assert np.diff(rows.indptr)[[0, 1, 2, 18]].all()  # "idiot", "troll", "harbour" known
+
+
+def test_a_words_norm_counts_every_occurrence_of_an_n_gram(vectorizer):
+    # "lolol" holds " l", "lo" and "ol" twice ("lo" and "ol" each at two places): its norm
+    # adds their idf squared twice, where the l2 norm of its counts would add it four times.
+    rows = features._char_rows(["lolol"], vectorizer)
+    idf = vectorizer.char_idf_.astype(np.float64)
+    counts = rows.data / vectorizer.char_idf_[rows.indices]
+    assert counts.max() == 2
+    _, sqnorms = features.CharProducts(vectorizer, np.ones((len(idf), 1)))(["lolol"])
+    assert sqnorms[0] == pytest.approx((counts * idf[rows.indices] ** 2).sum())
 
 
 def test_the_few_words_of_one_comment_skip_the_trie(vectorizer, monkeypatch):
+    char_products = features.CharProducts(vectorizer, np.ones((len(vectorizer.char_idf_), 2)))
     few, many = ODD_WORDS[:features._FEW_WORDS], ODD_WORDS[:features._FEW_WORDS + 1]
-    expected = features._char_rows_at_once(few, vectorizer).csr().toarray()
+    expected = char_products(few)
 
-    def refuse(words, vectorizer):
+    def refuse(self, words):
         raise AssertionError("the trie was used")
-    monkeypatch.setattr(features, "_char_rows_at_once", refuse)
-    np.testing.assert_array_equal(features._char_rows(few, vectorizer).csr().toarray(), expected)
+    monkeypatch.setattr(features.CharProducts, "_down_the_trie", refuse)
+    for got, want in zip(char_products(few), expected):
+        np.testing.assert_array_equal(got, want)
     with pytest.raises(AssertionError, match="the trie was used"):
-        features._char_rows(many, vectorizer)
+        char_products(many)
 
 
 def test_a_text_that_is_not_a_string_is_refused_before_the_tables_are_touched(vectorizer):

@@ -301,8 +301,9 @@ def split_plain_words(words: list[str]) -> tuple[list[str], list[str], list[str]
         lowered = "\n".join(plain).lower()
     if "’" in lowered:  # the one non-ASCII character a plain word may hold ("don’t")
         lowered = lowered.replace("’", "'")
-    if _REPEATS.search(lowered):
-        lowered = _REPEATS.sub(r"\1", lowered)
+    first = _REPEATS.search(lowered)
+    if first:  # rewritten from there on (a batch's words are tens of thousands of characters)
+        lowered = lowered[:first.start()] + _REPEATS.sub(r"\1", lowered[first.start():])
     others = list(compress(words, map(operator.not_, matched)))
     return plain, lowered.split("\n") if plain else [], others
 

@@ -46,6 +46,12 @@ from classifier.normalize import (LONGEST_WORD, PHONE_PIECE, SENTENCE_ENDS, SPEL
                                   normalized_sentences, split_plain_words,
                                   texts_that_may_have_spaced_out_letters)
 
+# What a model's features mean: normalisation and the definitions here. A model trained
+# under another is refused when loaded (classifier/registry.py), to be retrained.
+# 2 (2026-11-28): HTML character references decoded, typographic quotes folded, and the
+# character norm summed over every n-gram occurrence.
+FEATURES_VERSION = 2
+
 # Words, plus the "*" and "#" readers use to mask letters ("f*ck"), so a masked word stays
 # one token.
 WORD_TOKENS = r"(?u)[\w*#]{2,}|\b\w\b"
@@ -528,9 +534,11 @@ class Pieces:
 
 
 class WordTable:
-    """Every distinct normalised word seen so far, as a row: its word-part token ids and its
-    weighted character n-grams. A word's row is computed once; a batch of texts then costs
-    one dictionary lookup per word, and the rest is done on arrays."""
+    """Every distinct normalised word seen so far, as a row: its word-part token ids, the
+    squared norm of its character part, and that part itself (its weighted character
+    n-grams to train; to score, their products with the weights). A word's row is computed
+    once; a batch of texts then costs one dictionary lookup per word, and the rest is done
+    on arrays."""
 
     def __init__(self, vectorizer: CommentVectorizer, *, capacity: int = 1024,
                  char_products: CharProducts | None = None) -> None:
@@ -782,7 +790,7 @@ class WordTable:
         return np.divmod(keys, base)
 
     def has_new_rows(self) -> bool:
-        """Whether rows were added since the last ``take_new_rows``."""
+        """Whether rows were added since the last ``take_new_rows`` (or products)."""
         return bool(self._untaken)
 
     def take_new_rows(self) -> CharRows:
@@ -808,7 +816,8 @@ class WordTable:
 
     def _store_new_rows(self, words: list[str]) -> None:
         """Fill the rows of the words just added: their tokens and squared norms go in the
-        table; their weighted character n-grams, one block, wait for ``take_new_rows``."""
+        table; their character parts, one block, wait for ``take_new_rows`` (weighted
+        n-grams) or, with ``char_products``, ``take_new_products``."""
         first, end = len(self.index) - len(words), len(self.index)
         vocabulary = self.vectorizer.word_vocabulary_
         counts, ids = _token_ids_of_each(words, vocabulary)
@@ -1016,8 +1025,8 @@ class CharProducts:
         idf = vectorizer.char_idf_.astype(np.float64)
         # Per n-gram: idf x weights, then idf squared, as one row (one gather serves both).
         self.grams = np.column_stack([idf[:, None] * weights, idf ** 2])
-        self.nodes = vectorizer.ascii_char_trie().along_paths(self.grams,
-                                                              vectorizer.char_ngram_range[0])
+        self.trie = vectorizer.ascii_char_trie()
+        self.nodes = self.trie.along_paths(self.grams, vectorizer.char_ngram_range[0])
 
     def __call__(self, words: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Each word's products, shape (n_words, n_outputs), and squared norm."""
@@ -1037,10 +1046,9 @@ class CharProducts:
         if len(words) > _TRIE_CHUNK:  # bounds the gathered rows, one per window
             return np.concatenate([self._down_the_trie(words[i:i + _TRIE_CHUNK])
                                    for i in range(0, len(words), _TRIE_CHUNK)])
-        trie = self.vectorizer.ascii_char_trie()
-        columns, padded_lengths = _padded_columns(words, trie)
+        columns, padded_lengths = _padded_columns(words, self.trie)
         last = np.zeros(len(columns), np.int32)  # the root: nothing
-        for _, starts, nodes in trie.windows(columns, self.vectorizer.char_ngram_range[1]):
+        for _, starts, nodes in self.trie.windows(columns, self.vectorizer.char_ngram_range[1]):
             last[starts] = nodes
         firsts = np.cumsum(padded_lengths) - padded_lengths  # a padded word is 2+ long
         return np.add.reduceat(self.nodes[last], firsts)

@@ -21,7 +21,8 @@ from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold
 
 from classifier.features import CommentVectorizer, Projection
-from classifier.normalize import normalize, normalized_sentences, normalized_words
+from classifier.normalize import (ends_in_character_reference, normalize,
+                                  normalized_sentences, normalized_words)
 
 LABELS: tuple[str, ...] = (
     "toxicity",
@@ -58,7 +59,6 @@ _THREADS = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity
                else os.cpu_count() or 1)
 """Threads that fit the heads' models side by side."""
 _EDGE_PUNCTUATION = "\"'()[]{}<>.,;:?!…“”‘’«»"
-_ENDS_IN_REFERENCE = re.compile(r"&#?\w+\Z")  # an HTML character reference but its ";"
 
 
 @dataclass(frozen=True)
@@ -559,10 +559,14 @@ def _explain_tokens(text: str) -> list[tuple[int, int]]:
         start, end = match.span()
         while start < end and text[start] in _EDGE_PUNCTUATION:
             start += 1
+        word_end = end
         while end > start and text[end - 1] in _EDGE_PUNCTUATION:
-            if text[end - 1] == ";" and _ENDS_IN_REFERENCE.search(text, start, end - 1):
-                break  # the ";" that closes "&#107;" belongs to the word
             end -= 1
+        # The ";" that closes "&#107;" belongs to the word: the first of the punctuation
+        # stripped, as a reference holds none (looked for within its longest length).
+        if end < word_end and text[end] == ";" and ends_in_character_reference(
+                text[start:end + 1], end + 1 - start):
+            end += 1
         if start < end:
             tokens.append((start, end))
     return tokens

@@ -18,6 +18,7 @@ is handled on the sequence of words. That keeps normalisation off the scoring ho
 from __future__ import annotations
 
 import html
+import html.entities
 import operator
 import re
 import unicodedata
@@ -96,6 +97,13 @@ _MANY_HINTS = 64
 _BATCH_SEPARATOR = " ^ "
 # Tabs, no-break spaces...: hints, which look for spaces, cannot see them as they are.
 _OTHER_WHITESPACE = re.compile(r"[^\S \n]")
+# HTML character references: numeric ones, with or without their ";" (as browsers read
+# them), and named ones with it ("&amp;"): "&copy" inside "&copyright" is a word.
+_CHARACTER_REFERENCE = re.compile(
+    r"&(?:#[0-9]{1,7};?|#[xX][0-9a-fA-F]{1,6};?|[A-Za-z][A-Za-z0-9]{1,31};)")
+_ENDS_IN_REFERENCE = re.compile(
+    r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|([A-Za-z][A-Za-z0-9]{1,31}));\Z")
+_LONGEST_REFERENCE = 34  # characters: "&", a name of 32, ";"
 _ANY_DIGIT = re.compile(r"\d")
 # A plain word: ASCII letters (perhaps joined by apostrophes, or by hyphens before two
 # letters or more: "f-u-c-k" is not plain), perhaps in quotes or brackets or before
@@ -321,7 +329,7 @@ def _normalize_word(raw: str) -> tuple[str, ...]:
 def normalize_in_full(raw: str) -> tuple[str, ...]:
     """Every step of the pipeline, for a word that is not plain."""
     if "&" in raw:  # HTML character references: "&#102;&#117;&#99;&#107;", "&amp;"
-        raw = html.unescape(raw)
+        raw = _CHARACTER_REFERENCE.sub(_decoded, raw)
     if len(raw) > MAX_WORD:
         if _LINK_START.match(raw.lower()):
             return ("xxurl",)
@@ -379,6 +387,21 @@ def _join_spans(words: list[str]) -> list[str]:
         joined.append(word)
     joined += words[done:]
     return joined
+
+
+def ends_in_character_reference(text: str, end: int) -> bool:
+    """Whether ``text[:end]`` ends with a whole HTML character reference, ";" included."""
+    found = _ENDS_IN_REFERENCE.search(text[max(0, end - _LONGEST_REFERENCE):end])
+    return found is not None and (found.group(1) is None
+                                  or found.group(1) + ";" in html.entities.html5)
+
+
+def _decoded(match: re.Match[str]) -> str:
+    reference = match.group()
+    if reference[1] == "#":  # numeric: html's rules for code points no text may hold
+        return html.unescape(reference)
+    # Named: only a whole name ("&nothing;" is not "&not" and "hing;", as html reads it).
+    return html.entities.html5.get(reference[1:], reference)
 
 
 def _phone_marker(match: re.Match[str]) -> str:

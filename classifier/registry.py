@@ -8,7 +8,9 @@ Layout::
 
 joblib files run code when loaded. The registry therefore loads only an artifact whose
 sha256 matches the metadata written when this registry saved it, and only under the
-scikit-learn version that trained it; everything else is refused before unpickling.
+scikit-learn version that trained it; everything else is refused before unpickling. A
+model whose features were defined otherwise (``FEATURES_VERSION``) is refused too: it would
+load, and score every text a little off.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any
 import joblib
 import sklearn
 
+from classifier.features import FEATURES_VERSION
 from classifier.model import CommentClassifier
 
 ARTIFACT = "model.joblib"
@@ -75,6 +78,7 @@ class ModelRegistry:
             "version": version,
             "created_at": now.isoformat(timespec="microseconds"),
             "sklearn_version": sklearn.__version__,
+            "features_version": FEATURES_VERSION,
             "python_version": platform.python_version(),
             "labels": list(model.labels_),
             "artifact_sha256": _sha256(artifact),
@@ -129,6 +133,12 @@ class ModelRegistry:
             raise ModelRejected(
                 f"model {version} was trained with scikit-learn {metadata.get('sklearn_version')}"
                 f", this is {sklearn.__version__}: retrain it (flask --app wsgi model train)")
+        # Models saved before the version was recorded had the first definition.
+        if metadata.get("features_version", 1) != FEATURES_VERSION:
+            raise ModelRejected(
+                f"model {version} was trained on features of definition "
+                f"{metadata.get('features_version', 1)}, this code scores with definition "
+                f"{FEATURES_VERSION}: retrain it (flask --app wsgi model train)")
         artifact = self._version_dir(version) / ARTIFACT
         expected = str(metadata.get("artifact_sha256", ""))
         if not artifact.exists() or not hmac.compare_digest(_sha256(artifact), expected):

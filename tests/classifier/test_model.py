@@ -81,6 +81,14 @@ def test_explain_points_at_the_words_a_moderator_would_highlight(model, text, la
         assert span.text.lower() not in {"you", "are", "and", "i", "will", "the", "a"}
 
 
+def test_explain_spans_keep_a_reference_whole_and_nothing_after_it():
+    from classifier.model import _explain_tokens
+    text = "well &#102;&#117;&#99;&#107; off; you &#x69;d&#105;ot;; &#107;ab; me&nothing;"
+    assert [text[a:b] for a, b in _explain_tokens(text)] == [
+        "well", "&#102;&#117;&#99;&#107;", "off", "you", "&#x69;d&#105;ot", "&#107;ab",
+        "me&nothing"]
+
+
 def test_explain_gives_no_spans_for_a_clean_comment(model):
     assert model.explain("Thanks for the thorough reporting on the flood defences.") == []
 

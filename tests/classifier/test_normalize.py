@@ -48,6 +48,8 @@ def test_disguised_words_normalise_to_their_plain_form(disguised, plain):
     ("pi is 3.14159265", "pi is 3.14159265"),
     ("a 3 month ban", "a 3 month ban"),  # a letter beside a number is not spaced out
     ("top 5 a day", "top 5 a day"),
+    # "&" inside a word is no character reference unless one is spelled out in full.
+    ("AT&T me&nothing best&regards &copyright R&eacute", "at&t me&nothing best&regards &copyright r&eacute"),
 ])
 def test_ordinary_text_keeps_its_words_and_numbers(text, expected):
     assert normalize(text) == expected

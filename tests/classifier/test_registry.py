@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from classifier import ModelNotFound, ModelRegistry, ModelRejected
+from classifier import ModelNotFound, ModelRegistry, ModelRejected, features
 
 
 @pytest.fixture
@@ -45,6 +45,22 @@ def test_a_model_from_another_scikit_learn_version_is_refused(registry):
     metadata["sklearn_version"] = "0.24.2"
     path.write_text(json.dumps(metadata))
     with pytest.raises(ModelRejected, match="scikit-learn 0.24.2"):
+        registry.load(version)
+
+
+@pytest.mark.parametrize("recorded", [None, 1])
+def test_a_model_trained_on_other_features_is_refused(registry, recorded):
+    # None: saved before the definition was recorded, which was the first.
+    version = registry.active_version()
+    path = registry.root / version / "metadata.json"
+    metadata = json.loads(path.read_text())
+    assert metadata["features_version"] == features.FEATURES_VERSION
+    if recorded is None:
+        del metadata["features_version"]
+    else:
+        metadata["features_version"] = recorded
+    path.write_text(json.dumps(metadata))
+    with pytest.raises(ModelRejected, match="features of definition 1.*retrain"):
         registry.load(version)
 
 

@@ -50,6 +50,10 @@ class VersionOut(ma.Schema):
     gate = ma.fields.Dict(allow_none=True)
     metrics = ma.fields.Dict()
     sklearn_version = ma.fields.String(allow_none=True)
+    features_version = ma.fields.Integer(metadata={
+        "description": "The definition of its features (normalisation and n-grams) it was "
+                       "trained on; one other than this service's cannot be loaded or "
+                       "promoted: train a new version."})
     artifact_sha256 = ma.fields.String(allow_none=True)
 
 

@@ -53,6 +53,8 @@ class VersionService:
                 "gate": record.gate if record else None,
                 "metrics": metadata.get("metrics", {}),
                 "sklearn_version": metadata.get("sklearn_version"),
+                # Versions saved before it was recorded had the first definition.
+                "features_version": metadata.get("features_version", 1),
                 "artifact_sha256": metadata.get("artifact_sha256"),
             })
         return listed

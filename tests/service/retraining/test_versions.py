@@ -1,10 +1,13 @@
 """The gate, promotion with and without an override, rollback, artifact verification, and
 threshold proposals, as an admin meets them through the API."""
 
+import json
+
 import pytest
 from sqlalchemy import select, update
 
 from classifier import LABELS, ModelRegistry
+from classifier.features import FEATURES_VERSION
 from service.extensions import db
 from service.retraining.models import ModelAuditEntry, TrainingExample
 from tests.conftest import make_site
@@ -82,6 +85,24 @@ def test_a_tampered_artifact_is_never_promoted(cli_app, admin, training_config):
     response = cli_app.test_client().post(f"/v1/admin/models/{candidate}/promote",
                                           headers=admin.headers, json={})
     assert response.status_code == 409 and "sha256" in response.json["message"]
+    assert ModelRegistry(training_config["MODEL_DIR"]).active_version() == active
+
+
+def test_a_version_trained_on_other_features_is_listed_as_such_and_never_promoted(
+        cli_app, admin, training_config):
+    active = _train(cli_app, admin)
+    candidate = _train(cli_app, admin, promote=False)
+    path = ModelRegistry(training_config["MODEL_DIR"]).root / candidate / "metadata.json"
+    metadata = json.loads(path.read_text())
+    del metadata["features_version"]  # saved before the definition was recorded
+    path.write_text(json.dumps(metadata))
+    client = cli_app.test_client()
+    listed = {m["version"]: m["features_version"]
+              for m in client.get("/v1/admin/models", headers=admin.headers).json["items"]}
+    assert listed == {active: FEATURES_VERSION, candidate: 1}
+    response = client.post(f"/v1/admin/models/{candidate}/promote", headers=admin.headers,
+                           json={"reason": "try it anyway"})
+    assert response.status_code == 409 and "retrain" in response.json["message"]
     assert ModelRegistry(training_config["MODEL_DIR"]).active_version() == active
 
 

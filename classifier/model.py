@@ -563,9 +563,9 @@ def _explain_tokens(text: str) -> list[tuple[int, int]]:
         while end > start and text[end - 1] in _EDGE_PUNCTUATION:
             end -= 1
         # The ";" that closes "&#107;" belongs to the word: the first of the punctuation
-        # stripped, as a reference holds none (looked for within its longest length).
+        # stripped, as a reference holds none.
         if end < word_end and text[end] == ";" and ends_in_character_reference(
-                text[start:end + 1], end + 1 - start):
+                text, start, end + 1):
             end += 1
         if start < end:
             tokens.append((start, end))

@@ -389,9 +389,10 @@ def _join_spans(words: list[str]) -> list[str]:
     return joined
 
 
-def ends_in_character_reference(text: str, end: int) -> bool:
-    """Whether ``text[:end]`` ends with a whole HTML character reference, ";" included."""
-    found = _ENDS_IN_REFERENCE.search(text[max(0, end - _LONGEST_REFERENCE):end])
+def ends_in_character_reference(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` ends with a whole HTML character reference, ";"
+    included (looked for within the longest one's length, whatever the span's)."""
+    found = _ENDS_IN_REFERENCE.search(text[max(start, end - _LONGEST_REFERENCE):end])
     return found is not None and (found.group(1) is None
                                   or found.group(1) + ";" in html.entities.html5)
 

@@ -133,11 +133,10 @@ class ModelRegistry:
             raise ModelRejected(
                 f"model {version} was trained with scikit-learn {metadata.get('sklearn_version')}"
                 f", this is {sklearn.__version__}: retrain it (flask --app wsgi model train)")
-        # Models saved before the version was recorded had the first definition.
-        if metadata.get("features_version", 1) != FEATURES_VERSION:
+        if features_version_of(metadata) != FEATURES_VERSION:
             raise ModelRejected(
                 f"model {version} was trained on features of definition "
-                f"{metadata.get('features_version', 1)}, this code scores with definition "
+                f"{features_version_of(metadata)}, this code scores with definition "
                 f"{FEATURES_VERSION}: retrain it (flask --app wsgi model train)")
         artifact = self._version_dir(version) / ARTIFACT
         expected = str(metadata.get("artifact_sha256", ""))
@@ -159,6 +158,12 @@ class ModelRegistry:
         if not _VERSION.match(version):
             raise ModelNotFound(f"{version!r} is not a model version id")
         return self.root / version
+
+
+def features_version_of(metadata: dict[str, Any]) -> int:
+    """The definition of features a saved model was trained on (``FEATURES_VERSION``);
+    models saved before it was recorded had the first."""
+    return int(metadata.get("features_version", 1))
 
 
 def _sha256(path: Path) -> str:

@@ -13,7 +13,8 @@ import numpy as np
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
-from classifier import LoadedModel, ModelNotFound, ModelRegistry, ModelRejected
+from classifier import (LoadedModel, ModelNotFound, ModelRegistry, ModelRejected,
+                        features_version_of)
 from classifier.evaluation import harmful_truth, propose_thresholds
 from service.errors import Conflict, InvalidInput, NotFound
 from service.extensions import utcnow
@@ -53,8 +54,7 @@ class VersionService:
                 "gate": record.gate if record else None,
                 "metrics": metadata.get("metrics", {}),
                 "sklearn_version": metadata.get("sklearn_version"),
-                # Versions saved before it was recorded had the first definition.
-                "features_version": metadata.get("features_version", 1),
+                "features_version": features_version_of(metadata),
                 "artifact_sha256": metadata.get("artifact_sha256"),
             })
         return listed

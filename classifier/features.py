@@ -17,7 +17,10 @@ word and kept. :class:`WordTable` gives every distinct word a row (its tokens an
 weighted character n-grams, computed once); a batch of texts becomes arrays of rows, and
 everything after that (distinct words per text, word n-grams, sums and norms) is done by
 numpy over the whole batch. :class:`Projection` keeps each row's product with the weights,
-so scoring costs one dictionary lookup per word in Python. ``transform`` builds the same
+so scoring costs one dictionary lookup per word in Python. Two steps of it have compiled
+versions (``classifier/_walk.pyx``: a new word's walk down the character trie, and each
+group's distinct values), built at set-up; where they are not, numpy does the same work
+more slowly. ``transform`` builds the same
 features as a sparse matrix for training. Counting each word once also means a comment
 cannot dilute its abuse by repeating one harmless word.
 
@@ -28,6 +31,7 @@ them over distinct words on arrays (``_fit_by_distinct_words``), several times f
 
 from __future__ import annotations
 
+import logging
 import operator
 import re
 import threading
@@ -41,6 +45,15 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from classifier.lookup import CharTrie, IntegerLookup
+
+try:  # built at set-up (make); without them, the same work on numpy arrays, slower
+    from classifier._walk import distinct_by_group, sums_down_the_trie
+except ImportError:  # pragma: no cover - depends on the build
+    distinct_by_group = sums_down_the_trie = None
+    logging.getLogger(__name__).warning(
+        "classifier/_walk.pyx is not built (make setup builds it): scoring takes numpy's "
+        "slower path")
+COMPILED = sums_down_the_trie is not None
 from classifier.normalize import (LONGEST_WORD, PHONE_PIECE, SENTENCE_ENDS, SPELLED_DOT,
                                   close_up_spaced_letters, join_kinds, normalize_in_full,
                                   normalized_sentences, split_plain_words,
@@ -522,8 +535,9 @@ class Pieces:
     """A batch of texts as arrays. Groups 0..n_texts-1 are the whole texts; groups from
     n_texts on are sentences scored on their own, each owned by ``owners[k]``.
 
-    ``feature_groups``/``feature_ids``: each group's distinct word-part features (sorted by
-    group). ``row_groups``/``rows``: each group's distinct words, as word-table rows."""
+    ``feature_groups``/``feature_ids``: each group's distinct word-part features.
+    ``row_groups``/``rows``: each group's distinct words, as word-table rows. Both are by
+    group (see ``WordTable._distinct_by_group`` for the order within one)."""
 
     n_groups: int
     owners: np.ndarray
@@ -739,18 +753,30 @@ class WordTable:
 
         # Distinct words per group.
         in_scored = scored[sentence_of] if len(sentence_of) else np.zeros(0, bool)
-        stride = len(self.index) + 1
-        row_keys = _distinct(np.concatenate([
-            text_of * stride + occurrence_rows,
-            sentence_group[sentence_of[in_scored]] * stride + occurrence_rows[in_scored]]))
-        row_groups, word_rows = np.divmod(row_keys, stride)
-
+        row_groups, word_rows = self._distinct_by_group(
+            np.concatenate([text_of, sentence_group[sentence_of[in_scored]]]),
+            np.concatenate([occurrence_rows, occurrence_rows[in_scored]]), n_groups,
+            len(self.index))
         feature_groups, feature_ids = self._word_ngrams(occurrence_rows, text_of, sentence_of,
-                                                        sentence_group)
+                                                        sentence_group, n_groups)
         return Pieces(n_groups, owners, feature_groups, feature_ids, row_groups, word_rows)
 
+    def _distinct_by_group(self, groups: np.ndarray, values: np.ndarray, n_groups: int,
+                           n_values: int) -> tuple[np.ndarray, np.ndarray]:
+        """Each group's distinct values, as (groups, values) by group. Within a group the
+        values are sorted, as training's matrices need; to score, where their order does
+        not matter, the compiled helper leaves them in the order they first come and sorts
+        nothing."""
+        if distinct_by_group is None or self.char_products is None or not len(groups):
+            return np.divmod(_distinct(groups * n_values + values), n_values)
+        groups_out, values_out = np.empty(len(groups), np.int64), np.empty(len(groups), np.int64)
+        n = distinct_by_group(np.ascontiguousarray(groups, np.int64),
+                              np.ascontiguousarray(values, np.int64), n_groups, n_values,
+                              groups_out, values_out)
+        return groups_out[:n], values_out[:n]
+
     def _word_ngrams(self, occurrence_rows: np.ndarray, text_of: np.ndarray,
-                     sentence_of: np.ndarray, sentence_group: np.ndarray
+                     sentence_of: np.ndarray, sentence_group: np.ndarray, n_groups: int
                      ) -> tuple[np.ndarray, np.ndarray]:
         """(group, feature id) of each group's distinct word n-grams: the words' tokens in
         order, n-grams read as integer keys and looked up all at once."""
@@ -761,7 +787,7 @@ class WordTable:
         token_sentence = np.repeat(sentence_of, counts)
         base, tables = self.vectorizer.ngram_index()
         low, high = self.vectorizer.word_ngram_range
-        feature_keys = []
+        feature_groups, feature_ids = [], []
         grams = tokens
         for n in range(1, high + 1):
             if n > 1:
@@ -781,13 +807,15 @@ class WordTable:
                 candidates = np.flatnonzero(grams >= 0)
                 ids[candidates] = tables[n - 2].find(grams[candidates])
             known = (ids >= 0) & same_text
-            feature_keys.append(token_text[:len(grams)][known] * base + ids[known])
             first_sentence = token_sentence[:len(grams)]
             own = known & (sentence_group[first_sentence] >= 0) \
                 & (first_sentence == token_sentence[n - 1:])
-            feature_keys.append(sentence_group[first_sentence[own]] * base + ids[own])
-        keys = _distinct(np.concatenate(feature_keys)) if feature_keys else np.zeros(0, np.int64)
-        return np.divmod(keys, base)
+            feature_groups += [token_text[:len(grams)][known], sentence_group[first_sentence[own]]]
+            feature_ids += [ids[known], ids[own]]
+        if not feature_groups:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return self._distinct_by_group(np.concatenate(feature_groups),
+                                       np.concatenate(feature_ids), n_groups, base)
 
     def has_new_rows(self) -> bool:
         """Whether rows were added since the last ``take_new_rows`` (or products)."""
@@ -1027,11 +1055,14 @@ class CharProducts:
         self.grams = np.column_stack([idf[:, None] * weights, idf ** 2])
         self.trie = vectorizer.ascii_char_trie()
         self.nodes = self.trie.along_paths(self.grams, vectorizer.char_ngram_range[0])
+        self.byte_columns = np.zeros(256, np.int32)  # any byte: 0 (no child) past ASCII
+        self.byte_columns[:128] = self.trie.columns
+        self.compiled = sums_down_the_trie is not None
 
     def __call__(self, words: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Each word's products, shape (n_words, n_outputs), and squared norm."""
         sums = np.zeros((len(words), self.grams.shape[1]))
-        if len(words) <= _FEW_WORDS:
+        if len(words) <= _FEW_WORDS and not self.compiled:
             trie_words, slow = np.zeros(0, np.int64), list(range(len(words)))
         else:
             trie_words, slow = _trie_and_other_words(words, self.vectorizer)
@@ -1043,8 +1074,21 @@ class CharProducts:
         return sums[:, :-1], sums[:, -1]
 
     def _down_the_trie(self, words: list[str]) -> np.ndarray:
+        if self.compiled:
+            return self._compiled_walk(words)
+        return self._numpy_walk(words)
+
+    def _compiled_walk(self, words: list[str]) -> np.ndarray:
+        sums = np.zeros((len(words), self.nodes.shape[1]))
+        lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+        sums_down_the_trie(f" {' '.join(words)} ".encode("ascii"), lengths, self.byte_columns,
+                           self.trie.children, self.trie.width, self.trie.n_inner,
+                           self.vectorizer.char_ngram_range[1], self.nodes, sums)
+        return sums
+
+    def _numpy_walk(self, words: list[str]) -> np.ndarray:
         if len(words) > _TRIE_CHUNK:  # bounds the gathered rows, one per window
-            return np.concatenate([self._down_the_trie(words[i:i + _TRIE_CHUNK])
+            return np.concatenate([self._numpy_walk(words[i:i + _TRIE_CHUNK])
                                    for i in range(0, len(words), _TRIE_CHUNK)])
         columns, padded_lengths = _padded_columns(words, self.trie)
         last = np.zeros(len(columns), np.int32)  # the root: nothing

@@ -1,4 +1,7 @@
-"""The fast feature path against scikit-learn's own vectorizers, built independently."""
+"""The fast feature path against scikit-learn's own vectorizers, built independently.
+
+Every test here runs twice: with the compiled helpers (``classifier/_walk.pyx``, built by
+``make``) and with the numpy code that stands in for them where they are not built."""
 
 import numpy as np
 import pytest
@@ -45,6 +48,19 @@ def reference(vectorizer: CommentVectorizer, texts: list[str]) -> np.ndarray:
             char_part = char_part / norm if norm else char_part
         rows.append(np.concatenate([word_part, char_part]))
     return np.vstack(rows)
+
+
+NOT_BUILT = "classifier/_walk.pyx is not built (make setup builds it)"
+
+
+@pytest.fixture(autouse=True, params=["compiled", "numpy"])
+def helpers(request, monkeypatch):
+    if request.param == "numpy":
+        monkeypatch.setattr(features, "sums_down_the_trie", None)
+        monkeypatch.setattr(features, "distinct_by_group", None)
+    elif not features.COMPILED:
+        pytest.skip(NOT_BUILT)
+    return request.param
 
 
 @pytest.fixture(scope="module")
@@ -238,7 +254,9 @@ def test_a_words_norm_counts_every_occurrence_of_an_n_gram(vectorizer):
     assert sqnorms[0] == pytest.approx((counts * idf[rows.indices] ** 2).sum())
 
 
-def test_the_few_words_of_one_comment_skip_the_trie(vectorizer, monkeypatch):
+def test_the_few_words_of_one_comment_skip_the_trie(vectorizer, helpers, monkeypatch):
+    # Without the compiled walk, the numpy one's set-up costs more than a comment's few
+    # words; the compiled one takes every word.
     char_products = features.CharProducts(vectorizer, np.ones((len(vectorizer.char_idf_), 2)))
     few, many = ODD_WORDS[:features._FEW_WORDS], ODD_WORDS[:features._FEW_WORDS + 1]
     expected = char_products(few)
@@ -246,6 +264,10 @@ def test_the_few_words_of_one_comment_skip_the_trie(vectorizer, monkeypatch):
     def refuse(self, words):
         raise AssertionError("the trie was used")
     monkeypatch.setattr(features.CharProducts, "_down_the_trie", refuse)
+    if helpers == "compiled":
+        with pytest.raises(AssertionError, match="the trie was used"):
+            char_products(few)
+        return
     for got, want in zip(char_products(few), expected):
         np.testing.assert_array_equal(got, want)
     with pytest.raises(AssertionError, match="the trie was used"):

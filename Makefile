@@ -24,12 +24,12 @@ $(VENV)/.runtime: requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-# The classifier's compiled helpers (classifier/_walk.pyx, built in place with Cython and
+# The classifier's compiled helpers (classifier/_speedups.pyx, built in place with Cython and
 # the C compiler). Without them scoring runs numpy's versions: the same scores, slower.
-COMPILED := classifier/_walk$(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
+COMPILED := classifier/_speedups$(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
 
-$(COMPILED): classifier/_walk.pyx $(VENV)/.runtime
-	$(BIN)/cythonize --inplace --quiet -3 classifier/_walk.pyx
+$(COMPILED): classifier/_speedups.pyx $(VENV)/.runtime
+	$(BIN)/cythonize --inplace --quiet -3 classifier/_speedups.pyx
 
 $(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime $(COMPILED)
 	$(BIN)/pip install --quiet -r requirements-dev.txt
@@ -95,4 +95,4 @@ bench-training: $(VENV)/.bench
 	$(BIN)/python -m bench.training
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache build classifier/_walk.c classifier/_walk.*.so
+	rm -rf $(VENV) instance .pytest_cache build classifier/_speedups.c classifier/_speedups.*.so

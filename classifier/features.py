@@ -18,7 +18,7 @@ weighted character n-grams, computed once); a batch of texts becomes arrays of r
 everything after that (distinct words per text, word n-grams, sums and norms) is done by
 numpy over the whole batch. :class:`Projection` keeps each row's product with the weights,
 so scoring costs one dictionary lookup per word in Python. Two steps of it have compiled
-versions (``classifier/_walk.pyx``: a new word's walk down the character trie, and each
+versions (``classifier/_speedups.pyx``: a new word's walk down the character trie, and each
 group's distinct values), built at set-up; where they are not, numpy does the same work
 more slowly. ``transform`` builds the same
 features as a sparse matrix for training. Counting each word once also means a comment
@@ -47,11 +47,11 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from classifier.lookup import CharTrie, IntegerLookup
 
 try:  # built at set-up (make); without them, the same work on numpy arrays, slower
-    from classifier._walk import distinct_by_group, sums_down_the_trie
+    from classifier._speedups import distinct_by_group, sums_down_the_trie
 except ImportError:  # pragma: no cover - depends on the build
     distinct_by_group = sums_down_the_trie = None
     logging.getLogger(__name__).warning(
-        "classifier/_walk.pyx is not built (make setup builds it): scoring takes numpy's "
+        "classifier/_speedups.pyx is not built (make setup builds it): scoring takes numpy's "
         "slower path")
 COMPILED = sums_down_the_trie is not None
 from classifier.normalize import (LONGEST_WORD, PHONE_PIECE, SENTENCE_ENDS, SPELLED_DOT,

@@ -12,6 +12,11 @@ from typing import Iterator
 
 import numpy as np
 
+try:  # built at set-up (make); without it, the same probing in numpy's rounds
+    from classifier._speedups import find_keys
+except ImportError:  # pragma: no cover - depends on the build
+    find_keys = None
+
 
 class IntegerLookup:
     """A map from non-negative int64 keys to ids that answers a whole array of lookups at
@@ -60,6 +65,11 @@ class IntegerLookup:
 
     def find(self, keys: np.ndarray) -> np.ndarray:
         """The id of each key, -1 for keys not in the map."""
+        if find_keys is not None and self._size:
+            found = np.empty(len(keys), dtype=np.int64)
+            find_keys(np.ascontiguousarray(keys, np.int64), self._keys, self._ids,
+                      int(self._shift), found)
+            return found
         if len(keys) <= self._FEW:
             return self._search(keys)
         found = np.full(len(keys), -1, dtype=np.int64)

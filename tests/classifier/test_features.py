@@ -1,6 +1,6 @@
 """The fast feature path against scikit-learn's own vectorizers, built independently.
 
-Every test here runs twice: with the compiled helpers (``classifier/_walk.pyx``, built by
+Every test here runs twice: with the compiled helpers (``classifier/_speedups.pyx``, built by
 ``make``) and with the numpy code that stands in for them where they are not built."""
 
 import numpy as np
@@ -50,17 +50,7 @@ def reference(vectorizer: CommentVectorizer, texts: list[str]) -> np.ndarray:
     return np.vstack(rows)
 
 
-NOT_BUILT = "classifier/_walk.pyx is not built (make setup builds it)"
-
-
-@pytest.fixture(autouse=True, params=["compiled", "numpy"])
-def helpers(request, monkeypatch):
-    if request.param == "numpy":
-        monkeypatch.setattr(features, "sums_down_the_trie", None)
-        monkeypatch.setattr(features, "distinct_by_group", None)
-    elif not features.COMPILED:
-        pytest.skip(NOT_BUILT)
-    return request.param
+pytestmark = pytest.mark.usefixtures("helpers")
 
 
 @pytest.fixture(scope="module")

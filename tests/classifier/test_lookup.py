@@ -7,6 +7,8 @@ import pytest
 
 from classifier.lookup import CharTrie, IntegerLookup
 
+pytestmark = pytest.mark.usefixtures("helpers")  # compiled, then numpy
+
 
 @pytest.mark.parametrize("few, rounds", [(2048, 3), (0, 3), (0, 0), (0, 50)])
 def test_the_integer_lookup_finds_every_key_and_nothing_else(few, rounds, monkeypatch):
@@ -24,7 +26,7 @@ def test_the_integer_lookup_finds_every_key_and_nothing_else(few, rounds, monkey
     crowded = np.arange(1_000) << 30
     np.testing.assert_array_equal(IntegerLookup(crowded, np.arange(1_000)).find(crowded),
                                   np.arange(1_000))
-    # A few keys at a time take a binary search: the same answers.
+    # A few keys at a time (numpy's path: a binary search): the same answers.
     np.testing.assert_array_equal(lookup.find(keys[:3]), ids[:3])
     assert (lookup.find(absent[:3]) == -1).all()
     empty = IntegerLookup(np.zeros(0, np.int64), np.zeros(0, np.int64))

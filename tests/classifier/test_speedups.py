@@ -1,4 +1,4 @@
-"""The compiled helpers (``classifier/_walk.pyx``) on their own: what they refuse, and what
+"""The compiled helpers (``classifier/_speedups.pyx``) on their own: what they refuse, and what
 hostile bytes do to them. ``test_features`` checks every scoring result with and without
 them."""
 
@@ -10,8 +10,8 @@ import pytest
 from classifier import features
 from classifier.features import CommentVectorizer
 
-walk = pytest.importorskip("classifier._walk",
-                           reason="classifier/_walk.pyx is not built (make setup builds it)")
+speedups = pytest.importorskip("classifier._speedups",
+                           reason="classifier/_speedups.pyx is not built (make setup builds it)")
 
 
 def test_the_helpers_are_built_where_the_makefile_runs_the_tests():
@@ -23,7 +23,7 @@ def test_the_helpers_are_built_where_the_makefile_runs_the_tests():
 
 def distinct(groups, values, n_groups, n_values):
     out_groups, out_values = np.empty(len(groups), np.int64), np.empty(len(groups), np.int64)
-    n = walk.distinct_by_group(np.asarray(groups, np.int64), np.asarray(values, np.int64),
+    n = speedups.distinct_by_group(np.asarray(groups, np.int64), np.asarray(values, np.int64),
                                n_groups, n_values, out_groups, out_values)
     return out_groups[:n], out_values[:n]
 
@@ -50,7 +50,7 @@ def test_a_group_or_value_out_of_range_is_refused_not_written(groups, values):
 
 def test_outputs_too_short_are_refused():
     with pytest.raises(ValueError, match="disagree"):
-        walk.distinct_by_group(np.zeros(3, np.int64), np.zeros(3, np.int64), 1, 1,
+        speedups.distinct_by_group(np.zeros(3, np.int64), np.zeros(3, np.int64), 1, 1,
                                np.empty(2, np.int64), np.empty(3, np.int64))
 
 
@@ -63,7 +63,7 @@ def products():
 def sums(products, text: bytes, lengths):
     out = np.zeros((len(lengths), products.nodes.shape[1]))
     trie = products.trie
-    walk.sums_down_the_trie(text, np.asarray(lengths, np.int64), products.byte_columns,
+    speedups.sums_down_the_trie(text, np.asarray(lengths, np.int64), products.byte_columns,
                             trie.children, trie.width, trie.n_inner,
                             products.vectorizer.char_ngram_range[1], products.nodes, out)
     return out
@@ -80,3 +80,16 @@ def test_bytes_past_ascii_are_characters_no_n_gram_holds(products):
 def test_lengths_past_the_text_are_refused(products):
     with pytest.raises(ValueError, match="disagree"):
         sums(products, b" idiot ", [5, 1])
+
+
+def test_a_table_whose_size_is_not_its_shift_is_refused():
+    table_keys, table_ids = np.full(16, -1, np.int64), np.full(16, -1, np.int32)
+    out = np.empty(1, np.int64)
+    for shift in (0, 59, 61, 64):  # 16 slots: 2 ** (64 - 60)
+        with pytest.raises(ValueError, match="2 \\*\\* \\(64 - shift\\)"):
+            speedups.find_keys(np.ones(1, np.int64), table_keys, table_ids, shift, out)
+    speedups.find_keys(np.array([1, -5], np.int64), table_keys, table_ids, 60,
+                       out := np.empty(2, np.int64))
+    assert out.tolist() == [-1, -1]
+    with pytest.raises(ValueError, match="disagree"):
+        speedups.find_keys(np.ones(3, np.int64), table_keys, table_ids, 60, out)

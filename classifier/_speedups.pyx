@@ -1,11 +1,12 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
-"""Compiled walks down the character trie (``lookup.CharTrie``), built at set-up
-(``make setup`` / ``make test`` run ``cythonize``). Where it is not built, ``features``
-takes the same walks on numpy arrays: same results, a few milliseconds more per batch of
-new words.
+"""Compiled versions of the scoring path's innermost loops, built at set-up
+(``make setup`` / ``make test`` run ``cythonize``). Where they are not built, ``features``
+and ``lookup`` do the same work on numpy arrays: the same results, a few milliseconds more
+per batch.
 
-Only array indexes reach here, never a comment's text as such: the words come as ASCII
-bytes, and a byte is read through a 256-entry table, so no input reads outside it."""
+Every index is checked or bounded before it is read: the words of a comment come only as
+ASCII bytes, read through a 256-entry table, and every other input is an array this
+package built."""
 
 
 import numpy as np
@@ -96,3 +97,32 @@ def distinct_by_group(const long long[::1] groups, const long long[::1] values,
                     written += 1
             at = starts[group]
     return written
+
+
+def find_keys(const long long[::1] keys, const long long[::1] table_keys,
+              const int[::1] table_ids, int shift, long long[::1] out) -> None:
+    """``out[i]``: the id of ``keys[i]`` in an open-addressing table with linear probing
+    (``lookup.IntegerLookup``'s), -1 where absent. The table's size is a power of two,
+    ``2 ** (64 - shift)``, with at least one empty slot (-1), where every probe stops."""
+    cdef Py_ssize_t i, n = keys.shape[0], size = table_keys.shape[0]
+    cdef unsigned long long slot, mask = <unsigned long long>size - 1
+    cdef long long key, stored
+    if out.shape[0] < n or table_ids.shape[0] != size:
+        raise ValueError("keys, table and out disagree in length")
+    if size == 0 or size & (size - 1) or not 0 < shift < 64 or (<unsigned long long>1) << (64 - shift) != size:
+        raise ValueError("the table's size must be 2 ** (64 - shift)")
+    with nogil:
+        for i in range(n):
+            key = keys[i]
+            out[i] = -1
+            if key < 0:
+                continue
+            slot = (<unsigned long long>key * 0x9E3779B97F4A7C15ULL) >> shift
+            while True:
+                stored = table_keys[slot]
+                if stored == key:
+                    out[i] = table_ids[slot]
+                    break
+                if stored == -1:
+                    break
+                slot = (slot + 1) & mask

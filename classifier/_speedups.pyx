@@ -42,7 +42,7 @@ def sums_down_the_trie(const unsigned char[::1] text, const long long[::1] lengt
                 deepest = 0
                 at = first
                 while at < end and at - first < longest:
-                    child = children[node * width + columns[text[at]]]
+                    child = children[<Py_ssize_t>node * width + columns[text[at]]]
                     if child < 0:
                         break
                     deepest = child

@@ -17,10 +17,10 @@ word and kept. :class:`WordTable` gives every distinct word a row (its tokens an
 weighted character n-grams, computed once); a batch of texts becomes arrays of rows, and
 everything after that (distinct words per text, word n-grams, sums and norms) is done by
 numpy over the whole batch. :class:`Projection` keeps each row's product with the weights,
-so scoring costs one dictionary lookup per word in Python. Two steps of it have compiled
-versions (``classifier/_speedups.pyx``: a new word's walk down the character trie, and each
-group's distinct values), built at set-up; where they are not, numpy does the same work
-more slowly. ``transform`` builds the same
+so scoring costs one dictionary lookup per word in Python. Its innermost loops have
+compiled versions (``classifier/_speedups.pyx``: a new word's walk down the character trie,
+each group's distinct values, and the word-pair lookups in ``lookup``), built at set-up;
+where they are not, numpy does the same work more slowly. ``transform`` builds the same
 features as a sparse matrix for training. Counting each word once also means a comment
 cannot dilute its abuse by repeating one harmless word.
 
@@ -45,6 +45,10 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from classifier.lookup import CharTrie, IntegerLookup
+from classifier.normalize import (LONGEST_WORD, PHONE_PIECE, SENTENCE_ENDS, SPELLED_DOT,
+                                  close_up_spaced_letters, join_kinds, normalize_in_full,
+                                  normalized_sentences, split_plain_words,
+                                  texts_that_may_have_spaced_out_letters)
 
 try:  # built at set-up (make); without them, the same work on numpy arrays, slower
     from classifier._speedups import distinct_by_group, sums_down_the_trie
@@ -54,10 +58,6 @@ except ImportError:  # pragma: no cover - depends on the build
         "classifier/_speedups.pyx is not built (make setup builds it): scoring takes numpy's "
         "slower path")
 COMPILED = sums_down_the_trie is not None
-from classifier.normalize import (LONGEST_WORD, PHONE_PIECE, SENTENCE_ENDS, SPELLED_DOT,
-                                  close_up_spaced_letters, join_kinds, normalize_in_full,
-                                  normalized_sentences, split_plain_words,
-                                  texts_that_may_have_spaced_out_letters)
 
 # What a model's features mean: normalisation and the definitions here. A model trained
 # under another is refused when loaded (classifier/registry.py), to be retrained.
@@ -74,10 +74,11 @@ _TOKENS_AND_BREAKS = re.compile(WORD_TOKENS + r"|\n")
 # within them is that one token.
 _EDGE_PUNCTUATION = "".join(chr(c) for c in range(128) if not re.match(r"[\w*#]", chr(c)))
 _CACHE_LIMIT = 200_000
-# Up to this many new words, their character n-grams are looked up one by one: about as
-# fast as the trie's passes at 8 words (55-58 µs), faster below (measured 2026-11-28).
+# Without the compiled walk: up to this many new words, their character n-grams are looked
+# up one by one, about as fast as numpy's passes down the trie at 8 words (55-58 µs),
+# faster below (measured 2026-11-28).
 _FEW_WORDS = 8
-_TRIE_CHUNK = 4096  # new words taken down the trie at once (a batch's first pass: 3,400)
+_TRIE_CHUNK = 4096  # new words taken down the trie by numpy at once (a first pass: 3,400)
 # Markers between rows in pieces_of_texts: a raw text's line break and a text's end
 # (written there as words of one private-use character each; a text that holds either
 # character takes the full path), and a sentence's end.

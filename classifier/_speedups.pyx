@@ -4,9 +4,10 @@
 and ``lookup`` do the same work on numpy arrays: the same results, a few milliseconds more
 per batch.
 
-Every index is checked or bounded before it is read: the words of a comment come only as
-ASCII bytes, read through a 256-entry table, and every other input is an array this
-package built."""
+What a comment brings is bounded before it is read: its words come only as bytes, each
+read through a 256-entry table whose entries are checked here; the group and value indexes
+are checked, and hash slots masked. The trie's children are the package's own, checked
+once where it is built (``features.CharProducts``)."""
 
 
 import numpy as np
@@ -27,8 +28,12 @@ def sums_down_the_trie(const unsigned char[::1] text, const long long[::1] lengt
     cdef Py_ssize_t word, start = 0, end, first, at, k
     cdef Py_ssize_t n_outputs = node_sums.shape[1]
     cdef int node, child, deepest
+    cdef Py_ssize_t byte
     if columns.shape[0] < 256:
         raise ValueError("columns needs an entry for every byte value")
+    for byte in range(256):
+        if not 0 <= columns[byte] < width:
+            raise ValueError("a column is outside the children's rows")
     if children.shape[0] < <Py_ssize_t>n_inner * width:
         raise ValueError("children needs a row of width entries per inner node")
     with nogil:

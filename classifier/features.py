@@ -1058,6 +1058,8 @@ class CharProducts:
         self.nodes = self.trie.along_paths(self.grams, vectorizer.char_ngram_range[0])
         self.byte_columns = np.zeros(256, np.int32)  # any byte: 0 (no child) past ASCII
         self.byte_columns[:128] = self.trie.columns
+        if self.trie.children.max(initial=-1) >= len(self.nodes):  # read unchecked, compiled
+            raise ValueError("the trie's children point past its nodes")
         self.compiled = sums_down_the_trie is not None
 
     def __call__(self, words: list[str]) -> tuple[np.ndarray, np.ndarray]:

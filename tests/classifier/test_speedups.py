@@ -93,3 +93,13 @@ def test_a_table_whose_size_is_not_its_shift_is_refused():
     assert out.tolist() == [-1, -1]
     with pytest.raises(ValueError, match="disagree"):
         speedups.find_keys(np.ones(3, np.int64), table_keys, table_ids, 60, out)
+
+
+def test_a_column_outside_the_childrens_rows_is_refused(products):
+    columns = products.byte_columns.copy()
+    columns[200] = products.trie.width
+    with pytest.raises(ValueError, match="outside"):
+        speedups.sums_down_the_trie(b" a ", np.ones(1, np.int64), columns,
+                                    products.trie.children, products.trie.width,
+                                    products.trie.n_inner, 5, products.nodes,
+                                    np.zeros((1, products.nodes.shape[1])))

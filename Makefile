@@ -29,7 +29,8 @@ $(VENV)/.runtime: requirements.txt | $(BIN)/python
 COMPILED := classifier/_speedups$(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
 
 $(COMPILED): classifier/_speedups.pyx $(VENV)/.runtime
-	$(BIN)/cythonize --inplace --quiet -3 classifier/_speedups.pyx
+	$(BIN)/cythonize --force --inplace --quiet -3 classifier/_speedups.pyx
+	touch $@
 
 $(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime $(COMPILED)
 	$(BIN)/pip install --quiet -r requirements-dev.txt

@@ -5,9 +5,10 @@ and ``lookup`` do the same work on numpy arrays: the same results, a few millise
 per batch.
 
 What a comment brings is bounded before it is read: its words come only as bytes, each
-read through a 256-entry table whose entries are checked here; the group and value indexes
-are checked, and hash slots masked. The trie's children are the package's own, checked
-once where it is built (``features.CharProducts``)."""
+read through a 256-entry table whose entries are checked here; lengths, group and value
+indexes are checked, and hash slots masked. One thing is left to the caller, as checking
+it costs a scan of the whole trie per call: the trie's children must point at rows of
+``node_sums`` (``features.CharProducts`` checks it once, when it is built)."""
 
 
 import numpy as np
@@ -36,10 +37,15 @@ def sums_down_the_trie(const unsigned char[::1] text, const long long[::1] lengt
             raise ValueError("a column is outside the children's rows")
     if children.shape[0] < <Py_ssize_t>n_inner * width:
         raise ValueError("children needs a row of width entries per inner node")
+    if out.shape[1] != n_outputs or out.shape[0] < lengths.shape[0]:
+        raise ValueError("out needs a row per word and a column per node sum")
+    for word in range(lengths.shape[0]):
+        if lengths[word] < 0:
+            raise ValueError("a length is negative")
     with nogil:
         for word in range(lengths.shape[0]):
             end = start + lengths[word] + 2
-            if end > text.shape[0] or out.shape[0] <= word:
+            if end > text.shape[0]:
                 with gil:
                     raise ValueError("text, lengths and out disagree")
             for first in range(start, end):
@@ -62,26 +68,26 @@ def sums_down_the_trie(const unsigned char[::1] text, const long long[::1] lengt
 
 
 def distinct_by_group(const long long[::1] groups, const long long[::1] values,
-                      Py_ssize_t n_groups, Py_ssize_t n_values,
+                      Py_ssize_t n_groups, long long[::1] marks, long long first_mark,
                       long long[::1] groups_out, long long[::1] values_out):
     """Write each group's distinct values to ``groups_out``/``values_out``, the groups in
     ascending order, a group's values in the order they first come; return how many.
 
-    Every group is below ``n_groups`` and every value below ``n_values``: a value's mark
-    says the last group it was written for, so one pass, with no sorting, finds repeats."""
-    cdef Py_ssize_t n = groups.shape[0], i, at, written = 0
-    cdef long long value
-    cdef int group
+    ``marks`` has an entry per possible value, each below ``first_mark``: group ``g``
+    marks a value ``first_mark + g`` when it writes it, so one pass, with no sorting,
+    finds repeats, and a caller that moves ``first_mark`` past the marks used keeps one
+    array for every call (none the size of all values made per call)."""
+    cdef Py_ssize_t n = groups.shape[0], n_values = marks.shape[0], i, at, written = 0
+    cdef long long value, group, mark
     if values.shape[0] != n or groups_out.shape[0] < n or values_out.shape[0] < n:
         raise ValueError("groups, values and the outputs disagree in length")
-    if n_groups >= 2 ** 31:
-        raise ValueError("too many groups")
+    if n_groups < 0 or first_mark < 0 or first_mark > 2 ** 62 - n_groups:
+        raise ValueError("n_groups or first_mark out of range")
     for i in range(n):
         if not (0 <= groups[i] < n_groups and 0 <= values[i] < n_values):
             raise ValueError("a group or value is out of range")
     cdef long long[::1] starts = np.zeros(n_groups + 1, np.int64)
     cdef long long[::1] by_group = np.empty(n, np.int64)
-    cdef int[::1] mark = np.full(n_values, -1, np.int32)
     with nogil:
         # Counting sort by group (stable): where each group's values start.
         for i in range(n):
@@ -93,10 +99,11 @@ def distinct_by_group(const long long[::1] groups, const long long[::1] values,
             starts[groups[i]] += 1
         at = 0
         for group in range(n_groups):  # starts[group] is now where the next group starts
+            mark = first_mark + group
             for i in range(at, starts[group]):
                 value = by_group[i]
-                if mark[value] != group:
-                    mark[value] = group
+                if marks[value] != mark:
+                    marks[value] = mark
                     groups_out[written] = group
                     values_out[written] = value
                     written += 1

@@ -581,6 +581,8 @@ class WordTable:
         self.n_spans = self.n_span_rows = 0
         self.n_tokens = 0
         self.n_taken = 0  # rows whose character n-grams were handed out
+        # For the compiled distinct_by_group: a mark per value, kept from call to call.
+        self._marks, self._first_mark = np.zeros(0, np.int64), 1
         self._untaken: list = []  # CharRows, or with char_products arrays of products
 
     def __len__(self) -> int:
@@ -770,10 +772,13 @@ class WordTable:
         nothing."""
         if distinct_by_group is None or self.char_products is None or not len(groups):
             return np.divmod(_distinct(groups * n_values + values), n_values)
+        if len(self._marks) < n_values:  # zeros: below every mark to come
+            self._marks = _fit(self._marks, n_values)
         groups_out, values_out = np.empty(len(groups), np.int64), np.empty(len(groups), np.int64)
         n = distinct_by_group(np.ascontiguousarray(groups, np.int64),
-                              np.ascontiguousarray(values, np.int64), n_groups, n_values,
-                              groups_out, values_out)
+                              np.ascontiguousarray(values, np.int64), n_groups,
+                              self._marks[:n_values], self._first_mark, groups_out, values_out)
+        self._first_mark += n_groups
         return groups_out[:n], values_out[:n]
 
     def _word_ngrams(self, occurrence_rows: np.ndarray, text_of: np.ndarray,

@@ -21,10 +21,11 @@ def test_the_helpers_are_built_where_the_makefile_runs_the_tests():
         assert features.COMPILED
 
 
-def distinct(groups, values, n_groups, n_values):
+def distinct(groups, values, n_groups, n_values, marks=None, first_mark=1):
     out_groups, out_values = np.empty(len(groups), np.int64), np.empty(len(groups), np.int64)
+    marks = np.zeros(n_values, np.int64) if marks is None else marks
     n = speedups.distinct_by_group(np.asarray(groups, np.int64), np.asarray(values, np.int64),
-                               n_groups, n_values, out_groups, out_values)
+                                   n_groups, marks, first_mark, out_groups, out_values)
     return out_groups[:n], out_values[:n]
 
 
@@ -41,6 +42,20 @@ def test_each_groups_distinct_values_come_by_group_in_the_order_they_first_come(
         assert got_values[got_groups == group].tolist() == want
 
 
+def test_one_array_of_marks_serves_call_after_call():
+    rng = np.random.default_rng(9)
+    marks, first_mark = np.zeros(50, np.int64), 1
+    for _ in range(20):
+        n_groups = int(rng.integers(1, 8))
+        groups = np.sort(rng.integers(0, n_groups, 300))
+        values = rng.integers(0, 50, 300)
+        got_groups, got_values = distinct(groups, values, n_groups, 50, marks, first_mark)
+        first_mark += n_groups
+        for group in range(n_groups):
+            want = list(dict.fromkeys(values[groups == group].tolist()))
+            assert got_values[got_groups == group].tolist() == want
+
+
 @pytest.mark.parametrize("groups, values", [([0, 3], [1, 1]), ([0, -1], [1, 1]),
                                             ([0, 1], [1, 9]), ([0, 1], [-1, 1])])
 def test_a_group_or_value_out_of_range_is_refused_not_written(groups, values):
@@ -48,10 +63,14 @@ def test_a_group_or_value_out_of_range_is_refused_not_written(groups, values):
         distinct(groups, values, 3, 9)
 
 
-def test_outputs_too_short_are_refused():
+def test_outputs_too_short_and_marks_out_of_range_are_refused():
+    three = np.zeros(3, np.int64)
     with pytest.raises(ValueError, match="disagree"):
-        speedups.distinct_by_group(np.zeros(3, np.int64), np.zeros(3, np.int64), 1, 1,
-                               np.empty(2, np.int64), np.empty(3, np.int64))
+        speedups.distinct_by_group(three, three, 1, np.zeros(1, np.int64), 1,
+                                   np.empty(2, np.int64), np.empty(3, np.int64))
+    with pytest.raises(ValueError, match="first_mark"):
+        speedups.distinct_by_group(three, three, 1, np.zeros(1, np.int64), -1,
+                                   np.empty(3, np.int64), np.empty(3, np.int64))
 
 
 @pytest.fixture(scope="module")
@@ -77,9 +96,20 @@ def test_bytes_past_ascii_are_characters_no_n_gram_holds(products):
     assert sums(products, b" idiot ", [5]).any()
 
 
-def test_lengths_past_the_text_are_refused(products):
+def test_lengths_past_the_text_or_negative_are_refused(products):
     with pytest.raises(ValueError, match="disagree"):
         sums(products, b" idiot ", [5, 1])
+    with pytest.raises(ValueError, match="negative"):
+        sums(products, b" idiot ", [-2 ** 40, 2 ** 40])
+
+
+def test_an_output_of_the_wrong_shape_is_refused(products):
+    trie = products.trie
+    for shape in ((1, products.nodes.shape[1] - 1), (0, products.nodes.shape[1])):
+        with pytest.raises(ValueError, match="out needs"):
+            speedups.sums_down_the_trie(b" idiot ", np.array([5]), products.byte_columns,
+                                        trie.children, trie.width, trie.n_inner, 5,
+                                        products.nodes, np.zeros(shape))
 
 
 def test_a_table_whose_size_is_not_its_shift_is_refused():

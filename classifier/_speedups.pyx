@@ -112,16 +112,19 @@ def distinct_by_group(const long long[::1] groups, const long long[::1] values,
 
 
 def find_keys(const long long[::1] keys, const long long[::1] table_keys,
-              const int[::1] table_ids, int shift, long long[::1] out) -> None:
+              const int[::1] table_ids, unsigned long long multiplier, int shift,
+              long long[::1] out) -> None:
     """``out[i]``: the id of ``keys[i]`` in an open-addressing table with linear probing
-    (``lookup.IntegerLookup``'s), -1 where absent. The table's size is a power of two,
-    ``2 ** (64 - shift)``, with at least one empty slot (-1), where every probe stops."""
+    (``lookup.IntegerLookup``'s), -1 where absent. A key's first slot is its product with
+    ``multiplier`` (modulo 2 ** 64) shifted right by ``shift``. The table's size is a power
+    of two, ``2 ** (64 - shift)``, with at least one empty slot (-1), where every probe
+    stops."""
     cdef Py_ssize_t i, n = keys.shape[0], size = table_keys.shape[0]
     cdef unsigned long long slot, mask = <unsigned long long>size - 1
     cdef long long key, stored
     if out.shape[0] < n or table_ids.shape[0] != size:
         raise ValueError("keys, table and out disagree in length")
-    if size == 0 or size & (size - 1) or not 0 < shift < 64 or (<unsigned long long>1) << (64 - shift) != size:
+    if not 0 < shift < 64 or (<unsigned long long>1) << (64 - shift) != <unsigned long long>size:
         raise ValueError("the table's size must be 2 ** (64 - shift)")
     with nogil:
         for i in range(n):
@@ -129,7 +132,7 @@ def find_keys(const long long[::1] keys, const long long[::1] table_keys,
             out[i] = -1
             if key < 0:
                 continue
-            slot = (<unsigned long long>key * 0x9E3779B97F4A7C15ULL) >> shift
+            slot = (<unsigned long long>key * multiplier) >> shift
             while True:
                 stored = table_keys[slot]
                 if stored == key:

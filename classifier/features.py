@@ -1049,9 +1049,10 @@ class CharProducts:
     Every node of the vocabulary's trie keeps the sum, over the n-grams on its path from
     the root, of idf x weights and of idf squared. A word's window grown from one start as
     far as the vocabulary goes ends in the node that holds all that start gives, so a word
-    is the sum of its starts' last nodes: a few array passes for a whole batch, nothing
-    sorted or counted. A comment's few new words go n-gram by n-gram instead, in Python,
-    which skips the passes' set-up."""
+    is the sum of its starts' last nodes, nothing sorted or counted: one compiled loop
+    (``_speedups.sums_down_the_trie``) or, where it is not built, a few numpy passes for a
+    whole batch, a comment's few new words then going n-gram by n-gram in Python, which
+    skips the passes' set-up."""
 
     def __init__(self, vectorizer: CommentVectorizer, weights: np.ndarray) -> None:
         """``weights``: the character part's, shape (n_char_features, n_outputs)."""
@@ -1061,11 +1062,12 @@ class CharProducts:
         self.grams = np.column_stack([idf[:, None] * weights, idf ** 2])
         self.trie = vectorizer.ascii_char_trie()
         self.nodes = self.trie.along_paths(self.grams, vectorizer.char_ngram_range[0])
-        self.byte_columns = np.zeros(256, np.int32)  # any byte: 0 (no child) past ASCII
-        self.byte_columns[:128] = self.trie.columns
-        if self.trie.children.max(initial=-1) >= len(self.nodes):  # read unchecked, compiled
-            raise ValueError("the trie's children point past its nodes")
         self.compiled = sums_down_the_trie is not None
+        if self.compiled:
+            self.byte_columns = np.zeros(256, np.int32)  # any byte: 0 (no child) past ASCII
+            self.byte_columns[:128] = self.trie.columns
+            if self.trie.children.max(initial=-1) >= len(self.nodes):  # the walk reads
+                raise ValueError("the trie's children point past its nodes")  # them unchecked
 
     def __call__(self, words: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Each word's products, shape (n_words, n_outputs), and squared norm."""

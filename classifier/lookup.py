@@ -20,11 +20,12 @@ except ImportError:  # pragma: no cover - depends on the build
 
 class IntegerLookup:
     """A map from non-negative int64 keys to ids that answers a whole array of lookups at
-    once (-1 where absent). A batch goes to a hash table (open addressing with linear
-    probing, two to four slots per key): about one random read per key, where a binary
-    search makes twenty that depend on each other. But each round of probing is a few
-    numpy calls: a few keys (one comment's) go to binary search, in one call, and so do the
-    keys still unresolved after three rounds."""
+    once (-1 where absent), from a hash table (open addressing with linear probing, two to
+    four slots per key): about one random read per key, where a binary search makes twenty
+    that depend on each other. The probing is one compiled loop
+    (``_speedups.find_keys``); where that is not built, each round of probing is a few
+    numpy calls, so a few keys (one comment's) go to binary search, in one call, and so do
+    the keys still unresolved after three rounds."""
 
     _FEW = 1024  # up to this many keys, binary search (measured faster up to about 1,500)
     _ROUNDS = 3  # probes in the table before the keys left over go to binary search
@@ -68,7 +69,7 @@ class IntegerLookup:
         if find_keys is not None and self._size:
             found = np.empty(len(keys), dtype=np.int64)
             find_keys(np.ascontiguousarray(keys, np.int64), self._keys, self._ids,
-                      int(self._shift), found)
+                      int(self._MULTIPLIER), int(self._shift), found)
             return found
         if len(keys) <= self._FEW:
             return self._search(keys)

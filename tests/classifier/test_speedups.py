@@ -117,12 +117,12 @@ def test_a_table_whose_size_is_not_its_shift_is_refused():
     out = np.empty(1, np.int64)
     for shift in (0, 59, 61, 64):  # 16 slots: 2 ** (64 - 60)
         with pytest.raises(ValueError, match="2 \\*\\* \\(64 - shift\\)"):
-            speedups.find_keys(np.ones(1, np.int64), table_keys, table_ids, shift, out)
-    speedups.find_keys(np.array([1, -5], np.int64), table_keys, table_ids, 60,
+            speedups.find_keys(np.ones(1, np.int64), table_keys, table_ids, 7, shift, out)
+    speedups.find_keys(np.array([1, -5], np.int64), table_keys, table_ids, 7, 60,
                        out := np.empty(2, np.int64))
     assert out.tolist() == [-1, -1]
     with pytest.raises(ValueError, match="disagree"):
-        speedups.find_keys(np.ones(3, np.int64), table_keys, table_ids, 60, out)
+        speedups.find_keys(np.ones(3, np.int64), table_keys, table_ids, 7, 60, out)
 
 
 def test_a_column_outside_the_childrens_rows_is_refused(products):

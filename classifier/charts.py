@@ -79,8 +79,11 @@ def _scores(reports: Mapping[str, dict]) -> "Figure":
             total = sum(counts) or 1
             ax.stairs([c / total for c in counts], edges, color=colour, linewidth=1.5,
                       label=f"{kind} ({sum(counts)})")
-        for threshold, style, label in ((decisions["approve_below"], ":", "approve below"),
-                                        (decisions["reject_at"], "--", "reject at")):
+        combined = decisions["policy"]["rules"]["any"]
+        for threshold, style, label in ((combined["hold_at"], ":", "hold from"),
+                                        (combined["reject_at"], "--", "reject from")):
+            if threshold is None:
+                continue
             ax.axvline(threshold, color="black", linestyle=style, linewidth=1,
                        label=f"{label} {threshold:g}")
         ax.set_title(name, fontsize=10)

@@ -19,6 +19,9 @@ csv       a ``text`` column and any of the label columns (0, 1 or empty for unkn
 jsonl     one object per line: ``{"text": ..., "labels": {"insult": 1, ...}}`` or the
           labels as top-level keys
 ========  =================================================================================
+
+csv and jsonl rows may also say what the text answered: ``article_title`` and
+``parent_text`` (optional columns or keys; empty or absent means unknown).
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ from classifier.model import LABELS
 
 FORMATS = ("jigsaw", "ethos", "youtube", "davidson", "olid", "csv", "jsonl")
 MAX_TEXT = 10_000
+MAX_TITLE = 500  # as the service stores an article's title
+CONTEXT = {"article_title": MAX_TITLE, "parent_text": MAX_TEXT}
 Labels = dict[str, int | None]
 
 _TAGS = re.compile(r"<[^>]{0,200}>")
@@ -48,6 +53,8 @@ class LabeledRow:
     line: int
     text: str
     labels: Labels
+    article_title: str | None = None
+    parent_text: str | None = None
 
 
 @dataclass(frozen=True)
@@ -81,10 +88,12 @@ def read_dataset(path: Path | str, fmt: str) -> Iterator[Row]:
             except (KeyError, TypeError, ValueError) as error:
                 yield RejectedRow(line, f"unreadable labels ({error})")
                 continue
-            yield _checked(line, text, labels)
+            yield _checked(line, text, labels, record if fmt == "csv" else {})
 
 
-def _checked(line: int, text: object, labels: Labels) -> Row:
+def _checked(line: int, text: object, labels: Labels,
+             record: Mapping[str, object]) -> Row:
+    """The row if it can be stored; ``record``'s context fields, if any, go with it."""
     if not isinstance(text, str):
         return RejectedRow(line, "text is missing or not a string")
     text = text.replace("\x00", "").strip()
@@ -94,7 +103,32 @@ def _checked(line: int, text: object, labels: Labels) -> Row:
         return RejectedRow(line, f"text longer than {MAX_TEXT:,} characters")
     if all(value is None for value in labels.values()):
         return RejectedRow(line, "no known label")
-    return LabeledRow(line, text, labels)
+    context = {key: record.get(key) for key in CONTEXT}
+    if any(value is not None and not isinstance(value, str) for value in context.values()):
+        return RejectedRow(line, "article_title or parent_text is not a string")
+    if not all(_encodable(value) for value in (text, *context.values())):
+        return RejectedRow(line, "text holds a lone surrogate")
+    return LabeledRow(line, text, labels, **{key: _context(context[key], cap)
+                                             for key, cap in CONTEXT.items()})
+
+
+def _context(value: object, cap: int) -> str | None:
+    """A context field as the service would keep it: trimmed, without NUL, cut at ``cap``.
+    Cut rather than refused: it only informs the label, which is worth keeping."""
+    if not isinstance(value, str):
+        return None
+    return value.replace("\x00", "").strip()[:cap].rstrip() or None
+
+
+def _encodable(value: object) -> bool:
+    """False for a string with a lone surrogate (JSON allows "\\ud800"): neither UTF-8 nor a
+    database column can hold it, and one such row must not stop the whole import."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+    return True
 
 
 def _flag(value: object) -> int | None:
@@ -182,7 +216,7 @@ def _read_jsonl(path: Path) -> Iterator[Row]:
             except (KeyError, TypeError, ValueError) as error:
                 yield RejectedRow(line, f"unreadable labels ({error})")
                 continue
-            yield _checked(line, text, labels)
+            yield _checked(line, text, labels, record)
 
 
 _MAPPERS: dict[str, Callable[[Mapping[str, str]], tuple[object, Labels]]] = {

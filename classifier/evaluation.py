@@ -14,6 +14,8 @@ from typing import Sequence
 import numpy as np
 from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score
 
+from classifier.policy import Policy, Rule
+
 CALIBRATION_BINS = 10
 SCORE_EDGES = 21
 CURVE_POINTS = 100
@@ -37,26 +39,24 @@ def harmful_truth(y: np.ndarray) -> np.ndarray:
 
 
 def evaluation_report(proba: np.ndarray, y: np.ndarray, labels: Sequence[str], *,
-                      approve_below: float, reject_at: float) -> dict:
+                      policy: Policy) -> dict:
     """Measure ``proba`` (one column per label, then the combined score) against ``y``.
 
-    Beyond ranking quality, the report says what the service would do with these scores at
-    the given thresholds, since that, not an AUC, is what moderators and commenters see.
+    Beyond ranking quality, the report says what the service would do with these scores
+    under ``policy``, since that, not an AUC, is what moderators and commenters see.
     """
     proba, y = np.asarray(proba, dtype=float), np.asarray(y)
     labels = list(labels)
     if y.ndim != 2 or y.shape[1] != len(labels) or proba.shape != (len(y), len(labels) + 1):
         raise ValueError(f"expected proba of shape (n, {len(labels) + 1}) and y of shape "
                          f"(n, {len(labels)}), got {proba.shape} and {y.shape}")
-    if not 0 <= approve_below <= reject_at <= 1:
-        raise ValueError("thresholds must satisfy 0 <= approve_below <= reject_at <= 1")
     truth = np.column_stack([y, harmful_truth(y)])
     names = [*labels, "any"]
     label_entries, curves = {}, {}
     for j, name in enumerate(names):
         known = truth[:, j] >= 0
         label_entries[name], curve = _label_metrics(truth[known, j], proba[known, j],
-                                                    approve_below, reject_at)
+                                                    policy.rule(name))
         if curve:
             curves[name] = curve
     known = truth[:, -1] >= 0
@@ -65,7 +65,7 @@ def evaluation_report(proba: np.ndarray, y: np.ndarray, labels: Sequence[str], *
     return {
         "rows": int(len(y)),
         "labels": label_entries,
-        "decisions": _decisions(scores, harmful, approve_below, reject_at),
+        "decisions": _decisions(policy.actions(proba[known], tuple(labels)), harmful, policy),
         "calibration": _calibration(scores, harmful),
         "curves": {
             "pr": curves,
@@ -78,15 +78,17 @@ def evaluation_report(proba: np.ndarray, y: np.ndarray, labels: Sequence[str], *
     }
 
 
-def _label_metrics(truth: np.ndarray, scores: np.ndarray, approve_below: float,
-                   reject_at: float) -> tuple[dict, dict | None]:
+def _label_metrics(truth: np.ndarray, scores: np.ndarray,
+                   rule: Rule) -> tuple[dict, dict | None]:
     positives = int(truth.sum())
     entry: dict = {"rows": int(len(truth)), "positives": positives}
     if not 0 < positives < len(truth):
         return entry, None
     entry["roc_auc"] = _round(roc_auc_score(truth, scores))
     entry["pr_auc"] = _round(average_precision_score(truth, scores))
-    for name, threshold in (("reject", reject_at), ("review", approve_below)):
+    for name, threshold in (("reject", rule.reject_at), ("review", rule.hold_at)):
+        if threshold is None:
+            continue
         predicted = scores >= threshold
         hits = int((predicted & (truth == 1)).sum())
         entry[f"precision_at_{name}"] = _round(_share(hits, int(predicted.sum())))
@@ -96,14 +98,13 @@ def _label_metrics(truth: np.ndarray, scores: np.ndarray, approve_below: float,
     return entry, {"precision": _rounded(precision[keep]), "recall": _rounded(recall[keep])}
 
 
-def _decisions(scores: np.ndarray, harmful: np.ndarray, approve_below: float,
-               reject_at: float) -> dict:
-    approved, rejected = scores < approve_below, scores >= reject_at
-    review = ~approved & ~rejected
+def _decisions(actions: np.ndarray, harmful: np.ndarray, policy: Policy) -> dict:
+    """What ``policy`` did (``actions``: 0 publish, 1 hold, 2 reject) against the truth."""
+    approved, review, rejected = actions == 0, actions == 1, actions == 2
     approved_harmful = int((approved & harmful).sum())
     rejected_fine = int((rejected & ~harmful).sum())
     return {
-        "rows": int(len(scores)),
+        "rows": int(len(actions)),
         "harmful": int(harmful.sum()),
         "auto_approved": int(approved.sum()),
         "auto_approved_harmful": approved_harmful,
@@ -112,10 +113,9 @@ def _decisions(scores: np.ndarray, harmful: np.ndarray, approve_below: float,
         "auto_rejected_fine": rejected_fine,
         "auto_rejected_fine_rate": _round(_share(rejected_fine, int(rejected.sum()))),
         "review": int(review.sum()),
-        "review_rate": _round(_share(int(review.sum()), len(scores))),
+        "review_rate": _round(_share(int(review.sum()), len(actions))),
         "harmful_missed_rate": _round(_share(approved_harmful, int(harmful.sum()))),
-        "approve_below": float(approve_below),
-        "reject_at": float(reject_at),
+        "policy": policy.as_json(),
     }
 
 

@@ -112,7 +112,7 @@ class CommentClassifier(BaseEstimator):
     Examples
     --------
     >>> model = CommentClassifier().fit(texts, y)          # doctest: +SKIP
-    >>> model.score(["you absolute idiot"])[0].labels["insult"]  # doctest: +SKIP
+    >>> model.predict_scores(["you absolute idiot"])[0].labels["insult"]  # doctest: +SKIP
     0.93
     """
 
@@ -349,7 +349,7 @@ class CommentClassifier(BaseEstimator):
         known = sum(1 for t in words if t in vectorizer.word_vocabulary_)
         return known / len(words), len(words)
 
-    def score(self, X: Iterable[str]) -> list[CommentScore]:
+    def predict_scores(self, X: Iterable[str]) -> list[CommentScore]:
         """Score each text: the combined ``score`` and one probability per label."""
         return [
             CommentScore(score=float(row[-1]),

@@ -121,10 +121,10 @@ def _wire_services(app: Flask, settings: Settings) -> None:
     from service.review.dashboard import DashboardService
     from service.review.services import ReviewService
     from service.scoring.service import ScoringService
-    from service.sites.services import SiteService, Thresholds
+    from service.sites.services import SiteService
     from service.submission.services import SubmissionService
 
-    sites = SiteService(db.session, Thresholds(settings.approve_below, settings.reject_at),
+    sites = SiteService(db.session, settings.default_policy,
                         settings.webhook_policy)
     # Warming a model's caches takes about a second: worth it for a server, not for each test.
     scoring = ScoringService(ModelRegistry(settings.model_dir),
@@ -142,7 +142,7 @@ def _wire_services(app: Flask, settings: Settings) -> None:
     pipeline = TrainingPipeline(
         db.session, scoring.registry, examples, versions,
         training_data_dir=settings.training_data_dir,
-        thresholds=Thresholds(settings.approve_below, settings.reject_at),
+        default_policy=sites.default_policy(),
         tolerance=settings.promotion_tolerance)
     app.extensions["moderation.job_executor"] = JobExecutor(
         jobs, pipeline, PendingRescorer(db.session, scoring, sites))

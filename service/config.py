@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
+from classifier.policy import DEFAULT_PRESET, PRESETS
+
 ENVIRONMENTS = ("development", "production", "testing")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_FORMATS = ("json", "text")
@@ -41,8 +43,7 @@ class Settings:
     database_url: str
     secret_key: str
     log_level: str
-    approve_below: float
-    reject_at: float
+    default_policy: str
     model_dir: Path
     training_data_dir: Path
     claim_seconds: int = 300
@@ -72,14 +73,9 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str], instance_path: Path) -> "Settings":
         env = _choice(environ, "APP_ENV", ENVIRONMENTS, default="production")
-        # Measured on a random draw of real comments (docs/BENCHMARKS.md): about 9% held for
-        # review, 2% of the approved harmful, under a fifth of the rejected harmless.
-        approve_below = _fraction(environ, "DEFAULT_APPROVE_BELOW", default=0.25)
-        reject_at = _fraction(environ, "DEFAULT_REJECT_AT", default=0.99)
-        if not approve_below <= reject_at:
-            raise ConfigError(
-                f"DEFAULT_APPROVE_BELOW ({approve_below}) must not exceed "
-                f"DEFAULT_REJECT_AT ({reject_at})")
+        # The presets and what each does to real comments: docs/CLASSIFIER.md.
+        default_policy = _choice(environ, "DEFAULT_POLICY", tuple(PRESETS),
+                                 default=DEFAULT_PRESET)
         database_url = environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'moderation.db'}"
         if not database_url.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
             raise ConfigError("DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL")
@@ -92,8 +88,7 @@ class Settings:
             database_url=database_url,
             secret_key=_secret_key(environ, env, instance_path),
             log_level=_choice(environ, "LOG_LEVEL", LOG_LEVELS, default="INFO", upper=True),
-            approve_below=approve_below,
-            reject_at=reject_at,
+            default_policy=default_policy,
             model_dir=Path(environ.get("MODEL_DIR") or instance_path / "models"),
             training_data_dir=Path(environ.get("TRAINING_DATA_DIR") or root / "training_data"),
             claim_seconds=_whole_number(environ, "CLAIM_SECONDS", default=300, low=10, high=3600),

@@ -15,6 +15,7 @@ import pytest
 from flask import Flask
 
 from classifier import CommentClassifier, LoadedModel, ModelRegistry, seed_corpus
+from classifier.policy import POLICY_KEYS, Rule
 from service import create_app
 from service.extensions import db
 
@@ -136,6 +137,10 @@ class SiteKey:
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"}
+
+
+HOLD_ALL = {key: Rule(0.0, None) for key in POLICY_KEYS}
+"""Site rules that hold every comment for review and reject none."""
 
 
 def make_site(app, name: str, **options) -> SiteKey:

@@ -92,7 +92,7 @@ def test_submit_score_and_read_back_over_http(server):
     assert clean.json()["status"] == "approved"
     abusive = requests.post(f"{base}/v1/comments", headers=auth, timeout=10, json={
         "article_id": "world/42", "author": {"id": "r2"}, "parent_id": clean.json()["id"],
-        "text": "Shut up you pathetic moron, nobody wants your idiotic opinion."})
+        "text": "Shut up you pathetic moron, I know where you live and I will hurt you."})
     assert abusive.json()["status"] == "rejected"
     read = requests.get(f"{base}/v1/comments/{abusive.json()['id']}", headers=auth, timeout=10)
     assert read.json() == abusive.json()

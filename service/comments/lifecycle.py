@@ -122,6 +122,8 @@ def transition(session: Session, comment: Comment, action: Action, *, actor: Act
         raise Conflict(f"comment {comment.id} was erased; it can never be published again")
     if before not in allowed:
         raise Conflict(_state_conflict(session, comment, action))
+    if actor.is_person and comment.parent_id is not None:
+        _lock_parent(session, comment)
     now = utcnow()
     where = [Comment.id == comment.id, Comment.status == before]
     if actor.is_person or respect_claims:
@@ -231,13 +233,27 @@ def _count(session: Session, site_id: int, changes: dict[str, int]) -> None:
             set_={"count": QueueCount.count + delta}))
 
 
+def _lock_parent(session: Session, comment: Comment) -> None:
+    """Hold the parent's row (FOR SHARE, on PostgreSQL) until commit, before the reply's:
+    erasure locks comments FOR UPDATE in id order, a parent before its replies, so it can
+    neither blank the parent between our read of its text and our commit (the example would
+    keep erased words) nor deadlock with us. SQLite has one writer: reading the parent after
+    our UPDATE is enough there."""
+    session.execute(select(Comment.id).where(Comment.id == comment.parent_id)
+                    .with_for_update(read=True))
+
+
 def _store_example(session: Session, comment: Comment, publishes: bool, reason: str | None,
                    actor: Actor) -> None:
-    """Keep a person's decision as a labeled example; a later decision on the same text wins."""
+    """Keep a person's decision as a labeled example; a later decision on the same text wins.
+    The article's title and the parent's text go with it (an erased parent's text is gone)."""
     if publishes:
         labels: dict[str, int | None] = {label: 0 for label in LABELS}
     else:
         known = REASON_LABELS.get(reason or "", {})
         labels = {label: known.get(label) for label in LABELS}
+    parent_text = session.scalar(select(Comment.text).where(
+        Comment.id == comment.parent_id)) if comment.parent_id is not None else None
     upsert_example(session, comment.text, labels, source=f"moderation:site{comment.site_id}",
-                   site_id=comment.site_id)
+                   site_id=comment.site_id, article_title=comment.article.title,
+                   parent_text=None if parent_text == ERASED else parent_text)

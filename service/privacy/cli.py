@@ -25,4 +25,5 @@ def purge_command(dry_run: bool) -> None:
                f"(rejected or removed more than {service.retain_rejected_days} days ago); "
                f"{report.events_scrubbed} event(s) {verb} scrubbed, "
                f"{report.examples_removed} training example(s) {verb} removed, "
+               f"{report.parent_texts_erased} example parent text(s) {verb} blanked, "
                f"{report.notes_erased} note(s) {verb} blanked.")

@@ -12,11 +12,13 @@ from flask import current_app, g, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
+from classifier.policy import Rule
 from service.api import (USER_SECURITY, SafeJsonParser, authenticate_user,
                          refuse_impossible_path_values)
 from service.retraining.models import JobKind
 from service.retraining.schemas import (ExampleArgs, ExampleOut, ExamplePageOut, ExamplePatchIn,
-                                        JobListOut, JobOut, ModelActionOut, PromoteIn,
+                                        JobListOut, JobOut, ModelActionOut, PolicyIn,
+                                        PolicyOut, PromoteIn,
                                         RollbackIn, ShadowIn, TargetsIn, ThresholdsIn, TrainIn,
                                         VersionListOut, VersionReportOut)
 from service.retraining.services import ExampleQuery
@@ -217,5 +219,27 @@ class SiteThresholds(MethodView):
     def put(self, thresholds, name: str):
         """Set a site's thresholds (audited in the model log)."""
         _service("versions").apply_thresholds(name, actor=g.user.username, **thresholds)
-        site = _service("sites").get(name)
-        return _service("sites").thresholds(site).__dict__
+        policy = _service("sites").policy(_service("sites").get(name))
+        return {"approve_below": policy.approve_below, "reject_at": policy.reject_at}
+
+
+@blp.route("/sites/<name>/policy")
+class SitePolicy(MethodView):
+    @blp.doc(security=USER_SECURITY)
+    @blp.response(200, PolicyOut)
+    def get(self, name: str):
+        """The site's decision policy: per label (and `any`, the combined score), the
+        probability from which a comment is held and from which it is rejected."""
+        sites = _service("sites")
+        return sites.policy(sites.get(name)).as_json()
+
+    @blp.doc(security=USER_SECURITY)
+    @blp.arguments(PolicyIn)
+    @blp.response(200, PolicyOut)
+    def put(self, change, name: str):
+        """Choose a preset (`strict`, `standard`, `permissive`) and/or replace single rules."""
+        sites = _service("sites")
+        rules = {key: None if rule is None else Rule(rule["hold_at"], rule["reject_at"])
+                 for key, rule in (change.get("rules") or {}).items()}
+        site = sites.update(name, policy=change.get("preset"), rules=rules)
+        return sites.policy(site).as_json()

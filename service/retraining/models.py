@@ -38,6 +38,11 @@ class TrainingExample(db.Model):
     holdout: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     # The first model version trained on it (None: no model has learned it yet).
     trained_in: Mapped[str | None] = mapped_column(String(40))
+    # What the text answered, so a model can learn from context: the article's title (capped
+    # as articles.title is) and the parent comment's text (capped as a comment's text is).
+    # Erasing the parent's author blanks parent_text too (see service/privacy).
+    article_title: Mapped[str | None] = mapped_column(String(500))
+    parent_text: Mapped[str | None] = mapped_column(Text)
 
     toxicity: Mapped[int | None] = mapped_column(SmallInteger)
     severe_toxicity: Mapped[int | None] = mapped_column(SmallInteger)

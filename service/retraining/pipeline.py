@@ -25,8 +25,8 @@ from service.retraining.models import (JobKind, JobStatus, ModelChart, ModelReco
                                        VersionStatus)
 from service.retraining.services import ExampleStore
 from service.retraining.versions import VersionService
-from service.scoring.service import ScoringService, stored_probabilities
-from service.sites.services import SiteService, Thresholds
+from service.scoring.service import ScoringService
+from service.sites.services import SiteService
 from service.submission.services import apply_standing, likely_label
 
 log = logging.getLogger(__name__)
@@ -57,14 +57,14 @@ class TrainingPipeline:
     save the candidate with its report, and promote it when it passes the gate."""
 
     def __init__(self, session: Session, registry: ModelRegistry, examples: ExampleStore,
-                 versions: VersionService, *, training_data_dir: Path, thresholds: Thresholds,
+                 versions: VersionService, *, training_data_dir: Path, default_policy: Policy,
                  tolerance: float) -> None:
         self.session = session
         self.registry = registry
         self.examples = examples
         self.versions = versions
         self.training_data_dir = training_data_dir
-        self.thresholds = thresholds
+        self.default_policy = default_policy
         self.tolerance = tolerance
 
     def run(self, progress: Progress, *, job_id: int | None, actor: str, promote: bool,
@@ -145,10 +145,8 @@ class TrainingPipeline:
             return None
 
     def _report(self, model: CommentClassifier, corpus) -> dict[str, Any]:
-        proba = stored_probabilities(model.predict_proba(corpus.texts))  # as decided on
-        return evaluation_report(proba, corpus.y, LABELS,
-                                 approve_below=self.thresholds.approve_below,
-                                 reject_at=self.thresholds.reject_at)
+        return evaluation_report(model.predict_proba(corpus.texts), corpus.y, LABELS,
+                                 policy=self.default_policy)
 
 
 @dataclass
@@ -201,20 +199,18 @@ class PendingRescorer:
             for comment in free:
                 by_site.setdefault(comment.site_id, []).append(comment)
             for comments in by_site.values():
-                thresholds = self.sites.thresholds(comments[0].site)
+                policy = self.sites.policy(comments[0].site)
                 assessments = ScoringService.assess_with(loaded, [c.text for c in comments],
-                                                         thresholds)
+                                                         policy)
                 for comment, assessment in zip(comments, assessments):
-                    self._rescore(comment, assessment, thresholds, outcome)
+                    self._rescore(comment, assessment, outcome)
             self.session.commit()
         return outcome
 
-    def _rescore(self, comment: Comment, assessment, thresholds: Thresholds,
-                 outcome: RescoreOutcome) -> None:
+    def _rescore(self, comment: Comment, assessment, outcome: RescoreOutcome) -> None:
         """Store the new scores and decide again, unless a moderator claimed the comment or
         decided it since the batch was read (both conditions are in the UPDATEs)."""
-        status, reasons = apply_standing(assessment, comment.author.standing_now(utcnow()),
-                                         thresholds)
+        status, reasons = apply_standing(assessment, comment.author.standing_now(utcnow()))
         now = utcnow()
         unclaimed = or_(Comment.claimed_by_id.is_(None), Comment.claim_expires_at <= now)
         changed = self.session.execute(

@@ -1,6 +1,7 @@
 """What the admin API takes and answers."""
 
 import marshmallow as ma
+from classifier.policy import POLICY_KEYS, PRESETS
 from marshmallow import validate
 
 from classifier import LABELS
@@ -111,6 +112,11 @@ class ExampleArgs(ma.Schema):
 class ExampleOut(ma.Schema):
     id = ma.fields.Integer()
     text = ma.fields.String()
+    article_title = ma.fields.String(allow_none=True, metadata={
+        "description": "The title of the article the text was written under, when known."})
+    parent_text = ma.fields.String(allow_none=True, metadata={
+        "description": "The text of the comment it replied to, when known (null once that "
+                       "comment is erased)."})
     source = ma.fields.String()
     labels = ma.fields.Function(lambda example: example.labels())
     excluded = ma.fields.Boolean()
@@ -152,3 +158,36 @@ class ThresholdsIn(ma.Schema):
     approve_below = ma.fields.Float(required=True, validate=validate.Range(0, 1), metadata={
         "description": "At most `reject_at`."})
     reject_at = ma.fields.Float(required=True, validate=validate.Range(0, 1))
+
+
+class RuleSchema(ma.Schema):
+    hold_at = ma.fields.Float(load_default=None, allow_none=True, validate=validate.Range(0, 1),
+                              metadata={"description": "Hold for review from this probability; "
+                                                       "null: never."})
+    reject_at = ma.fields.Float(load_default=None, allow_none=True,
+                                validate=validate.Range(0, 1),
+                                metadata={"description": "Reject from this probability; null: "
+                                                         "never. At least `hold_at`."})
+
+    @ma.validates_schema
+    def _ordered(self, data, **kwargs):
+        hold, reject = data.get("hold_at"), data.get("reject_at")
+        if hold is not None and reject is not None and hold > reject:
+            raise ma.ValidationError(f"must not exceed reject_at ({reject})", "hold_at")
+
+
+class PolicyIn(ma.Schema):
+    preset = ma.fields.String(validate=validate.OneOf(list(PRESETS)), metadata={
+        "description": "Start from this preset (and drop the site's own rules)."})
+    rules = ma.fields.Dict(
+        keys=ma.fields.String(validate=validate.OneOf(list(POLICY_KEYS))),
+        values=ma.fields.Nested(RuleSchema, allow_none=True),
+        metadata={"description": "Rules to replace, by label (`any`: the combined score); "
+                                 "null goes back to the preset's rule."})
+
+
+class PolicyOut(ma.Schema):
+    preset = ma.fields.String()
+    rules = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Nested(RuleSchema))
+    overrides = ma.fields.List(ma.fields.String(), metadata={
+        "description": "The labels whose rule the site changed from its preset's."})

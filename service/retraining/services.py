@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from classifier import LABELS, Corpus, example_weights, normalize
 from classifier.evaluation import harmful_truth
-from classifier.datasets import LabeledRow, RejectedRow, Row, read_dataset
+from classifier.datasets import (MAX_TEXT, MAX_TITLE, LabeledRow, RejectedRow, Row,
+                                 read_dataset)
 from service.errors import InvalidInput, NotFound
 from service.extensions import contains, dialect_of, utcnow
 from service.retraining.models import TrainingExample
@@ -96,7 +97,8 @@ class ExampleStore:
                 report.duplicates += 1
                 continue
             self.session.add(TrainingExample(text=row.text, text_key=key, source=report.source,
-                                             **row.labels))
+                                             article_title=row.article_title,
+                                             parent_text=row.parent_text, **row.labels))
             report.accepted += 1
         self.session.flush()
 
@@ -302,24 +304,29 @@ def _labels_of(row: np.ndarray) -> dict[str, int | None]:
 
 
 def upsert_example(session: Session, text: str, labels: dict[str, int | None], *,
-                   source: str, site_id: int | None = None) -> None:
+                   source: str, site_id: int | None = None, article_title: str | None = None,
+                   parent_text: str | None = None) -> None:
     """Store ``text`` with ``labels``, replacing the labels of an example with the same text:
     a moderator's decision is the publisher's own policy, and outranks an imported label.
     A label the decision does not speak to (None) keeps its stored value; a decision that
-    speaks to no label at all stores nothing."""
+    speaks to no label at all stores nothing. ``article_title`` and ``parent_text`` are what
+    the text answered; they replace the stored context with the source, since they belong
+    to the decision (and erasure finds a parent's text by the site that stored it)."""
     known = {label: value for label, value in labels.items() if value is not None}
     if not known:
         return
     now = utcnow()
+    context = {"article_title": article_title[:MAX_TITLE] if article_title else None,
+               "parent_text": parent_text[:MAX_TEXT] if parent_text else None}
     statement = dialect_of(session).insert(TrainingExample).values(
         text=text, text_key=text_key(text), source=source, site_id=site_id, excluded=False,
-        holdout=False, created_at=now, updated_at=now, **labels)
+        holdout=False, created_at=now, updated_at=now, **context, **labels)
     # The next training job learns the new labels (or, in the evaluation set, measures every
     # model against them). An admin's exclusion stands; so does ``trained_in``: a text a model
     # learned may never join the evaluation set, whatever its labels become.
     session.execute(statement.on_conflict_do_update(
         index_elements=["text_key"], set_={"source": source, "site_id": site_id,
-                                           "updated_at": now, **known}))
+                                           "updated_at": now, **context, **known}))
 
 
 def _batches(rows: Iterable[Row], size: int) -> Iterable[list[Row]]:

@@ -21,7 +21,7 @@ from service.errors import Conflict, NotFound
 from service.extensions import utcnow
 from service.retraining.models import ModelAction, ShadowRun, ShadowScore
 from service.retraining.versions import VersionService
-from service.scoring.service import as_stored, decide
+from service.scoring.service import decide
 from service.sites.services import SiteService
 
 log = logging.getLogger(__name__)
@@ -157,11 +157,11 @@ class ShadowScorer:
         if not comments:
             self.session.commit()
             return 0
-        results = self._loaded.model.score([c.text for c in comments])
-        for comment, result in zip(comments, map(as_stored, results)):
-            thresholds = self.sites.thresholds(comment.site)
-            active, _ = decide(CommentScore(comment.score, comment.scores), thresholds)
-            shadow, _ = decide(result, thresholds)
+        results = self._loaded.model.predict_scores([c.text for c in comments])
+        for comment, result in zip(comments, results):
+            policy = self.sites.policy(comment.site)
+            active, _ = decide(CommentScore(comment.score, comment.scores), policy)
+            shadow, _ = decide(result, policy)
             self.session.add(ShadowScore(run_id=run.id, comment_id=comment.id,
                                          active_score=comment.score,
                                          shadow_score=result.score,

@@ -16,12 +16,12 @@ from sqlalchemy.orm import Session
 from classifier import (LoadedModel, ModelNotFound, ModelRegistry, ModelRejected,
                         features_version_of)
 from classifier.evaluation import harmful_truth, propose_thresholds
+from classifier.policy import Rule
 from service.errors import Conflict, InvalidInput, NotFound
 from service.extensions import utcnow
 from service.retraining.models import (ModelAction, ModelAuditEntry, ModelChart, ModelRecord,
                                        ShadowRun, VersionStatus)
 from service.retraining.services import ExampleStore
-from service.scoring.service import stored_probabilities
 from service.sites.services import SiteService
 
 CHARTS = ("precision_recall", "scores", "calibration")
@@ -197,8 +197,8 @@ class VersionService:
 
     def propose_thresholds(self, model: LoadedModel, *, min_rejected_precision: float,
                            max_approved_harmful: float) -> dict[str, Any]:
-        """``approve_below`` and ``reject_at`` for each site that meet the targets on the
-        evaluation set scored by ``model``: from the site's own moderators' decisions when
+        """``approve_below`` and ``reject_at`` of the combined score (the policy's ``any``
+        rule) for each site that meet the targets on the evaluation set scored by ``model``: from the site's own moderators' decisions when
         the set holds enough of them, from the whole set otherwise."""
         for name, value in (("min_rejected_precision", min_rejected_precision),
                             ("max_approved_harmful", max_approved_harmful)):
@@ -210,9 +210,8 @@ class VersionService:
         if known.sum() == 0 or len(set(truth[known].tolist())) < 2:
             raise Conflict("the evaluation set has no harmful and fine examples to tune on yet: "
                            "train a model first")
-        # As the service stores them, so a proposed threshold means what it will do.
-        scores = (stored_probabilities(model.model.predict_proba(corpus.texts)[:, -1])
-                  if corpus.texts else np.zeros(0))
+        scores = (model.model.predict_proba(corpus.texts)[:, -1] if corpus.texts
+                  else np.zeros(0))
         owners = np.array([-1 if s is None else s for s in site_ids])
         targets = {"min_rejected_precision": min_rejected_precision,
                    "max_approved_harmful": max_approved_harmful}
@@ -224,7 +223,7 @@ class VersionService:
             if mine.sum() >= MIN_SITE_ROWS and len(set(truth[mine].tolist())) == 2:
                 basis, proposal = "site", propose_thresholds(scores[mine], truth[mine] == 1,
                                                              **targets)
-            current = self.sites.thresholds(site)
+            current = self.sites.policy(site)
             proposals.append({"site": site.name, "site_id": site.id, "basis": basis,
                               "site_rows": int(mine.sum()),
                               "current": {"approve_below": current.approve_below,
@@ -236,8 +235,11 @@ class VersionService:
     def apply_thresholds(self, site_name: str, *, approve_below: float, reject_at: float,
                          actor: str) -> None:
         site = self.sites.get(site_name)
-        before = self.sites.thresholds(site)
-        self.sites.update(site_name, approve_below=approve_below, reject_at=reject_at)
+        before = self.sites.policy(site)
+        # The proposals tune the combined score, so they set the policy's "any" rule.
+        if approve_below > reject_at:
+            raise InvalidInput({"approve_below": [f"must not exceed reject_at ({reject_at})"]})
+        self.sites.update(site_name, rules={"any": Rule(approve_below, reject_at)})
         self.record(ModelAction.THRESHOLDS, self.registry.active_version(), None, actor, None,
                   {"site": site_name,
                    "before": {"approve_below": before.approve_below,

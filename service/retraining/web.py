@@ -19,6 +19,7 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from classifier import LABELS
+from classifier.policy import POLICY_KEYS, PRESETS, Rule
 from service.api import clean_field, refuse_impossible_path_values
 from service.errors import (Conflict, DomainError, Forbidden, InvalidInput, NotFound,
                             Unavailable)
@@ -380,6 +381,55 @@ def apply_thresholds() -> Any:
     flash(f"{site} now approves below {approve_below:g} and rejects from {reject_at:g}.",
           "info")
     return redirect(url_for(".thresholds", **typed))
+
+
+# -- decision policy --------------------------------------------------------------------------
+
+@bp.get("/sites/<name>/policy")
+def site_policy(name: str) -> Any:
+    return _policy_page(name, {})
+
+
+@bp.post("/sites/<name>/policy")
+def apply_policy(name: str) -> Any:
+    """A changed preset starts the site over from it; otherwise the typed rules replace the
+    preset's where they differ."""
+    sites = current_app.extensions["moderation.sites"]
+    typed = {f"{key}.{end}": _typed(f"{key}.{end}") for key in POLICY_KEYS
+             for end in ("hold_at", "reject_at")}
+    try:
+        site = sites.get(name)
+        chosen = _form_text("preset", 40)
+        if chosen != sites.policy(site).preset:
+            sites.update(name, policy=chosen)
+            flash(f"{name} now uses the {chosen} preset.", "info")
+        else:
+            rules = {}
+            for key in POLICY_KEYS:
+                hold, reject = (_optional_fraction(f"{key}.{end}")
+                                for end in ("hold_at", "reject_at"))
+                if hold is not None and reject is not None and hold > reject:
+                    raise InvalidInput({f"{key}.hold_at": [f"must not exceed {reject:g}"]})
+                rules[key] = Rule(hold, reject)
+            sites.update(name, rules=rules)
+            flash(f"{name}'s rules are saved.", "info")
+    except (InvalidInput, NotFound) as error:
+        flash(str(error), "error")
+        return _policy_page(name, typed, _status_of(error))
+    return redirect(url_for(".site_policy", name=name))
+
+
+def _policy_page(name: str, typed: Mapping[str, str], status: int = 200) -> Any:
+    sites = current_app.extensions["moderation.sites"]
+    site = sites.get(name)
+    return render_template("admin/policy.html", site=site, policy=sites.policy(site),
+                           presets=PRESETS, keys=POLICY_KEYS, typed=typed), status
+
+
+def _optional_fraction(name: str) -> float | None:
+    """A threshold field: blank means never."""
+    value = request.form.get(name)
+    return None if not (value or "").strip() else _fraction(name, value)
 
 
 # -- form input -------------------------------------------------------------------------------

@@ -8,17 +8,19 @@ import time
 from dataclasses import dataclass
 from typing import Sequence
 
-import numpy as np
-
 from classifier import (CommentClassifier, CommentScore, LoadedModel, ModelNotFound,
                         ModelRegistry, ModelRejected, Span)
 from classifier.language import TRAINED_LANGUAGES, detect_language
+from classifier.policy import HOLD, REJECT, Policy
 
 from service.comments.models import CommentStatus
 from service.errors import Unavailable
-from service.sites.services import Thresholds
 
 log = logging.getLogger(__name__)
+
+EXPLAIN_FROM = 0.25
+"""Labels at least this likely are explained (their words highlighted), whatever the site's
+policy does with them: a moderator reading a held comment wants to see every doubt."""
 
 
 @dataclass(frozen=True)
@@ -33,59 +35,26 @@ class Assessment:
     model_version: str
 
 
-def stored_probability(value: float) -> float:
-    """``value`` to four decimals, at most 0.9999: no comment is certain once rounded either,
-    so a site's ``reject_at`` of 1.0 means "never reject automatically"."""
-    return min(round(value, 4), 0.9999)
-
-
-def stored_probabilities(values: np.ndarray) -> np.ndarray:
-    """:func:`stored_probability` of every value: what the thresholds will be compared with."""
-    return np.minimum(np.round(values, 4), 0.9999)
-
-
-def as_stored(result: CommentScore) -> CommentScore:
-    """``result`` with every probability as the service stores and decides on it."""
-    return CommentScore(score=stored_probability(result.score),
-                        labels={label: stored_probability(value)
-                                for label, value in result.labels.items()})
-
-
-def decide(result: CommentScore, thresholds: Thresholds, *,
+def decide(result: CommentScore, policy: Policy, *,
            unsupported_language: bool = False) -> tuple[CommentStatus, list[dict]]:
-    """Approve, hold or reject on the combined score; list the labels that crossed a threshold.
+    """Publish, hold or reject under the site's ``policy``, with every rule that fired.
 
-    A label "crossed" a threshold when its own probability reached it: those are the reasons
-    a moderator and the host site see for a comment that is not approved, or "any" (the
-    combined score) when doubts spread over several labels and none crossed alone. A comment in a language the model did not learn is
-    never approved on its score alone: it waits for review.
+    The reasons are what a moderator and the host site see: each names the label (or
+    ``any``, the combined score), its probability, the action and the threshold it reached.
+    A comment in a language the model did not learn is never published on its score alone:
+    it waits for review.
     """
-    if result.score >= thresholds.reject_at:
-        status = CommentStatus.REJECTED
-    elif result.score >= thresholds.approve_below:
-        status = CommentStatus.PENDING_REVIEW
-    else:
-        status = CommentStatus.APPROVED
-    reasons = []
-    if status is not CommentStatus.APPROVED:
-        for label, value in sorted(result.labels.items(), key=lambda item: -item[1]):
-            for name, threshold in (("reject_at", thresholds.reject_at),
-                                    ("approve_below", thresholds.approve_below)):
-                if value >= threshold:
-                    reasons.append({"label": label, "score": round(value, 4),
-                                    "threshold": name, "value": threshold})
-                    break
-        if not reasons:  # doubts spread over several labels, none enough alone
-            name, threshold = ((("reject_at", thresholds.reject_at))
-                               if status is CommentStatus.REJECTED
-                               else ("approve_below", thresholds.approve_below))
-            reasons.append({"label": "any", "score": result.score, "threshold": name,
-                            "value": threshold})
+    action, reasons = policy.decide(result.labels, result.score)
+    status = _STATUS_OF[action]
     if unsupported_language and status is CommentStatus.APPROVED:
         status = CommentStatus.PENDING_REVIEW
-        reasons.append({"label": "language", "score": None,
+        reasons.append({"label": "language", "score": None, "action": HOLD,
                         "threshold": "unsupported_language", "value": None})
     return status, reasons
+
+
+_STATUS_OF = {None: CommentStatus.APPROVED, HOLD: CommentStatus.PENDING_REVIEW,
+              REJECT: CommentStatus.REJECTED}
 
 
 def comment_language(model: CommentClassifier, text: str) -> tuple[str, bool]:
@@ -177,26 +146,24 @@ class ScoringService:
             return False
         return True
 
-    def assess(self, texts: Sequence[str], thresholds: Thresholds) -> list[Assessment]:
-        """Score ``texts`` with the active model and decide each under ``thresholds``."""
-        return self.assess_with(self.current(), texts, thresholds)
+    def assess(self, texts: Sequence[str], policy: Policy) -> list[Assessment]:
+        """Score ``texts`` with the active model and decide each under ``policy``."""
+        return self.assess_with(self.current(), texts, policy)
 
-    def preview(self, text: str, thresholds: Thresholds) -> tuple[Assessment, list[Span]]:
+    def preview(self, text: str, policy: Policy) -> tuple[Assessment, list[Span]]:
         """Assess one text and explain it, both by the same model version."""
         loaded = self.current()
-        return (self.assess_with(loaded, [text], thresholds)[0],
-                loaded.model.explain(text, min_probability=thresholds.approve_below))
+        return (self.assess_with(loaded, [text], policy)[0],
+                loaded.model.explain(text, min_probability=EXPLAIN_FROM))
 
     @staticmethod
     def assess_with(loaded: LoadedModel, texts: Sequence[str],
-                    thresholds: Thresholds) -> list[Assessment]:
+                    policy: Policy) -> list[Assessment]:
         """Score ``texts`` with ``loaded`` (a given version) and decide each."""
         assessments = []
-        for text, result in zip(texts, loaded.model.score(texts)):
-            # Decide on the rounded values, so the stored score explains the decision.
-            result = as_stored(result)
+        for text, result in zip(texts, loaded.model.predict_scores(texts)):
             language, unsupported = comment_language(loaded.model, text)
-            status, reasons = decide(result, thresholds, unsupported_language=unsupported)
+            status, reasons = decide(result, policy, unsupported_language=unsupported)
             assessments.append(Assessment(score=result.score, scores=result.labels,
                                           status=status, reasons=reasons, language=language,
                                           model_version=loaded.version))

@@ -8,7 +8,7 @@ from flask.views import MethodView
 from service.api import SITE_SECURITY, SiteBlueprint
 from service.scoring.schemas import ScoreBatchIn, ScoreBatchOut, ScoreIn, ScoreWithSpansOut
 from service.scoring.service import ScoringService
-from service.sites.services import Thresholds
+from classifier.policy import Policy
 
 blp = SiteBlueprint("scoring", __name__, url_prefix="/v1/score",
                 description="Score texts without storing them.")
@@ -18,8 +18,8 @@ def scoring() -> ScoringService:
     return current_app.extensions["moderation.scoring"]
 
 
-def site_thresholds() -> Thresholds:
-    return current_app.extensions["moderation.sites"].thresholds(g.site)
+def site_policy() -> Policy:
+    return current_app.extensions["moderation.sites"].policy(g.site)
 
 
 @blp.route("")
@@ -29,7 +29,7 @@ class Score(MethodView):
     @blp.response(200, ScoreWithSpansOut)
     def post(self, payload):
         """Score one text and show which words drove each label."""
-        assessment, spans = scoring().preview(payload["text"], site_thresholds())
+        assessment, spans = scoring().preview(payload["text"], site_policy())
         return {**asdict(assessment), "spans": spans}
 
 
@@ -40,5 +40,5 @@ class ScoreBatch(MethodView):
     @blp.response(200, ScoreBatchOut)
     def post(self, payload):
         """Score up to 500 texts, answered in the same order."""
-        assessments = scoring().assess(payload["texts"], site_thresholds())
+        assessments = scoring().assess(payload["texts"], site_policy())
         return {"results": assessments}

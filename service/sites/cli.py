@@ -8,6 +8,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from classifier.policy import DEFAULT_PRESET, POLICY_KEYS, PRESETS, Rule, parse_rule
 from service.errors import DomainError
 from service.sites.models import Site
 from service.sites.services import DEFAULT_REJECT_REASONS, SiteService
@@ -20,12 +21,39 @@ def _service() -> SiteService:
 
 
 def _describe(site: Site) -> dict:
-    thresholds = _service().thresholds(site)
     return {"id": site.id, "name": site.name, "webhook_url": site.webhook_url,
-            "approve_below": thresholds.approve_below, "reject_at": thresholds.reject_at,
+            "policy": _service().policy(site).as_json(),
             "flags_to_review": site.flags_to_review,
             "reject_reasons": site.reject_reasons or list(DEFAULT_REJECT_REASONS),
             "created_at": site.created_at.isoformat()}
+
+
+class LabelRule(click.ParamType):
+    """``LABEL=RULE`` on the command line: ``obscene=publish``, ``insult=hold:0.6``,
+    ``spam=hold:0.4,reject:0.9``, or ``threat=default`` (back to the preset's rule)."""
+
+    name = "LABEL=RULE"
+
+    def convert(self, value, param, ctx) -> tuple[str, Rule | None]:
+        if isinstance(value, tuple):
+            return value
+        label, _, spec = value.partition("=")
+        label = label.strip().lower()
+        if label not in POLICY_KEYS:
+            self.fail(f"{label!r} is not a label ({', '.join(POLICY_KEYS)})", param, ctx)
+        if spec.strip().lower() == "default":
+            return label, None
+        try:
+            return label, parse_rule(spec)
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
+
+
+_LABEL_OPTION = click.option(
+    "--label", multiple=True, type=LabelRule(),
+    help="A label's rule, repeatable: LABEL=publish, LABEL=hold:0.6, LABEL=reject:0.95, "
+         "LABEL=hold:0.4,reject:0.95 or LABEL=default. LABEL is one of "
+         f"{', '.join(POLICY_KEYS)} (any: the combined score).")
 
 
 def _fail(error: DomainError) -> None:
@@ -35,12 +63,14 @@ def _fail(error: DomainError) -> None:
 @sites_cli.command("create")
 @click.argument("name")
 @click.option("--webhook-url", help="Where decisions are delivered.")
-@click.option("--approve-below", type=float, help="Publish comments scoring below this.")
-@click.option("--reject-at", type=float, help="Reject comments scoring at least this.")
+@click.option("--policy", type=click.Choice(list(PRESETS)),
+              help=f"Decision preset (default: the service's, {DEFAULT_PRESET}).")
+@_LABEL_OPTION
 @click.option("--if-missing", is_flag=True, help="Do nothing if a site with this name exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def create_site(name: str, webhook_url: str | None, approve_below: float | None,
-                reject_at: float | None, if_missing: bool, as_json: bool) -> None:
+def create_site(name: str, webhook_url: str | None, policy: str | None,
+                label: tuple[tuple[str, Rule | None], ...], if_missing: bool,
+                as_json: bool) -> None:
     """Create a site and print its API key (shown only this once)."""
     service = _service()
     if if_missing and service.find(name) is not None:
@@ -48,8 +78,8 @@ def create_site(name: str, webhook_url: str | None, approve_below: float | None,
                    f"(a new one: flask --app wsgi sites rotate-key {name}).", err=as_json)
         return
     try:
-        issued = service.create(name, webhook_url=webhook_url, approve_below=approve_below,
-                                reject_at=reject_at)
+        issued = service.create(name, webhook_url=webhook_url, policy=policy,
+                                rules=dict(label))
     except DomainError as error:
         _fail(error)
     if as_json:
@@ -70,8 +100,10 @@ def list_sites(as_json: bool) -> None:
         click.echo(json.dumps(sites))
         return
     for site in sites:
-        click.echo(f"{site['id']:>4}  {site['name']:<30} approve<{site['approve_below']} "
-                   f"reject>={site['reject_at']}  {site['webhook_url'] or '-'}")
+        policy = site["policy"]
+        changed = f" (own rules: {', '.join(policy['overrides'])})" if policy["overrides"] else ""
+        click.echo(f"{site['id']:>4}  {site['name']:<30} {policy['preset']}{changed}  "
+                   f"{site['webhook_url'] or '-'}")
 
 
 @sites_cli.command("rotate-key")
@@ -93,22 +125,30 @@ def rotate_key(name: str, as_json: bool) -> None:
 @sites_cli.command("update")
 @click.argument("name")
 @click.option("--webhook-url", help="Where decisions are delivered.")
-@click.option("--approve-below", type=float, help="Publish comments scoring below this.")
-@click.option("--reject-at", type=float, help="Reject comments scoring at least this.")
+@click.option("--policy", type=click.Choice(list(PRESETS)),
+              help="Start over from this decision preset (drops the site's own rules).")
+@_LABEL_OPTION
 @click.option("--flags-to-review", type=int,
               help="Reader flags that send a published comment back to review.")
 @click.option("--reject-reasons", help="Comma-separated reasons moderators pick from when "
               "rejecting (default: spam,abuse,hate,threat,off-topic,other).")
-def update_site(name: str, webhook_url: str | None, approve_below: float | None,
-                reject_at: float | None, flags_to_review: int | None,
+def update_site(name: str, webhook_url: str | None, policy: str | None,
+                label: tuple[tuple[str, Rule | None], ...], flags_to_review: int | None,
                 reject_reasons: str | None) -> None:
-    """Change a site's webhook URL, thresholds, flags to review or reject reasons."""
+    """Change a site's webhook URL, decision policy, flags to review or reject reasons.
+
+    \b
+    Examples:
+      sites update demo --policy strict
+      sites update demo --label obscene=publish --label insult=hold:0.6
+      sites update demo --label spam=hold:0.4,reject:0.9 --label threat=default
+    """
     reasons = None
     if reject_reasons is not None:
         reasons = [reason.strip() for reason in reject_reasons.split(",") if reason.strip()]
     try:
-        site = _service().update(name, webhook_url=webhook_url, approve_below=approve_below,
-                                 reject_at=reject_at, flags_to_review=flags_to_review,
+        site = _service().update(name, webhook_url=webhook_url, policy=policy,
+                                 rules=dict(label), flags_to_review=flags_to_review,
                                  reject_reasons=reasons)
     except DomainError as error:
         _fail(error)

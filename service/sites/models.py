@@ -1,10 +1,10 @@
-"""A site is a tenant: one news site with its own API key, webhook and thresholds."""
+"""A site is a tenant: one news site with its own API key, webhook and decision policy."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Float, Integer, String
+from sqlalchemy import JSON, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.extensions import UtcDateTime, db, utcnow
@@ -27,9 +27,9 @@ class Site(db.Model):
     webhook_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     webhook_paused_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     webhook_pause_reason: Mapped[str | None] = mapped_column(String(500))
-    # Per-site decision policy; None means the service default.
-    approve_below: Mapped[float | None] = mapped_column(Float)
-    reject_at: Mapped[float | None] = mapped_column(Float)
+    # Decision policy: {"preset": name, "overrides": {label: {"hold_at", "reject_at"}}};
+    # None means the service's default preset (classifier.policy).
+    policy: Mapped[dict | None] = mapped_column(JSON)
     # Reader flags that send a published comment back to review.
     flags_to_review: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
     # The reasons a moderator picks from when rejecting; None means the service's list.

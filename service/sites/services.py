@@ -17,19 +17,12 @@ from service.errors import Conflict, InvalidInput, NotFound
 from service.extensions import utcnow
 from service.publishing.transport import UnsafeUrl, UrlPolicy, check_url
 from service.sites.models import Site
+from classifier.policy import PRESETS, Policy, Rule, preset
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}")
 _REASON = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _-]{0,39}")
 SITE_KEYS = CredentialKind("mk")
 DEFAULT_REJECT_REASONS = ("spam", "abuse", "hate", "threat", "off-topic", "other")
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """Below ``approve_below`` a comment is published; from ``reject_at`` it is rejected."""
-
-    approve_below: float
-    reject_at: float
 
 
 @dataclass(frozen=True)
@@ -45,18 +38,17 @@ def new_webhook_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
-def validate_thresholds(approve_below: float | None, reject_at: float | None,
-                        defaults: Thresholds) -> None:
-    low = defaults.approve_below if approve_below is None else approve_below
-    high = defaults.reject_at if reject_at is None else reject_at
-    errors = {}
-    for field, value in (("approve_below", approve_below), ("reject_at", reject_at)):
-        if value is not None and not 0.0 <= value <= 1.0:
-            errors[field] = ["must be between 0 and 1"]
-    if not errors and low > high:
-        errors["approve_below"] = [f"must not exceed reject_at ({high})"]
-    if errors:
-        raise InvalidInput(errors)
+def policy_of(stored: dict | None, default_preset: str) -> Policy:
+    """The policy a site's stored JSON describes (None: the default preset as it is)."""
+    stored = stored or {}
+    overrides = {key: Rule(rule.get("hold_at"), rule.get("reject_at"))
+                 for key, rule in (stored.get("overrides") or {}).items()}
+    return preset(stored.get("preset") or default_preset, overrides)
+
+
+def _stored(policy: Policy) -> dict:
+    return {"preset": policy.preset,
+            "overrides": {key: rule.as_json() for key, rule in policy.overrides.items()}}
 
 
 def validate_webhook_url(url: str | None, policy: UrlPolicy) -> None:
@@ -76,24 +68,28 @@ def validate_webhook_url(url: str | None, policy: UrlPolicy) -> None:
 class SiteService:
     """Tenants and their credentials."""
 
-    def __init__(self, session: Session, default_thresholds: Thresholds,
+    def __init__(self, session: Session, default_preset: str,
                  url_policy: UrlPolicy | None = None) -> None:
+        if default_preset not in PRESETS:
+            raise ValueError(f"no preset {default_preset!r}")
         self.session = session
-        self.default_thresholds = default_thresholds
+        self.default_preset = default_preset
         self.url_policy = url_policy or UrlPolicy()
 
     def create(self, name: str, *, webhook_url: str | None = None,
-               approve_below: float | None = None, reject_at: float | None = None) -> IssuedKey:
+               policy: str | None = None, rules: dict[str, Rule | None] | None = None
+               ) -> IssuedKey:
         if not _NAME.fullmatch(name):
             raise InvalidInput({"name": ["1-100 letters, digits, spaces, '.', '_' or '-'"]})
         validate_webhook_url(webhook_url, self.url_policy)
-        validate_thresholds(approve_below, reject_at, self.default_thresholds)
+        stored = None
+        if policy is not None or rules:
+            stored = _stored(self._changed(policy_of(None, self.default_preset), policy, rules))
         if self.find(name) is not None:
             raise Conflict(f"a site named {name!r} already exists")
         key = SITE_KEYS.issue()
         site = Site(name=name, key_prefix=key.prefix, key_hash=key.digest, webhook_url=webhook_url,
-                    webhook_secret=new_webhook_secret(), approve_below=approve_below,
-                    reject_at=reject_at)
+                    webhook_secret=new_webhook_secret(), policy=stored)
         self.session.add(site)
         self.session.commit()
         return IssuedKey(site=site, api_key=key.value)
@@ -132,9 +128,11 @@ class SiteService:
         return site
 
     def update(self, name: str, *, webhook_url: str | None = None,
-               approve_below: float | None = None, reject_at: float | None = None,
+               policy: str | None = None, rules: dict[str, Rule | None] | None = None,
                flags_to_review: int | None = None,
                reject_reasons: list[str] | None = None) -> Site:
+        """Change what is given. ``policy`` names a preset and clears the site's own rules;
+        ``rules`` then replaces single rules (a None rule goes back to the preset's)."""
         site = self.get(name)
         if flags_to_review is not None and not 1 <= flags_to_review <= 1000:
             raise InvalidInput({"flags_to_review": ["must be between 1 and 1000"]})
@@ -144,15 +142,10 @@ class SiteService:
             raise InvalidInput({"reject_reasons": [
                 "1 to 20 reasons of 1-40 letters, digits, spaces, '-' or '_'"]})
         validate_webhook_url(webhook_url, self.url_policy)
-        validate_thresholds(
-            site.approve_below if approve_below is None else approve_below,
-            site.reject_at if reject_at is None else reject_at, self.default_thresholds)
+        if policy is not None or rules:
+            site.policy = _stored(self._changed(self.policy(site), policy, rules))
         if webhook_url is not None:
             site.webhook_url = webhook_url
-        if approve_below is not None:
-            site.approve_below = approve_below
-        if reject_at is not None:
-            site.reject_at = reject_at
         if flags_to_review is not None:
             site.flags_to_review = flags_to_review
         if reject_reasons is not None:
@@ -168,9 +161,21 @@ class SiteService:
             site = self.session.scalar(select(Site).where(Site.key_prefix == prefix))
         return site if verify(api_key, site.key_hash if site else None) else None
 
-    def thresholds(self, site: Site) -> Thresholds:
-        """The site's thresholds, falling back to the service defaults."""
-        default = self.default_thresholds
-        return Thresholds(
-            default.approve_below if site.approve_below is None else site.approve_below,
-            default.reject_at if site.reject_at is None else site.reject_at)
+    def default_policy(self) -> Policy:
+        """What a site that chose nothing gets."""
+        return policy_of(None, self.default_preset)
+
+    def policy(self, site: Site) -> Policy:
+        """The site's decision policy: its preset (the service's default unless it chose
+        one) with its own rules on top."""
+        return policy_of(site.policy, self.default_preset)
+
+    @staticmethod
+    def _changed(current: Policy, name: str | None,
+                 rules: dict[str, Rule | None] | None) -> Policy:
+        try:
+            changed = current if name is None else preset(name)
+            return changed.with_overrides(rules or {})
+        except ValueError as error:
+            raise InvalidInput({"policy" if name is not None and name not in PRESETS
+                                else "rules": [str(error)]}) from None

@@ -34,12 +34,18 @@ class CommentIn(ma.Schema):
 
 
 class ReasonOut(ma.Schema):
-    label = ma.fields.String(metadata={"description": "A label; `any` (the combined score) "
-                                                      "when no single label crossed; or "
-                                                      "`language`."})
+    """A rule of the site's decision policy that fired."""
+
+    label = ma.fields.String(metadata={"description": "A label; `any` (the combined score); "
+                                                      "`language`; or `author` (the author's "
+                                                      "standing)."})
     score = ma.fields.Float(allow_none=True)
-    threshold = ma.fields.String(metadata={"description": "approve_below, reject_at, or "
-                                                          "unsupported_language"})
+    action = ma.fields.String(metadata={"description": "What the rule does: `hold` or "
+                                                       "`reject` (`publish` for a trusted "
+                                                       "author)."})
+    threshold = ma.fields.String(metadata={"description": "hold_at, reject_at, "
+                                                          "unsupported_language, or the "
+                                                          "author's standing"})
     value = ma.fields.Float(allow_none=True, metadata={"description": "The threshold's value."})
 
 

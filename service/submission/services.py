@@ -16,7 +16,7 @@ from service.errors import Conflict, InvalidInput, NotFound
 from service.extensions import dialect_of, utcnow
 from service.scoring.service import Assessment, ScoringService
 from service.sites.models import Site
-from service.sites.services import SiteService, Thresholds
+from service.sites.services import SiteService
 
 
 def content_hash(payload: dict[str, Any]) -> str:
@@ -31,21 +31,23 @@ def likely_label(scores: dict[str, float]) -> str | None:
     return label if label is not None and scores[label] >= LIKELY_HARMFUL else None
 
 
-def apply_standing(assessment: Assessment, standing: AuthorStandard,
-                   thresholds: Thresholds) -> tuple[CommentStatus, list[dict]]:
+def apply_standing(assessment: Assessment,
+                   standing: AuthorStandard) -> tuple[CommentStatus, list[dict]]:
     """The decision once the author's standing is applied, and the reasons for it.
 
     A banned author's comments are rejected and a suspended author's held for review,
-    whatever they score; a trusted author's are published unless they reach ``reject_at``.
+    whatever they score; a trusted author's are published unless a rule rejects them.
     """
     status, reasons = assessment.status, list(assessment.reasons)
-    rule = {"label": "author", "score": None, "threshold": standing.value, "value": None}
+    action = {AuthorStandard.BANNED: "reject", AuthorStandard.SUSPENDED: "hold"}.get(
+        standing, "publish")
+    rule = {"label": "author", "score": None, "action": action, "threshold": standing.value,
+            "value": None}
     if standing is AuthorStandard.BANNED:
         return CommentStatus.REJECTED, [rule, *reasons]
     if standing is AuthorStandard.SUSPENDED and status is CommentStatus.APPROVED:
         return CommentStatus.PENDING_REVIEW, [rule, *reasons]
-    if (standing is AuthorStandard.TRUSTED and status is CommentStatus.PENDING_REVIEW
-            and assessment.score < thresholds.reject_at):
+    if standing is AuthorStandard.TRUSTED and status is CommentStatus.PENDING_REVIEW:
         return CommentStatus.APPROVED, [rule, *reasons]
     return status, reasons
 
@@ -75,14 +77,13 @@ class SubmissionService:
             self._check_parent(site, parent_id, payload["article_id"])
 
         # Score before writing anything, so no database lock is held while the model runs.
-        thresholds = self.sites.thresholds(site)
-        assessment = self.scoring.assess([payload["text"]], thresholds)[0]
+        assessment = self.scoring.assess([payload["text"]], self.sites.policy(site))[0]
 
         article = self._upsert(Article, site, payload["article_id"],
                                url=payload.get("article_url"), title=payload.get("article_title"))
         author = self._upsert(Author, site, payload["author"]["id"],
                               name=payload["author"].get("name"))
-        status, reasons = apply_standing(assessment, author.standing_now(utcnow()), thresholds)
+        status, reasons = apply_standing(assessment, author.standing_now(utcnow()))
         comment = Comment(
             site_id=site.id, article_id=article.id, author_id=author.id, parent_id=parent_id,
             client_id=client_id, content_hash=digest, text=payload["text"],

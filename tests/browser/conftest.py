@@ -24,7 +24,7 @@ from werkzeug.serving import make_server
 
 from service import create_app
 from service.extensions import db
-from tests.conftest import ROOT, Account, SiteKey, make_site, make_user
+from tests.conftest import HOLD_ALL, ROOT, Account, SiteKey, make_site, make_user
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -109,7 +109,7 @@ def server(live_server):
 @pytest.fixture
 def held_site(server) -> SiteKey:
     """A site that holds every comment for review (nothing scores below 0 or reaches 1)."""
-    return make_site(server.app, "daily-bugle", approve_below=0.0, reject_at=1.0)
+    return make_site(server.app, "daily-bugle", rules=HOLD_ALL)
 
 
 @pytest.fixture

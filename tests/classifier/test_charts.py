@@ -4,6 +4,8 @@ import subprocess
 import sys
 
 import numpy as np
+
+from classifier.policy import Policy, Rule
 import pytest
 
 from classifier.charts import render_charts
@@ -15,20 +17,27 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CHARTS = {"precision_recall", "scores", "calibration"}
 
 
-def report(seed, *, signal=0.4, approve_below=0.2, reject_at=0.8):
+def combined(hold_at, reject_at):
+    """The same thresholds for every label (``a`` and ``b`` are the small tests') and the
+    combined score."""
+    return Policy("test", {key: Rule(hold_at, reject_at)
+                           for key in ("a", "b", *LABELS, "any")})
+
+
+def report(seed, *, signal=0.4, policy=combined(0.2, 0.8)):
     rng = np.random.default_rng(seed)
     y = (rng.random((1500, len(LABELS))) < 0.1).astype(int)
     y[rng.random(y.shape) < 0.05] = -1
     y[:, LABELS.index("threat")] = 0  # a label without positives gets an empty panel
     label_scores = np.clip(signal * (y == 1) + (1 - signal) * rng.random(y.shape), 0, 1)
     proba = np.column_stack([label_scores, label_scores.max(axis=1)])
-    return evaluation_report(proba, y, LABELS, approve_below=approve_below, reject_at=reject_at)
+    return evaluation_report(proba, y, LABELS, policy=policy)
 
 
 @pytest.fixture(scope="module")
 def reports():
     return {"candidate 20261128T120000": report(1, signal=0.6),
-            "active 20261101T090000": report(2, approve_below=0.3, reject_at=0.9)}
+            "active 20261101T090000": report(2, policy=combined(0.3, 0.9))}
 
 
 def test_each_chart_is_a_small_png(reports):

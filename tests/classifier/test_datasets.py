@@ -46,3 +46,26 @@ def test_overlong_texts_are_rejected_with_a_reason(tmp_path):
     assert isinstance(row, RejectedRow) and "longer than" in row.reason
     (ok,) = rows(tmp_path, "s.jsonl", '{"text": "fine", "insult": 0}\n', "jsonl")
     assert isinstance(ok, LabeledRow) and ok.labels["insult"] == 0 and ok.labels["spam"] is None
+
+
+def test_csv_and_jsonl_rows_carry_their_context_when_given(tmp_path):
+    plain, titled = rows(tmp_path, "c.csv", "text,insult,article_title,parent_text\n"
+                         "hi,0,,\n"
+                         f'you clown,1,"  Budget\x00 day ","{"p" * 10_050}"\n', "csv")
+    assert (plain.article_title, plain.parent_text) == (None, None)
+    assert titled.article_title == "Budget day" and titled.parent_text == "p" * 10_000
+    (jigsaw,) = rows(tmp_path, "j.csv", "comment_text,toxic,severe_toxic,obscene,threat,"
+                     "insult,identity_hate,parent_text\nhey,0,0,0,0,0,0,ignored\n", "jigsaw")
+    assert jigsaw.parent_text is None  # only csv and jsonl say what a text answered
+    nested, top, bad, *surrogates = rows(
+        tmp_path, "c.jsonl",
+        '{"text": "a", "labels": {"spam": 0}, "article_title": "' + "t" * 600 + '"}\n'
+        '{"text": "b", "spam": 0, "parent_text": "why?"}\n'
+        '{"text": "c", "spam": 0, "parent_text": 7}\n'
+        '{"text": "d", "spam": 0, "parent_text": "bad \\ud800"}\n'
+        '{"text": "bad \\udfff", "spam": 0}\n', "jsonl")
+    assert (nested.article_title, nested.parent_text) == ("t" * 500, None)
+    assert (top.article_title, top.parent_text, top.labels["spam"]) == (None, "why?", 0)
+    assert isinstance(bad, RejectedRow) and "not a string" in bad.reason
+    # No database can store a lone surrogate: the row is refused, the import goes on.
+    assert [(row.line, "surrogate" in row.reason) for row in surrogates] == [(4, True), (5, True)]

@@ -5,6 +5,8 @@ import json
 import time
 
 import numpy as np
+
+from classifier.policy import Policy, Rule
 import pytest
 
 from classifier.evaluation import (Gate, ThresholdProposal, compare_reports, evaluation_report,
@@ -19,10 +21,17 @@ Y = [[0, 0], [0, 0], [1, 0], [0, 0],   # approved (< 0.3): one of the four is ha
      [1, 1], [0, 0], [1, -1]]          # rejected (>= 0.7): one of the three is fine
 
 
+def combined(hold_at, reject_at):
+    """The same thresholds for every label (``a`` and ``b`` are the small tests') and the
+    combined score."""
+    return Policy("test", {key: Rule(hold_at, reject_at)
+                           for key in ("a", "b", *LABELS, "any")})
+
+
 def small_report(**overrides):
     scores = np.array(SCORES)
     proba = np.column_stack([scores, scores, scores])
-    return evaluation_report(proba, np.array(Y), ["a", "b"], approve_below=0.3, reject_at=0.7,
+    return evaluation_report(proba, np.array(Y), ["a", "b"], policy=combined(0.3, 0.7),
                              **overrides)
 
 
@@ -33,7 +42,7 @@ def test_decisions_counted_by_hand():
         "auto_approved": 4, "auto_approved_harmful": 1, "auto_approved_harmful_rate": 0.25,
         "auto_rejected": 3, "auto_rejected_fine": 1, "auto_rejected_fine_rate": 0.3333,
         "review": 2, "review_rate": 0.2222, "harmful_missed_rate": 0.25,
-        "approve_below": 0.3, "reject_at": 0.7,
+        "policy": combined(0.3, 0.7).as_json(),
     }
 
 
@@ -77,7 +86,7 @@ def test_curves_are_downsampled():
     rng = np.random.default_rng(0)
     y = (rng.random((5000, 2)) < 0.3).astype(int)
     proba = rng.random((5000, 3))
-    report = evaluation_report(proba, y, ["a", "b"], approve_below=0.2, reject_at=0.8)
+    report = evaluation_report(proba, y, ["a", "b"], policy=combined(0.2, 0.8))
     curve = report["curves"]["pr"]["any"]
     assert 50 < len(curve["precision"]) == len(curve["recall"]) <= 100
 
@@ -87,7 +96,7 @@ def test_rows_with_unknown_labels_are_ignored():
     scores = np.concatenate([SCORES, extra_scores])
     y = np.vstack([Y, [[-1, -1], [-1, 0], [0, -1]]])
     report = evaluation_report(np.column_stack([scores] * 3), y, ["a", "b"],
-                               approve_below=0.3, reject_at=0.7)
+                               policy=combined(0.3, 0.7))
     assert report["rows"] == 13
     expected = small_report()
     assert report["decisions"] == expected["decisions"]
@@ -100,7 +109,7 @@ def test_a_label_with_one_class_has_counts_only():
     proba = np.column_stack([SCORES] * 3)
     y = np.array(Y)
     y[:, 1] = np.where(y[:, 1] == 1, 0, y[:, 1])
-    report = evaluation_report(proba, y, ["a", "b"], approve_below=0.3, reject_at=0.7)
+    report = evaluation_report(proba, y, ["a", "b"], policy=combined(0.3, 0.7))
     assert report["labels"]["b"] == {"rows": 9, "positives": 0}
     assert "b" not in report["curves"]["pr"]
 
@@ -108,18 +117,18 @@ def test_a_label_with_one_class_has_counts_only():
 def test_shapes_must_agree():
     with pytest.raises(ValueError, match="shape"):
         evaluation_report(np.zeros((3, 2)), np.zeros((3, 2)), ["a", "b"],
-                          approve_below=0.3, reject_at=0.7)
+                          policy=combined(0.3, 0.7))
 
 
 # The gate ------------------------------------------------------------------------------------
 
-def realistic_report(seed=0, n=2000, approve_below=0.2, reject_at=0.8):
+def realistic_report(seed=0, n=2000, policy=combined(0.2, 0.8)):
     rng = np.random.default_rng(seed)
     y = (rng.random((n, len(LABELS))) < 0.08).astype(int)
     y[rng.random((n, len(LABELS))) < 0.05] = -1
     label_scores = np.clip(0.45 * (y == 1) + 0.6 * rng.random(y.shape), 0, 1)
     proba = np.column_stack([label_scores, label_scores.max(axis=1)])
-    return evaluation_report(proba, y, LABELS, approve_below=approve_below, reject_at=reject_at)
+    return evaluation_report(proba, y, LABELS, policy=policy)
 
 
 def test_no_active_model_passes():

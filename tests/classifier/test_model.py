@@ -14,7 +14,7 @@ def model(seed_model):
 
 
 def label_of(model, text, label):
-    return model.score([text])[0].labels[label]
+    return model.predict_scores([text])[0].labels[label]
 
 
 @pytest.mark.parametrize("plain, disguised, label", [
@@ -50,7 +50,7 @@ def test_typographic_quotes_score_as_the_ascii_ones_a_keyboard_types(model):
     ("Earn $5,000 a week from home, message me on WhatsApp +1 555 010 2233", "spam"),
 ])
 def test_harmful_comments_score_high_on_their_label(model, text, label):
-    result = model.score([text])[0]
+    result = model.predict_scores([text])[0]
     assert result.labels[label] > 0.5
     assert result.score > 0.5
 
@@ -60,7 +60,7 @@ def test_probabilities_are_in_range_and_the_score_is_the_last_column(model):
     proba = model.predict_proba(texts)
     assert proba.shape == (4, len(LABELS) + 1)
     assert np.all((proba >= 0) & (proba <= 1))
-    assert [round(s.score, 6) for s in model.score(texts)] == [round(p, 6) for p in proba[:, -1]]
+    assert [round(s.score, 6) for s in model.predict_scores(texts)] == [round(p, 6) for p in proba[:, -1]]
     assert proba[0, -1] < 0.5 and min(proba[1:, -1]) >= 0.5
 
 
@@ -109,7 +109,7 @@ def test_a_label_with_no_examples_gets_a_constant_low_probability():
     y = np.zeros((20, len(LABELS)), dtype=int)
     y[10:, 0] = y[10:, 2] = 1
     model = CommentClassifier(calibration_folds=2).fit(texts, y)
-    threat = model.score(["I will hurt you"])[0].labels["threat"]
+    threat = model.predict_scores(["I will hurt you"])[0].labels["threat"]
     assert threat < 0.01
 
 
@@ -131,7 +131,7 @@ def test_a_label_with_no_examples_gets_a_constant_low_probability():
 ])
 def test_ordinary_heated_but_civil_and_short_comments_stay_under_the_review_threshold(model, text):
     """Written for this test, absent from the seed corpus."""
-    assert model.score([text])[0].score < 0.5
+    assert model.predict_scores([text])[0].score < 0.5
 
 
 def test_scoring_path_equals_the_feature_matrix_product(model):
@@ -163,9 +163,9 @@ def test_one_abusive_sentence_is_not_averaged_away_by_a_long_polite_comment(mode
     polite = ("Thanks for the detailed report on the new library opening hours. "
               "The Saturday schedule will help families a lot. "
               "I hope the council keeps funding the children's reading club next year. ")
-    alone = model.score(["You are a pathetic idiot."])[0].score
-    buried = model.score([polite + "You are a pathetic idiot."])[0].score
-    assert model.score([polite])[0].score < 0.5
+    alone = model.predict_scores(["You are a pathetic idiot."])[0].score
+    buried = model.predict_scores([polite + "You are a pathetic idiot."])[0].score
+    assert model.predict_scores([polite])[0].score < 0.5
     assert buried >= 0.5
     assert alone >= buried
 

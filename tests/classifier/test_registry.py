@@ -19,7 +19,7 @@ def test_saved_model_loads_with_its_metadata(registry, seed_model):
     assert loaded.version == registry.active_version() == meta["version"]
     assert len(meta["artifact_sha256"]) == 64
     assert meta["labels"] == list(seed_model.model.labels_)
-    assert loaded.model.score(["hello"])[0].score == seed_model.model.score(["hello"])[0].score
+    assert loaded.model.predict_scores(["hello"])[0].score == seed_model.model.predict_scores(["hello"])[0].score
     assert [v["version"] for v in registry.versions() if v["active"]] == [loaded.version]
 
 

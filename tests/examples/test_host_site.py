@@ -22,6 +22,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+
+from classifier.policy import POLICY_KEYS
 import requests
 
 from examples.host_site.app import create_app as create_host_app
@@ -353,7 +355,8 @@ def test_the_host_site_shows_exactly_the_approved_comments(app_config, tmp_path)
                                    "--poll-seconds", "0.2"], env)
         site = json.loads(flask("sites", "create", "gazette", "--json",
                                 "--webhook-url", f"{host_url}/webhooks/moderation",
-                                "--approve-below", "0", "--reject-at", "1"))
+                                *[arg for key in POLICY_KEYS
+                                  for arg in ("--label", f"{key}=hold:0")]))
         flask("users", "create", "mod", "--role", "moderator", "--site", "gazette",
               "--password-stdin", stdin=PASSWORD + "\n")
         moderator = {"Authorization": f"Bearer {flask('users', 'token', 'mod').strip()}"}

@@ -29,7 +29,7 @@ from tests.conftest import make_site
 from tests.reliability.conftest import kill, service_env, wait_until
 
 THREADS = 4
-ABUSIVE = "Shut up you pathetic moron, nobody wants your idiotic opinion."
+ABUSIVE = "Shut up you pathetic moron, I know where you live and I will hurt you."
 WORKER_OPTIONS = ("--poll-seconds", "0.1", "--lease-seconds", "6")  # a 2 s request timeout
 
 

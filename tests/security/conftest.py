@@ -16,7 +16,7 @@ from service.retraining.models import JobKind, TrainingExample
 from tests.conftest import DATABASES, Account, SiteKey, fresh_app, make_site, make_user, submit
 
 CLEAN = "Thanks for the clear explanation of the new bus timetable."
-ABUSIVE = "You are a pathetic idiot and a disgrace, shut up."
+ABUSIVE = "You pathetic idiot, I will find you and kill you."
 FOREIGN = "Das ist ein sehr guter Artikel über die neue Straßenbahn in unserer Stadt."
 
 

@@ -216,7 +216,8 @@ ROUTES: dict[tuple[str, str], Callable | str] = {
         ("GET", "jobs/<int:job_id>"), ("POST", "jobs/<int:job_id>/cancel"), ("GET", "shadow"),
         ("POST", "shadow"), ("DELETE", "shadow"), ("GET", "examples"),
         ("PATCH", "examples/<int:example_id>"), ("POST", "thresholds/proposals"),
-        ("PUT", "sites/<name>/thresholds")]},
+        ("PUT", "sites/<name>/thresholds"), ("GET", "sites/<name>/policy"),
+        ("PUT", "sites/<name>/policy")]},
 }
 SITE_ROUTES = {key for key, check in ROUTES.items() if not key[1].startswith(
     ("/v1/moderation", "/v1/admin"))}
@@ -263,7 +264,7 @@ def admin_state(app) -> tuple:
     with app.app_context():
         jobs = db.session.execute(select(TrainingJob.id, TrainingJob.status)).all()
         sites = app.extensions["moderation.sites"]
-        thresholds = sites.thresholds(sites.get("daily-bugle"))
+        thresholds = sites.policy(sites.get("daily-bugle")).as_json()
         version = app.extensions["moderation.scoring"].registry.active_version()
         from service.retraining.models import TrainingExample
         examples = db.session.scalar(select(func.count()).select_from(TrainingExample))

@@ -14,10 +14,7 @@ from tests.conftest import ROOT
     ({"APP_ENV": "production"}, "SECRET_KEY"),
     ({"APP_ENV": "staging"}, "APP_ENV"),
     ({"APP_ENV": "development", "LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
-    ({"APP_ENV": "development", "DEFAULT_APPROVE_BELOW": "high"}, "DEFAULT_APPROVE_BELOW"),
-    ({"APP_ENV": "development", "DEFAULT_REJECT_AT": "1.5"}, "DEFAULT_REJECT_AT"),
-    ({"APP_ENV": "development", "DEFAULT_APPROVE_BELOW": "0.9", "DEFAULT_REJECT_AT": "0.5"},
-     "DEFAULT_APPROVE_BELOW"),
+    ({"APP_ENV": "development", "DEFAULT_POLICY": "lenient"}, "DEFAULT_POLICY"),
     ({"APP_ENV": "development", "DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
     ({"APP_ENV": "production", "SECRET_KEY": "short"}, "SECRET_KEY"),
 ])
@@ -29,7 +26,7 @@ def test_invalid_settings_name_the_variable(tmp_path, environ, name):
 def test_defaults_suit_development(tmp_path):
     settings = Settings.from_env({"APP_ENV": "development"}, tmp_path)
     assert settings.database_url == f"sqlite:///{tmp_path / 'moderation.db'}"
-    assert (settings.approve_below, settings.reject_at) == (0.25, 0.99)
+    assert settings.default_policy == "standard"
     assert settings.secret_key == Settings.from_env({"APP_ENV": "development"}, tmp_path).secret_key
 
 

@@ -17,7 +17,7 @@ from tests.conftest import make_site, make_user, submit
 from tests.test_e2e_http import served_model_dir, server  # noqa: F401 (fixtures)
 
 CLEAN = "Thoughts with everyone in the flooded villages tonight."
-ABUSIVE = "Shut up you pathetic moron, nobody wants your idiotic opinion."
+ABUSIVE = "Shut up you pathetic moron, I know where you live and I will hurt you."
 BORDERLINE = "This is a pretty dumb take, honestly."
 TOKEN = "metrics-token-0123456789abcdef"
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from tests.conftest import make_site
+from tests.conftest import HOLD_ALL, make_site
 
 
 def held_site(app, name: str):
     """A site that holds every comment, so each status comes from a person's decision."""
-    return make_site(app, name, approve_below=0.0, reject_at=1.0)
+    return make_site(app, name, rules=HOLD_ALL)
 
 
 def decide(client, account, comment_id: int, action: str, **extra) -> dict:

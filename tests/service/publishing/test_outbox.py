@@ -6,7 +6,7 @@ from sqlalchemy import select
 from service.comments.models import Comment
 from service.extensions import db
 from service.publishing.models import Event
-from tests.conftest import make_site, make_user, submit
+from tests.conftest import HOLD_ALL, make_site, make_user, submit
 
 
 def events(app, comment_id=None):
@@ -19,7 +19,7 @@ def events(app, comment_id=None):
 
 
 def test_each_decision_writes_its_event_with_the_comment_as_the_api_shows_it(app, client):
-    site = make_site(app, "bugle", approve_below=0.0, reject_at=1.0,
+    site = make_site(app, "bugle", rules=HOLD_ALL,
                      webhook_url="https://bugle.example/hooks")
     moderator = make_user(app, "mary", "moderator", ("bugle",))
     comment = submit(client, site, "A fair point about the harbour plans.")
@@ -64,7 +64,7 @@ def test_no_decision_is_stored_without_its_event(app, client, monkeypatch):
     """If writing the event fails, the decision is not stored either (one transaction)."""
     import service.comments.lifecycle as lifecycle
 
-    site = make_site(app, "bugle", approve_below=0.0, reject_at=1.0)
+    site = make_site(app, "bugle", rules=HOLD_ALL)
     moderator = make_user(app, "mary", "moderator", ("bugle",))
     cid = submit(client, site, "A fair point about the harbour plans.")["id"]
 

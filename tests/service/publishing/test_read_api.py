@@ -1,6 +1,6 @@
 """What host sites read: an article's published comments, threaded, with an ETag; the feed."""
 
-from tests.conftest import make_site, make_user, submit
+from tests.conftest import HOLD_ALL, make_site, make_user, submit
 
 
 def decide(client, account, comment_id, action, **extra):
@@ -10,7 +10,7 @@ def decide(client, account, comment_id, action, **extra):
 
 
 def test_published_comments_are_threaded_and_paged(app, client):
-    site = make_site(app, "bugle", approve_below=0.0, reject_at=1.0)
+    site = make_site(app, "bugle", rules=HOLD_ALL)
     moderator = make_user(app, "mary", "moderator", ("bugle",))
     article = "2026/11/harbour"
     first = submit(client, site, "The harbour plan looks sensible.", article=article)["id"]
@@ -36,7 +36,7 @@ def test_published_comments_are_threaded_and_paged(app, client):
 
 
 def test_a_poll_with_the_etag_gets_304_until_something_changes(app, client):
-    site = make_site(app, "bugle", approve_below=0.0, reject_at=1.0)
+    site = make_site(app, "bugle", rules=HOLD_ALL)
     moderator = make_user(app, "mary", "moderator", ("bugle",))
     cid = submit(client, site, "The harbour plan looks sensible.")["id"]
     url = "/v1/articles/a-1/comments"
@@ -60,7 +60,7 @@ def test_another_sites_article_is_not_shown(app, client):
 
 
 def test_the_event_feed_pages_in_order(app, client):
-    site = make_site(app, "bugle", approve_below=0.0, reject_at=1.0)
+    site = make_site(app, "bugle", rules=HOLD_ALL)
     other = make_site(app, "planet")
     moderator = make_user(app, "mary", "moderator", ("bugle",))
     ids = [submit(client, site, f"Comment number {n} on the plans.")["id"] for n in range(3)]

@@ -8,7 +8,7 @@ from classifier.training import WRITTEN_WEIGHT
 from service.extensions import db
 from service.retraining.models import TrainingExample
 from service.retraining.services import upsert_example
-from tests.conftest import make_site, make_user, submit
+from tests.conftest import HOLD_ALL, make_site, make_user, submit
 from tests.service.retraining.conftest import run_queued_job
 
 ZEROS = ",".join("0" * len(LABELS))
@@ -28,7 +28,7 @@ def test_a_moderators_decision_outranks_an_imported_label_and_the_seed(app, tmp_
     imported.write_text(f"text,{','.join(LABELS)}\n\"{text}\",{ZEROS}\n")
     runner = cli_app.test_cli_runner()
     assert runner.invoke(args=["data", "import", str(imported), "--format", "csv"]).exit_code == 0
-    site = make_site(cli_app, "daily-bugle", approve_below=0.0, reject_at=1.0)
+    site = make_site(cli_app, "daily-bugle", rules=HOLD_ALL)
     moderator = make_user(cli_app, "mary", "moderator", (site.name,))
     client = cli_app.test_client()
     # The same words, differently spaced and cased: one example.

@@ -1,13 +1,15 @@
 """Shadow mode beside the active model, and rescoring the pending queue after a promotion."""
 
 import pytest
+
+from classifier import LABELS
 from sqlalchemy import select
 
 from service.comments.models import AuditEntry, Comment
 from service.extensions import db
 from service.publishing.models import Event
 from service.retraining.shadow import ShadowScorer
-from tests.conftest import make_site, make_user, submit
+from tests.conftest import HOLD_ALL, make_site, make_user, submit
 from tests.service.retraining.conftest import run_queued_job
 
 CIVIL = ["The council should publish the budget figures before the vote.",
@@ -76,7 +78,7 @@ def test_a_shadow_model_scores_new_comments_and_reports_agreement(cli_app, admin
 
 def test_promoting_with_rescore_decides_the_pending_queue_again(cli_app, admin, two_versions):
     active, candidate = two_versions
-    site = make_site(cli_app, "daily-bugle", approve_below=0.0, reject_at=1.0)  # holds all
+    site = make_site(cli_app, "daily-bugle", rules=HOLD_ALL)  # holds all
     client = cli_app.test_client()
     ids = [submit(client, site, text, author=f"r{i}")["id"]
            for i, text in enumerate([*CIVIL, HOSTILE])]
@@ -84,8 +86,11 @@ def test_promoting_with_rescore_decides_the_pending_queue_again(cli_app, admin, 
     claimed = ids[0]
     assert client.post(f"/v1/moderation/comments/{claimed}/claim",
                        headers=moderator.headers).status_code == 200
-    assert client.put(f"/v1/admin/sites/{site.name}/thresholds", headers=admin.headers,
-                      json={"approve_below": 0.5, "reject_at": 0.9}).status_code == 200
+    # Decide on the combined score alone: hold from 0.5, reject from 0.9.
+    rules = {label: {"hold_at": None, "reject_at": None} for label in LABELS}
+    assert client.put(f"/v1/admin/sites/{site.name}/policy", headers=admin.headers,
+                      json={"rules": {**rules, "any": {"hold_at": 0.5, "reject_at": 0.9}}}
+                      ).status_code == 200
 
     promoted = client.post(f"/v1/admin/models/{candidate}/promote", headers=admin.headers,
                            json={"rescore_pending": True})

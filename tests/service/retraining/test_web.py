@@ -126,7 +126,7 @@ def test_thresholds_are_proposed_per_site_and_applied(cli_app, signed_in):
     assert "min_rejected_precision=0.9" in applied.headers["Location"]
     with cli_app.app_context():
         sites = cli_app.extensions["moderation.sites"]
-        now = sites.thresholds(sites.get("daily-bugle"))
+        now = sites.policy(sites.get("daily-bugle"))
     assert (now.approve_below, now.reject_at) == (0.2, 0.85)
     html = page(client, "/moderation/admin/thresholds")
     assert "daily-bugle now approves below 0.2 and rejects from 0.85." in html

@@ -2,18 +2,18 @@
 
 import pytest
 
-from tests.conftest import make_site, make_user
+from tests.conftest import HOLD_ALL, make_site, make_user
 
 
 @pytest.fixture
 def held_site(app):
     """A site that holds every comment (nothing scores below 0 or reaches 1)."""
-    return make_site(app, "daily-bugle", approve_below=0.0, reject_at=1.0)
+    return make_site(app, "daily-bugle", rules=HOLD_ALL)
 
 
 @pytest.fixture
 def other_held_site(app):
-    return make_site(app, "the-planet", approve_below=0.0, reject_at=1.0)
+    return make_site(app, "the-planet", rules=HOLD_ALL)
 
 
 @pytest.fixture

@@ -7,14 +7,15 @@ from tests.conftest import make_user, sign_in, submit
 
 # The admins' retraining pages (GET) and forms (POST).
 ADMIN_PAGES = ("models", "models/<version>", "models/<version>/charts/<name>.png",
-               "jobs/<int:job_id>", "examples", "thresholds")
+               "jobs/<int:job_id>", "examples", "thresholds",
+               "sites/<name>/policy")
 ADMIN_POSTS = {"/moderation/admin/models/train", "/moderation/admin/models/rollback",
                "/moderation/admin/models/<version>/promote",
                "/moderation/admin/models/<version>/shadow",
                "/moderation/admin/jobs/<int:job_id>/cancel",
                "/moderation/admin/examples/<int:example_id>/labels",
                "/moderation/admin/examples/<int:example_id>/excluded",
-               "/moderation/admin/thresholds"}
+               "/moderation/admin/thresholds", "/moderation/admin/sites/<name>/policy"}
 
 # Every moderation route, and how each is checked below: a new route must be added here.
 WEB_ROUTES = {

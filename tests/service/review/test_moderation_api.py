@@ -203,8 +203,8 @@ def test_authors_standing_decides_their_next_comments(app, client, moderator):
     trusted = submit(client, site, "What a stupid decision by the council.", author="zed")
     if held["status"] == "pending_review":
         assert trusted["status"] == "approved"
-    assert submit(client, site, "You are a pathetic idiot and a disgrace, shut up.",
-                  author="zed")["status"] == "rejected"
+    assert submit(client, site, "You pathetic idiot, I will find you and kill you.",
+                  author="zed")["status"] == "rejected"  # trust does not overrule a rejection
     audit = client.get(f"/v1/moderation/comments/{first['id']}/audit",
                        headers=admin.headers).json["items"]
     assert [e["action"] for e in audit][-3:] == ["author_suspended", "author_banned",

@@ -1,46 +1,61 @@
-"""How a score becomes a decision, and which reasons the site and moderators see."""
-
-import pytest
+"""How scores become a decision under a site's policy, and the reasons it gives."""
 
 from classifier import CommentScore
+from classifier.policy import Rule, preset
 from service.comments.models import CommentStatus
-from service.scoring.service import decide, stored_probability
-from service.sites.services import Thresholds
+from service.scoring.service import decide
 
-THRESHOLDS = Thresholds(approve_below=0.25, reject_at=0.99)
-QUIET = {"toxicity": 0.1, "insult": 0.05, "threat": 0.0}
+STANDARD = preset("standard")
+QUIET = {"toxicity": 0.01, "severe_toxicity": 0.0, "insult": 0.01, "threat": 0.0,
+         "identity_attack": 0.0, "obscene": 0.01, "spam": 0.0}
 
 
-def test_an_approved_comment_lists_no_reasons_even_if_one_label_doubts_it():
-    status, reasons = decide(CommentScore(0.2, {**QUIET, "insult": 0.3}), THRESHOLDS)
+def test_a_published_comment_lists_no_reasons():
+    status, reasons = decide(CommentScore(0.05, QUIET), STANDARD)
     assert status is CommentStatus.APPROVED and reasons == []
 
 
-def test_a_held_comment_lists_the_labels_that_crossed_strongest_first():
-    scores = {**QUIET, "toxicity": 0.6, "insult": 0.4}
-    status, reasons = decide(CommentScore(0.7, scores), THRESHOLDS)
+def test_swearing_at_nobody_is_published_under_standard_and_held_under_strict():
+    swearing = CommentScore(0.9, {**QUIET, "obscene": 0.97})
+    assert decide(swearing, STANDARD) == (CommentStatus.APPROVED, [])
+    status, reasons = decide(swearing, preset("strict"))
     assert status is CommentStatus.PENDING_REVIEW
-    assert [(r["label"], r["threshold"]) for r in reasons] == [("toxicity", "approve_below"),
-                                                               ("insult", "approve_below")]
+    assert [(r["label"], r["action"]) for r in reasons] == [("obscene", "hold"), ("any", "hold")]
 
 
-def test_doubts_spread_over_labels_are_given_as_the_combined_score():
-    status, reasons = decide(CommentScore(0.4, {**QUIET, "toxicity": 0.2, "insult": 0.2}),
-                             THRESHOLDS)
+def test_an_insult_is_held_and_never_rejected_under_standard_however_sure():
+    status, reasons = decide(CommentScore(0.999, {**QUIET, "insult": 0.999,
+                                                  "toxicity": 0.999}), STANDARD)
     assert status is CommentStatus.PENDING_REVIEW
-    assert reasons == [{"label": "any", "score": 0.4, "threshold": "approve_below",
-                        "value": 0.25}]
+    assert {r["action"] for r in reasons} == {"hold"}
 
 
-def test_a_rejected_comment_says_which_threshold_each_label_crossed():
-    scores = {**QUIET, "toxicity": 0.995, "insult": 0.5}
-    status, reasons = decide(CommentScore(0.999, scores), THRESHOLDS)
+def test_a_rejection_names_the_rule_that_fired_first():
+    scores = {**QUIET, "threat": 0.95, "toxicity": 0.7}
+    status, reasons = decide(CommentScore(0.97, scores), STANDARD)
     assert status is CommentStatus.REJECTED
-    assert [(r["label"], r["threshold"]) for r in reasons] == [("toxicity", "reject_at"),
-                                                               ("insult", "approve_below")]
+    threat = STANDARD.rule("threat")
+    assert reasons[0] == {"label": "threat", "score": 0.95, "action": "reject",
+                          "threshold": "reject_at", "value": threat.reject_at}
+    assert reasons[1]["label"] == "toxicity" and reasons[1]["action"] == "hold"
 
 
-@pytest.mark.parametrize("raw, stored", [(0.123456, 0.1235), (0.99994, 0.9999),
-                                         (0.99996, 0.9999), (1 - 1e-9, 0.9999), (0.0, 0.0)])
-def test_stored_probabilities_have_four_decimals_and_never_reach_one(raw, stored):
-    assert stored_probability(raw) == stored
+def test_a_site_rule_replaces_the_presets_for_that_label_only():
+    policy = STANDARD.with_overrides({"insult": Rule(0.3, 0.9)})
+    status, reasons = decide(CommentScore(0.95, {**QUIET, "insult": 0.92}), policy)
+    assert status is CommentStatus.REJECTED and reasons[0]["value"] == 0.9
+    assert policy.rule("spam") == STANDARD.rule("spam")
+
+
+def test_a_language_the_model_never_learned_is_held_not_published():
+    status, reasons = decide(CommentScore(0.01, QUIET), STANDARD, unsupported_language=True)
+    assert status is CommentStatus.PENDING_REVIEW
+    assert reasons == [{"label": "language", "score": None, "action": "hold",
+                        "threshold": "unsupported_language", "value": None}]
+
+
+def test_scores_are_kept_as_the_model_gives_them_not_rounded_to_a_cap():
+    nearly_sure, surer = CommentScore(0.99991, QUIET), CommentScore(0.999991, QUIET)
+    policy = STANDARD.with_overrides({"any": Rule(None, 0.9999)})
+    assert decide(nearly_sure, policy)[1][0]["score"] == 0.99991
+    assert decide(surer, policy)[1][0]["score"] == 0.999991

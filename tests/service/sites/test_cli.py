@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from service.extensions import db
 from service.sites.models import Site
+from tests.conftest import make_user
 
 
 def create(runner, *args):
@@ -47,9 +48,10 @@ def test_if_missing_leaves_an_existing_site_alone(runner):
 
 
 def test_invalid_options_are_refused_with_the_field(runner):
-    result = runner.invoke(args=["sites", "create", "x", "--approve-below", "0.95",
-                                 "--reject-at", "0.5"])
-    assert result.exit_code != 0 and "approve_below" in result.output
+    result = runner.invoke(args=["sites", "create", "x", "--label", "insult=hold:0.9,reject:0.5"])
+    assert result.exit_code != 0 and "hold_at (0.9) must not exceed" in result.output
+    result = runner.invoke(args=["sites", "create", "x", "--label", "hate=publish"])
+    assert result.exit_code != 0 and "'hate' is not a label" in result.output
     result = runner.invoke(args=["sites", "create", "x", "--webhook-url", "ftp://nope"])
     assert result.exit_code != 0 and "webhook_url" in result.output
 
@@ -72,10 +74,34 @@ def test_rotate_key_replaces_the_old_key(runner, client):
     assert (status(old), status(new)) == (401, 200)
 
 
-def test_update_changes_thresholds(runner):
+def test_update_sets_the_policy_preset_and_single_rules(runner):
     create(runner, "bugle")
-    result = runner.invoke(args=["sites", "update", "bugle", "--approve-below", "0.2"])
-    assert json.loads(result.output)["approve_below"] == 0.2
+    result = runner.invoke(args=["sites", "update", "bugle", "--label", "obscene=hold:0.8",
+                                 "--label", "spam=hold:0.4,reject:0.9"])
+    policy = json.loads(result.output)["policy"]
+    assert policy["preset"] == "standard" and policy["overrides"] == ["obscene", "spam"]
+    assert policy["rules"]["obscene"] == {"hold_at": 0.8, "reject_at": None}
+    assert policy["rules"]["spam"] == {"hold_at": 0.4, "reject_at": 0.9}
+    result = runner.invoke(args=["sites", "update", "bugle", "--label", "spam=default"])
+    assert json.loads(result.output)["policy"]["overrides"] == ["obscene"]
+    result = runner.invoke(args=["sites", "update", "bugle", "--policy", "strict"])
+    policy = json.loads(result.output)["policy"]
+    assert (policy["preset"], policy["overrides"]) == ("strict", [])
+    assert "strict" in runner.invoke(args=["sites", "list"]).output
+
+
+def test_the_admin_api_reads_and_changes_a_sites_policy(app, client, runner):
+    create(runner, "bugle")
+    admin = make_user(app, "root", "admin")
+    headers = {"Authorization": f"Bearer {admin.token}"}
+    assert client.get("/v1/admin/sites/bugle/policy", headers=headers).json["preset"] == "standard"
+    changed = client.put("/v1/admin/sites/bugle/policy", headers=headers,
+                         json={"preset": "permissive", "rules": {"insult": {"hold_at": 0.6}}})
+    assert changed.status_code == 200, changed.json
+    assert changed.json["preset"] == "permissive" and changed.json["overrides"] == ["insult"]
+    bad = client.put("/v1/admin/sites/bugle/policy", headers=headers,
+                     json={"rules": {"insult": {"hold_at": 0.9, "reject_at": 0.2}}})
+    assert bad.status_code == 422 and "hold_at" in str(bad.json["errors"])
 
 
 def test_update_sets_flags_to_review_and_reject_reasons(runner):

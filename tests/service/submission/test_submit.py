@@ -5,10 +5,11 @@ from sqlalchemy import func, select
 
 from service.comments.models import Comment
 from service.extensions import db
-from tests.conftest import make_site
+from classifier.policy import Rule
+from tests.conftest import HOLD_ALL, make_site
 
 CLEAN = "Thanks for the clear explanation of the new bus timetable."
-ABUSIVE = "You are a pathetic idiot and a disgrace, shut up."
+ABUSIVE = "You pathetic idiot, I will find you and kill you."
 
 
 def comment(text=CLEAN, **extra):
@@ -39,20 +40,41 @@ def test_a_clean_comment_is_approved_with_its_scores(client, site):
     assert body["created_at"].endswith("+00:00")
 
 
-def test_an_abusive_comment_is_rejected_with_the_labels_that_crossed(client, site):
+def test_a_threat_is_rejected_with_the_rule_that_fired_first(client, site):
     body = client.post("/v1/comments", json=comment(ABUSIVE), headers=site.headers).json
     assert body["status"] == "rejected"
-    assert body["score"] >= 0.99
-    insult = [r for r in body["reasons"] if r["label"] == "insult"]
-    assert insult and insult[0]["threshold"] == "reject_at" and insult[0]["value"] == 0.99
+    first = body["reasons"][0]
+    assert first["action"] == "reject" and first["threshold"] == "reject_at"
+    assert first["score"] >= first["value"]
+
+
+def test_an_insult_is_held_under_the_standard_policy_and_rejected_under_strict(app, client,
+                                                                                site):
+    insult = "You are a pathetic idiot and a disgrace, shut up."
+    body = client.post("/v1/comments", json=comment(insult), headers=site.headers).json
+    assert body["status"] == "pending_review"
+    assert {r["action"] for r in body["reasons"]} == {"hold"}
+    strict = make_site(app, "strict", policy="strict")
+    body = client.post("/v1/comments", json=comment(insult), headers=strict.headers).json
+    assert body["status"] == "rejected" and body["reasons"][0]["label"] in ("insult",
+                                                                            "toxicity")
+
+
+def test_civil_criticism_and_mild_swearing_are_published_under_the_default_policy(client,
+                                                                                   site):
+    for text in ("Damn, that is a hell of a tax rise.",
+                 "The minister is clueless and this plan is idiotic.",
+                 "Typical lazy journalism from this paper."):
+        body = client.post("/v1/comments", json=comment(text), headers=site.headers).json
+        assert body["status"] == "approved", (text, body["reasons"])
 
 
 def test_a_borderline_comment_waits_for_review_under_the_sites_thresholds(app, client):
     text = "What a stupid decision by the council."
     probe = make_site(app, "probe")
     score = score_of(client, probe, text)
-    strict = make_site(app, "strict", approve_below=max(score - 0.05, 0.0),
-                       reject_at=min(score + 0.05, 1.0))
+    strict = make_site(app, "strict", rules={"any": Rule(max(score - 0.05, 0.0),
+                                                         min(score + 0.05, 1.0))})
     body = client.post("/v1/comments", json=comment(text), headers=strict.headers).json
     assert body["status"] == "pending_review"
     assert body["reasons"]
@@ -155,7 +177,7 @@ def test_a_comment_in_a_language_the_model_did_not_learn_waits_for_review(client
     body = client.post("/v1/comments", json=comment(text), headers=site.headers).json
     assert body["language"] == language
     assert body["status"] == "pending_review"
-    assert {"label": "language", "score": None, "threshold": "unsupported_language",
+    assert {"label": "language", "score": None, "action": "hold", "threshold": "unsupported_language",
             "value": None} in body["reasons"]
 
 
@@ -165,7 +187,7 @@ def test_an_english_comment_is_marked_english(client, site):
 
 
 def test_a_site_that_never_rejects_holds_even_the_most_abusive_comment(app, client):
-    never_rejects = make_site(app, "holds-everything", approve_below=0.0, reject_at=1.0)
+    never_rejects = make_site(app, "holds-everything", rules=HOLD_ALL)
     text = "you worthless f*cking idiot, shut up, I will kill you and everyone like you"
     body = client.post("/v1/comments", json=comment(text), headers=never_rejects.headers).json
     assert body["status"] == "pending_review"

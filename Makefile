@@ -69,9 +69,11 @@ bench: $(VENV)/.bench
 	$(BIN)/python -m bench.scoring
 	$(BIN)/python -m bench.http
 
-## bench-quality: quality on public data sets against alt-profanity-check and a baseline
+## bench-quality: quality on public data sets against alt-profanity-check and a baseline,
+## then what each decision preset does to real comments (bench.decisions)
 bench-quality: $(VENV)/.bench
 	$(BIN)/python -m bench.quality
+	$(BIN)/python -m bench.decisions
 
 ## bench-queue: queue page p95 with 1,000,000 comments on PostgreSQL (not part of make bench)
 bench-queue: $(VENV)/.bench

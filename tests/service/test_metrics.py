@@ -18,7 +18,7 @@ from tests.test_e2e_http import served_model_dir, server  # noqa: F401 (fixtures
 
 CLEAN = "Thoughts with everyone in the flooded villages tonight."
 ABUSIVE = "Shut up you pathetic moron, I know where you live and I will hurt you."
-BORDERLINE = "This is a pretty dumb take, honestly."
+BORDERLINE = "You are a pathetic idiot and a disgrace, shut up."  # an insult: held under standard
 TOKEN = "metrics-token-0123456789abcdef"
 
 

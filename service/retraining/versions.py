@@ -237,9 +237,11 @@ class VersionService:
         site = self.sites.get(site_name)
         before = self.sites.policy(site)
         # The proposals tune the combined score, so they set the policy's "any" rule.
-        if approve_below > reject_at:
-            raise InvalidInput({"approve_below": [f"must not exceed reject_at ({reject_at})"]})
-        self.sites.update(site_name, rules={"any": Rule(approve_below, reject_at)})
+        try:
+            rule = Rule(approve_below, reject_at)
+        except ValueError as error:
+            raise InvalidInput({"approve_below": [str(error)]}) from None
+        self.sites.update(site_name, rules={"any": rule})
         self.record(ModelAction.THRESHOLDS, self.registry.active_version(), None, actor, None,
                   {"site": site_name,
                    "before": {"approve_below": before.approve_below,

@@ -406,11 +406,11 @@ def apply_policy(name: str) -> Any:
         else:
             rules = {}
             for key in POLICY_KEYS:
-                hold, reject = (_optional_fraction(f"{key}.{end}")
-                                for end in ("hold_at", "reject_at"))
-                if hold is not None and reject is not None and hold > reject:
-                    raise InvalidInput({f"{key}.hold_at": [f"must not exceed {reject:g}"]})
-                rules[key] = Rule(hold, reject)
+                try:
+                    rules[key] = Rule(*(_optional_fraction(f"{key}.{end}")
+                                        for end in ("hold_at", "reject_at")))
+                except ValueError as error:
+                    raise InvalidInput({f"{key}.hold_at": [str(error)]}) from None
             sites.update(name, rules=rules)
             flash(f"{name}'s rules are saved.", "info")
     except (InvalidInput, NotFound) as error:

@@ -134,7 +134,7 @@ class ScoringService:
         log.info("scoring with model %s", loaded.version)
         if "combination_" not in vars(loaded.model):
             log.warning("model %s predates the calibrated combined score (its score is the "
-                        "largest label probability), while the default thresholds are set "
+                        "largest label probability), while the decision presets are set "
                         "for the new one: train a new model (flask --app wsgi model train)",
                         loaded.version)
 

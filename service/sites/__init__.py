@@ -1,1 +1,1 @@
-"""Sites (tenants): their API keys, webhook settings and decision thresholds."""
+"""Sites (tenants): their API keys, webhook settings and decision policies."""

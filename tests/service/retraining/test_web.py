@@ -281,3 +281,33 @@ def test_cancel_a_queued_job(cli_app, signed_in):
     again = page(client, client.post(f"/moderation/admin/jobs/{job_id}/cancel",
                                      data={"csrf_token": token}).headers["Location"])
     assert f"job {job_id} has already cancelled" in again
+
+
+def test_an_admin_changes_a_sites_policy_on_its_page(cli_app, signed_in):
+    client, token = signed_in
+    make_site(cli_app, "daily-bugle")
+    url = "/moderation/admin/sites/daily-bugle/policy"
+    html = page(client, url)
+    assert '<option value="standard" selected>' in html
+    obscene = re.search(r'<tr id="rule-obscene".*?</tr>', html, re.S).group(0)
+    assert 'name="obscene.hold_at"' in obscene and "<td>publish</td>" in obscene
+    current = dict(re.findall(r'name="([\w.]+)" aria-label="[^"]*" value="([^"]*)"', html))
+    assert len(current) == 2 * 8  # hold and reject for 7 labels and the combined score
+
+    post(client, url, csrf_token=token, preset="standard",
+         **{**current, "obscene.hold_at": "0.8"})
+    html = page(client, url)
+    obscene = re.search(r'<tr id="rule-obscene".*?</tr>', html, re.S).group(0)
+    assert "(changed)" in obscene and "hold from 0.8" in obscene
+
+    refused = post(client, url, 422, csrf_token=token, preset="standard",
+                   **{**current, "spam.hold_at": "0.9", "spam.reject_at": "0.2"})
+    html = refused.get_data(as_text=True)
+    assert "must not exceed reject_at" in html
+    assert 'name="spam.hold_at" aria-label="spam hold_at" value="0.9"' in html  # kept as typed
+
+    post(client, url, csrf_token=token, preset="strict", **current)
+    with cli_app.app_context():
+        sites = cli_app.extensions["moderation.sites"]
+        policy = sites.policy(sites.get("daily-bugle"))
+    assert (policy.preset, dict(policy.overrides)) == ("strict", {})

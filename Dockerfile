@@ -9,10 +9,6 @@ COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 
 COPY classifier/ classifier/
-# The classifier's compiled helpers, with a C compiler that leaves in the same layer.
-RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
-    && cythonize --inplace --quiet -3 classifier/_speedups.pyx && rm -rf build classifier/_speedups.c \
-    && apt-get purge -y gcc libc6-dev && apt-get autoremove -y && rm -rf /var/lib/apt/lists/*
 COPY service/ service/
 COPY migrations/ migrations/
 COPY training_data/ training_data/

@@ -24,15 +24,7 @@ $(VENV)/.runtime: requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-# The classifier's compiled helpers (classifier/_speedups.pyx, built in place with Cython and
-# the C compiler). Without them scoring runs numpy's versions: the same scores, slower.
-COMPILED := classifier/_speedups$(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
-
-$(COMPILED): classifier/_speedups.pyx $(VENV)/.runtime
-	$(BIN)/cythonize --force --inplace --quiet -3 classifier/_speedups.pyx
-	touch $@
-
-$(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime $(COMPILED)
+$(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
@@ -42,7 +34,7 @@ $(VENV)/.bench: requirements-bench.txt $(VENV)/.dev
 
 ## setup: install, migrate the database, train a model if none is active, create the demo
 ## site and an admin account (its password is printed once, when it is created)
-setup: $(VENV)/.runtime $(COMPILED)
+setup: $(VENV)/.runtime
 	$(FLASK) db upgrade
 	$(FLASK) model train --if-missing
 	$(FLASK) sites create demo --if-missing
@@ -62,7 +54,7 @@ test: $(VENV)/.dev
 	  || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; } \
 	  || echo "chromium could not be installed: the browser tests will be skipped" \
 	          "(as root: apt-get install -y chromium)"
-	REQUIRE_COMPILED=1 $(BIN)/python -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 ## bench: speed against alt-profanity-check and a bare endpoint (not part of the tests)
 bench: $(VENV)/.bench
@@ -98,4 +90,4 @@ bench-training: $(VENV)/.bench
 	$(BIN)/python -m bench.training
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache build classifier/_speedups.c classifier/_speedups.*.so
+	rm -rf $(VENV) instance .pytest_cache

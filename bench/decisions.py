@@ -35,7 +35,7 @@ import numpy as np
 from bench.common import ROOT, SHARED
 from bench.quality import ours, public_sets
 from classifier import LABELS, Corpus, normalize, seed_corpus
-from classifier.evaluation import harmful_truth
+from classifier.model import harmful_truth
 from classifier.model import TRAFFIC_PREVALENCE
 from classifier.policy import PRESETS, preset
 

@@ -39,6 +39,7 @@ from sklearn.svm import LinearSVC
 from bench.common import ROOT, SHARED
 from classifier import LABELS, CommentClassifier, Corpus, example_weights, normalize, seed_corpus
 from classifier.datasets import read_dataset, to_corpus_rows
+from classifier.model import harmful_truth
 
 APPROVE_BELOW, REJECT_AT = 0.25, 0.99  # the service's defaults (service/config.py)
 HEADS = [*LABELS, "any"]
@@ -120,7 +121,8 @@ def public_sets() -> PublicSets:
 
 
 def any_label(y: np.ndarray) -> np.ndarray:
-    return np.where((y == 1).any(axis=1), 1, np.where((y == 0).all(axis=1), 0, -1))
+    """The combined score's truth (every label but obscene: ``harmful_truth``)."""
+    return harmful_truth(y)
 
 
 # -- disguises, applied alike to clean and bad comments ---------------------------------
@@ -159,7 +161,8 @@ def ours(corpus: Corpus, seed_rows: int | None = None) -> Scorer:
     them when None), weighted as the service weighs them (``example_weights``)."""
     seed_rows = len(corpus) if seed_rows is None else seed_rows
     written = np.arange(len(corpus)) < seed_rows
-    model = CommentClassifier().fit(corpus.texts, corpus.y, sample_weight=example_weights(written))
+    model = CommentClassifier().fit(corpus.texts, corpus.y, sample_weight=example_weights(written),
+                                    groups=corpus.row_groups())
     return model.predict_proba
 
 

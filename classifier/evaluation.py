@@ -14,6 +14,7 @@ from typing import Sequence
 import numpy as np
 from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score
 
+from classifier.model import harmful_truth
 from classifier.policy import Policy, Rule
 
 CALIBRATION_BINS = 10
@@ -32,12 +33,6 @@ _METRIC_NAMES = {
 }
 
 
-def harmful_truth(y: np.ndarray) -> np.ndarray:
-    """1 if any label is 1, 0 if every label is 0, -1 when the labels cannot tell."""
-    y = np.asarray(y)
-    return np.where((y == 1).any(axis=1), 1, np.where((y == 0).all(axis=1), 0, -1))
-
-
 def evaluation_report(proba: np.ndarray, y: np.ndarray, labels: Sequence[str], *,
                       policy: Policy) -> dict:
     """Measure ``proba`` (one column per label, then the combined score) against ``y``.
@@ -50,7 +45,7 @@ def evaluation_report(proba: np.ndarray, y: np.ndarray, labels: Sequence[str], *
     if y.ndim != 2 or y.shape[1] != len(labels) or proba.shape != (len(y), len(labels) + 1):
         raise ValueError(f"expected proba of shape (n, {len(labels) + 1}) and y of shape "
                          f"(n, {len(labels)}), got {proba.shape} and {y.shape}")
-    truth = np.column_stack([y, harmful_truth(y)])
+    truth = np.column_stack([y, harmful_truth(y, labels)])
     names = [*labels, "any"]
     label_entries, curves = {}, {}
     for j, name in enumerate(names):
@@ -144,9 +139,40 @@ class Gate:
     reasons: list[str]
     checks: list[dict]
     skipped: list[str]
+    basis: str = "every row of the evaluation set"
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+REAL, WRITTEN = "real", "written"
+"""The two parts of an evaluation set a report can hold apart (``report["parts"]``): real
+comments (imports, moderators' decisions) and the seed corpus's written examples."""
+
+
+def gate_on_real_comments(candidate: dict, active: dict | None, *, tolerance: float,
+                          min_positives: int = 20) -> Gate:
+    """The gate, decided on the real comments of the evaluation set once they hold
+    ``min_positives`` harmful ones, else on every row.
+
+    Why: written examples are easier than real comments, and a gate on them held back a
+    model that was clearly better on real ones. The reports hold their parts in
+    ``report["parts"]`` (see :data:`REAL`)."""
+    real = (candidate.get("parts") or {}).get(REAL)
+    theirs = ((active or {}).get("parts") or {}).get(REAL)
+    harmful = real["decisions"]["harmful"] if real else 0
+    if active is None or real is None or theirs is None or harmful < min_positives:
+        gate = compare_reports(candidate, active, tolerance=tolerance,
+                               min_positives=min_positives)
+        why = ("no real comments in it yet" if real is None else
+               f"{harmful} harmful real comments, fewer than {min_positives}")
+        return Gate(gate.passed, gate.reasons, gate.checks, gate.skipped,
+                    basis=f"every row of the evaluation set ({why})")
+    gate = compare_reports(real, theirs, tolerance=tolerance, min_positives=min_positives)
+    return Gate(gate.passed, [f"on real comments: {reason}" for reason in gate.reasons],
+                gate.checks, gate.skipped,
+                basis=f"the {real['rows']:,} real comments of the evaluation set "
+                      f"({harmful:,} harmful); written examples are reported, not gated")
 
 
 def compare_reports(candidate: dict, active: dict | None, *, tolerance: float,

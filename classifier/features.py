@@ -16,22 +16,19 @@ word's effect on a label is its n-grams' weights, which can be computed once per
 word and kept. :class:`WordTable` gives every distinct word a row (its tokens and its
 weighted character n-grams, computed once); a batch of texts becomes arrays of rows, and
 everything after that (distinct words per text, word n-grams, sums and norms) is done by
-numpy over the whole batch. :class:`Projection` keeps each row's product with the weights,
-so scoring costs one dictionary lookup per word in Python. Its innermost loops have
-compiled versions (``classifier/_speedups.pyx``: a new word's walk down the character trie,
-each group's distinct values, and the word-pair lookups in ``lookup``), built at set-up;
-where they are not, numpy does the same work more slowly. ``transform`` builds the same
-features as a sparse matrix for training. Counting each word once also means a comment
-cannot dilute its abuse by repeating one harmless word.
+numpy over the whole batch. Training and scoring cut a new word into character n-grams the
+same way (``_char_rows``); training keeps the rows as a sparse matrix (``transform``),
+scoring keeps only their products with the weights (:class:`Projection`), so a word met
+again costs one dictionary lookup. Counting each word once also means a comment cannot
+dilute its abuse by repeating one harmless word.
 
-Vocabulary and idf are scikit-learn's ``TfidfVectorizer``'s, to the bit: ``fit`` counts
-them over distinct words on arrays (``_fit_by_distinct_words``), several times faster than
-``TfidfVectorizer``, which remains the path for settings the fast one does not cover.
+Vocabulary and idf are scikit-learn's ``TfidfVectorizer``'s, to the bit (the tests check
+it): ``fit`` counts them over distinct words on arrays (``_fit_by_distinct_words``), several
+times faster than ``TfidfVectorizer`` on the same texts.
 """
 
 from __future__ import annotations
 
-import logging
 import operator
 import re
 import threading
@@ -42,7 +39,6 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from classifier.lookup import CharTrie, IntegerLookup
 from classifier.normalize import (LONGEST_WORD, PHONE_PIECE, SENTENCE_ENDS, SPELLED_DOT,
@@ -50,14 +46,6 @@ from classifier.normalize import (LONGEST_WORD, PHONE_PIECE, SENTENCE_ENDS, SPEL
                                   normalized_sentences, split_plain_words,
                                   texts_that_may_have_spaced_out_letters)
 
-try:  # built at set-up (make); without them, the same work on numpy arrays, slower
-    from classifier._speedups import distinct_by_group, sums_down_the_trie
-except ImportError:  # pragma: no cover - depends on the build
-    distinct_by_group = sums_down_the_trie = None
-    logging.getLogger(__name__).warning(
-        "classifier/_speedups.pyx is not built (make setup builds it): scoring takes numpy's "
-        "slower path")
-COMPILED = sums_down_the_trie is not None
 
 # What a model's features mean: normalisation and the definitions here. A model trained
 # under another is refused when loaded (classifier/registry.py), to be retrained.
@@ -74,11 +62,6 @@ _TOKENS_AND_BREAKS = re.compile(WORD_TOKENS + r"|\n")
 # within them is that one token.
 _EDGE_PUNCTUATION = "".join(chr(c) for c in range(128) if not re.match(r"[\w*#]", chr(c)))
 _CACHE_LIMIT = 200_000
-# Without the compiled walk: up to this many new words, their character n-grams are looked
-# up one by one, about as fast as numpy's passes down the trie at 8 words (55-58 µs),
-# faster below (measured 2026-11-28).
-_FEW_WORDS = 8
-_TRIE_CHUNK = 4096  # new words taken down the trie by numpy at once (a first pass: 3,400)
 # Markers between rows in pieces_of_texts: a raw text's line break and a text's end
 # (written there as words of one private-use character each; a text that holds either
 # character takes the full path), and a sentence's end.
@@ -102,19 +85,13 @@ class CommentVectorizer(TransformerMixin, BaseEstimator):
         N-gram ranges of the two parts.
     min_df : int
         Features seen in fewer training texts are dropped.
-    max_word_features, max_char_features : int or None
-        Keep only the most frequent features of each part.
     """
 
     def __init__(self, *, word_ngram_range: tuple[int, int] = (1, 2),
-                 char_ngram_range: tuple[int, int] = (2, 5), min_df: int = 1,
-                 max_word_features: int | None = None,
-                 max_char_features: int | None = None) -> None:
+                 char_ngram_range: tuple[int, int] = (2, 5), min_df: int = 1) -> None:
         self.word_ngram_range = word_ngram_range
         self.char_ngram_range = char_ngram_range
         self.min_df = min_df
-        self.max_word_features = max_word_features
-        self.max_char_features = max_char_features
 
     def fit(self, X: Iterable[str], y=None) -> "CommentVectorizer":
         if not 1 <= self.char_ngram_range[0] <= self.char_ngram_range[1] <= 8:
@@ -122,30 +99,19 @@ class CommentVectorizer(TransformerMixin, BaseEstimator):
             raise ValueError(f"char_ngram_range must lie within (1, 8), "
                              f"got {self.char_ngram_range}")
         texts = list(X)
-        fitted = None
-        if (self.max_word_features is None and self.max_char_features is None
-                and isinstance(self.min_df, (int, np.integer)) and 1 <= self.min_df <= len(texts)):
-            fitted = _fit_by_distinct_words(texts, self.word_ngram_range,
-                                            self.char_ngram_range, int(self.min_df))
-        if fitted is None:  # other settings, or nothing to keep: scikit-learn says why
-            fitted = self._fit_with_scikit_learn(texts)
+        if not isinstance(self.min_df, (int, np.integer)) or not 1 <= self.min_df <= max(
+                len(texts), 1):
+            raise ValueError(f"min_df must be a whole number from 1 to the number of texts "
+                             f"({len(texts)}), got {self.min_df!r}")
+        fitted = _fit_by_distinct_words(texts, self.word_ngram_range,
+                                        self.char_ngram_range, int(self.min_df))
+        if fitted is None:
+            raise ValueError("empty vocabulary: the texts hold no n-gram seen in "
+                             f"{self.min_df} or more of them")
         self.word_vocabulary_, self.word_idf_, self.char_vocabulary_, self.char_idf_ = fitted
         self.n_word_features_ = len(self.word_vocabulary_)
         self.n_features_out_ = self.n_word_features_ + len(self.char_vocabulary_)
         return self
-
-    def _fit_with_scikit_learn(self, texts: list[str]) -> tuple[dict, np.ndarray, dict, np.ndarray]:
-        """Vocabularies and idf as two ``TfidfVectorizer`` fit them (the definition)."""
-        words = TfidfVectorizer(lowercase=False, token_pattern=WORD_TOKENS,
-                                ngram_range=self.word_ngram_range, min_df=self.min_df,
-                                max_features=self.max_word_features, dtype=np.float32)
-        chars = TfidfVectorizer(lowercase=False, analyzer="char_wb",
-                                ngram_range=self.char_ngram_range, min_df=self.min_df,
-                                max_features=self.max_char_features, dtype=np.float32)
-        words.fit(texts)
-        chars.fit(texts)
-        return (dict(words.vocabulary_), words.idf_.astype(np.float32),
-                dict(chars.vocabulary_), chars.idf_.astype(np.float32))
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
@@ -581,8 +547,6 @@ class WordTable:
         self.n_spans = self.n_span_rows = 0
         self.n_tokens = 0
         self.n_taken = 0  # rows whose character n-grams were handed out
-        # For the compiled distinct_by_group: a mark per value, kept from call to call.
-        self._marks, self._first_mark = np.zeros(0, np.int64), 1
         self._untaken: list = []  # CharRows, or with char_products arrays of products
 
     def __len__(self) -> int:
@@ -764,22 +728,11 @@ class WordTable:
                                                         sentence_group, n_groups)
         return Pieces(n_groups, owners, feature_groups, feature_ids, row_groups, word_rows)
 
-    def _distinct_by_group(self, groups: np.ndarray, values: np.ndarray, n_groups: int,
+    @staticmethod
+    def _distinct_by_group(groups: np.ndarray, values: np.ndarray, n_groups: int,
                            n_values: int) -> tuple[np.ndarray, np.ndarray]:
-        """Each group's distinct values, as (groups, values) by group. Within a group the
-        values are sorted, as training's matrices need; to score, where their order does
-        not matter, the compiled helper leaves them in the order they first come and sorts
-        nothing."""
-        if distinct_by_group is None or self.char_products is None or not len(groups):
-            return np.divmod(_distinct(groups * n_values + values), n_values)
-        if len(self._marks) < n_values:  # zeros: below every mark to come
-            self._marks = _fit(self._marks, n_values)
-        groups_out, values_out = np.empty(len(groups), np.int64), np.empty(len(groups), np.int64)
-        n = distinct_by_group(np.ascontiguousarray(groups, np.int64),
-                              np.ascontiguousarray(values, np.int64), n_groups,
-                              self._marks[:n_values], self._first_mark, groups_out, values_out)
-        self._first_mark += n_groups
-        return groups_out[:n], values_out[:n]
+        """Each group's distinct values, as (groups, values), sorted."""
+        return np.divmod(_distinct(groups * n_values + values), n_values)
 
     def _word_ngrams(self, occurrence_rows: np.ndarray, text_of: np.ndarray,
                      sentence_of: np.ndarray, sentence_group: np.ndarray, n_groups: int
@@ -873,12 +826,7 @@ class WordTable:
         self.n_tokens += n_new_tokens
         if self.char_products is None:
             block = _char_rows(words, self.vectorizer)
-            # Each n-gram occurrence's idf squared (count x idf x idf): see the module's
-            # docstring.
-            sqnorms = np.bincount(
-                np.repeat(np.arange(len(words)), np.diff(block.indptr)),
-                weights=block.data.astype(np.float64) * self.vectorizer.char_idf_[block.indices],
-                minlength=len(words))
+            sqnorms = _squared_norms(block, self.vectorizer)
         else:
             block, sqnorms = self.char_products(words)
         self.sqnorms[first:end] = sqnorms
@@ -1027,96 +975,35 @@ def _padded_columns(words: list[str], trie: CharTrie) -> tuple[np.ndarray, np.nd
 
 
 def _char_ngram_ids(word: str, vectorizer: CommentVectorizer) -> list[int]:
-    """The vocabulary ids of a word's ``char_wb`` n-grams, with repeats (scikit-learn's
-    rule: a word no longer than n is one n-gram, and larger n are skipped)."""
-    padded = f" {word} "
-    length = len(padded)
+    """The vocabulary ids of a word's ``char_wb`` n-grams, with repeats."""
     low, high = vectorizer.char_ngram_range
-    grams: list[str] = []
-    for n in range(low, high + 1):
-        if length <= n:
-            grams.append(padded)
-            break
-        grams += [padded[i:i + n] for i in range(length - n + 1)]
-    return [i for i in map(vectorizer.char_vocabulary_.get, grams) if i is not None]
+    return [i for i in map(vectorizer.char_vocabulary_.get, _char_wb_grams(word, low, high))
+            if i is not None]
 
 
 class CharProducts:
-    """New words' character parts as scoring needs them: each word's n-gram counts times
-    idf, times the weights (a value per output), and its squared norm, with no rows built
-    (``_char_rows`` builds those, for training).
-
-    Every node of the vocabulary's trie keeps the sum, over the n-grams on its path from
-    the root, of idf x weights and of idf squared. A word's window grown from one start as
-    far as the vocabulary goes ends in the node that holds all that start gives, so a word
-    is the sum of its starts' last nodes, nothing sorted or counted: one compiled loop
-    (``_speedups.sums_down_the_trie``) or, where it is not built, a few numpy passes for a
-    whole batch, a comment's few new words then going n-gram by n-gram in Python, which
-    skips the passes' set-up."""
+    """New words' character parts as scoring needs them: each word's weighted n-gram counts
+    (``_char_rows``, the rows training builds) times the weights, and its squared norm.
+    A word's products are computed once and kept by the :class:`Projection`."""
 
     def __init__(self, vectorizer: CommentVectorizer, weights: np.ndarray) -> None:
         """``weights``: the character part's, shape (n_char_features, n_outputs)."""
         self.vectorizer = vectorizer
-        idf = vectorizer.char_idf_.astype(np.float64)
-        # Per n-gram: idf x weights, then idf squared, as one row (one gather serves both).
-        self.grams = np.column_stack([idf[:, None] * weights, idf ** 2])
-        self.trie = vectorizer.ascii_char_trie()
-        self.nodes = self.trie.along_paths(self.grams, vectorizer.char_ngram_range[0])
-        self.compiled = sums_down_the_trie is not None
-        if self.compiled:
-            self.byte_columns = np.zeros(256, np.int32)  # any byte: 0 (no child) past ASCII
-            self.byte_columns[:128] = self.trie.columns
-            if self.trie.children.max(initial=-1) >= len(self.nodes):  # the walk reads
-                raise ValueError("the trie's children point past its nodes")  # them unchecked
+        self.weights = np.asarray(weights, dtype=np.float64)
 
     def __call__(self, words: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Each word's products, shape (n_words, n_outputs), and squared norm."""
-        sums = np.zeros((len(words), self.grams.shape[1]))
-        if len(words) <= _FEW_WORDS and not self.compiled:
-            trie_words, slow = np.zeros(0, np.int64), list(range(len(words)))
-        else:
-            trie_words, slow = _trie_and_other_words(words, self.vectorizer)
-        if len(trie_words):
-            sums[trie_words] = self._down_the_trie(
-                [words[i] for i in trie_words.tolist()] if slow else words)
-        if slow:
-            sums[slow] = self._gram_by_gram([words[i] for i in slow])
-        return sums[:, :-1], sums[:, -1]
+        block = _char_rows(words, self.vectorizer)
+        return block.csr() @ self.weights, _squared_norms(block, self.vectorizer)
 
-    def _down_the_trie(self, words: list[str]) -> np.ndarray:
-        if self.compiled:
-            return self._compiled_walk(words)
-        return self._numpy_walk(words)
 
-    def _compiled_walk(self, words: list[str]) -> np.ndarray:
-        sums = np.zeros((len(words), self.nodes.shape[1]))
-        lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
-        sums_down_the_trie(f" {' '.join(words)} ".encode("ascii"), lengths, self.byte_columns,
-                           self.trie.children, self.trie.width, self.trie.n_inner,
-                           self.vectorizer.char_ngram_range[1], self.nodes, sums)
-        return sums
-
-    def _numpy_walk(self, words: list[str]) -> np.ndarray:
-        if len(words) > _TRIE_CHUNK:  # bounds the gathered rows, one per window
-            return np.concatenate([self._numpy_walk(words[i:i + _TRIE_CHUNK])
-                                   for i in range(0, len(words), _TRIE_CHUNK)])
-        columns, padded_lengths = _padded_columns(words, self.trie)
-        last = np.zeros(len(columns), np.int32)  # the root: nothing
-        for _, starts, nodes in self.trie.windows(columns, self.vectorizer.char_ngram_range[1]):
-            last[starts] = nodes
-        firsts = np.cumsum(padded_lengths) - padded_lengths  # a padded word is 2+ long
-        return np.add.reduceat(self.nodes[last], firsts)
-
-    def _gram_by_gram(self, words: list[str]) -> np.ndarray:
-        ids = [_char_ngram_ids(word, self.vectorizer) for word in words]
-        counts = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
-        flat = np.fromiter(chain.from_iterable(ids), dtype=np.int64, count=int(counts.sum()))
-        sums = np.zeros((len(words), self.grams.shape[1]))
-        filled = np.flatnonzero(counts)
-        if len(filled):
-            # Words without n-grams add nothing between their neighbours' starts.
-            sums[filled] = np.add.reduceat(self.grams[flat], (np.cumsum(counts) - counts)[filled])
-        return sums
+def _squared_norms(block: CharRows, vectorizer: CommentVectorizer) -> np.ndarray:
+    """Each row's sum of idf squared over its n-gram occurrences (count x idf x idf): the
+    character part's norm before the words are summed (see the module's docstring)."""
+    return np.bincount(np.repeat(np.arange(block.n_rows), np.diff(block.indptr)),
+                       weights=block.data.astype(np.float64)
+                       * vectorizer.char_idf_[block.indices],
+                       minlength=block.n_rows)
 
 
 class Projection:

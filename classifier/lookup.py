@@ -1,8 +1,7 @@
 """Vocabulary ids of n-grams, a whole array of lookups at a time.
 
-The scoring path needs the vocabulary ids of n-grams by the thousand per batch, and by the
-dozen for a single comment. :class:`IntegerLookup` finds word n-grams, read as integers
-(pairs of token ids), and serves both sizes well; :class:`CharTrie` finds character n-grams
+Features are looked up by the thousand per batch: :class:`IntegerLookup` finds word
+n-grams, read as integers (pairs of token ids); :class:`CharTrie` finds character n-grams
 by growing every window of a batch one character at a time.
 """
 
@@ -12,88 +11,24 @@ from typing import Iterator
 
 import numpy as np
 
-try:  # built at set-up (make); without it, the same probing in numpy's rounds
-    from classifier._speedups import find_keys
-except ImportError:  # pragma: no cover - depends on the build
-    find_keys = None
-
 
 class IntegerLookup:
-    """A map from non-negative int64 keys to ids that answers a whole array of lookups at
-    once (-1 where absent), from a hash table (open addressing with linear probing, two to
-    four slots per key): about one random read per key, where a binary search makes twenty
-    that depend on each other. The probing is one compiled loop
-    (``_speedups.find_keys``); where that is not built, each round of probing is a few
-    numpy calls, so a few keys (one comment's) go to binary search, in one call, and so do
-    the keys still unresolved after three rounds."""
-
-    _FEW = 1024  # up to this many keys, binary search (measured faster up to about 1,500)
-    _ROUNDS = 3  # probes in the table before the keys left over go to binary search
-
-    _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: 2**64 / golden ratio
+    """A map from int64 keys to ids that answers a whole array of lookups at once (-1 where
+    absent), by binary search in the sorted keys."""
 
     def __init__(self, keys: np.ndarray, ids: np.ndarray) -> None:
-        bits = max(4, int(len(keys) * 2).bit_length())
-        self._shift = np.uint64(64 - bits)
-        self._mask = (1 << bits) - 1
-        self._keys = np.full(1 << bits, -1, dtype=np.int64)
-        self._ids = np.full(1 << bits, -1, dtype=np.int32)
-        self._size = len(keys)
-        order = np.argsort(keys)
-        self._sorted_keys, self._sorted_ids = keys[order], ids[order]
-        # Insert all keys in rounds: each still waiting takes its slot if free (the first
-        # of several contenders wins), else moves on to the next slot.
-        slots = self._slots(keys)
-        waiting = np.arange(len(keys))
-        while len(waiting):
-            wanted = slots[waiting]
-            free = self._keys[wanted] == -1
-            taken, first = np.unique(wanted[free], return_index=True)
-            winners = waiting[free][first]
-            self._keys[taken] = keys[winners]
-            self._ids[taken] = ids[winners]
-            placed = np.zeros(len(keys), dtype=bool)
-            placed[winners] = True
-            waiting = waiting[~placed[waiting]]
-            slots[waiting] = (slots[waiting] + 1) & self._mask
+        order = np.argsort(keys, kind="stable")
+        self._keys, self._ids = keys[order], ids[order]
 
     def __len__(self) -> int:
-        return self._size
-
-    def _slots(self, keys: np.ndarray) -> np.ndarray:
-        hashed = (keys.astype(np.uint64) * self._MULTIPLIER) >> self._shift
-        return hashed.astype(np.int64)
+        return len(self._keys)
 
     def find(self, keys: np.ndarray) -> np.ndarray:
         """The id of each key, -1 for keys not in the map."""
-        if find_keys is not None and self._size:
-            found = np.empty(len(keys), dtype=np.int64)
-            find_keys(np.ascontiguousarray(keys, np.int64), self._keys, self._ids,
-                      int(self._MULTIPLIER), int(self._shift), found)
-            return found
-        if len(keys) <= self._FEW:
-            return self._search(keys)
-        found = np.full(len(keys), -1, dtype=np.int64)
-        slots = self._slots(keys)
-        waiting = np.arange(len(keys))
-        for _ in range(self._ROUNDS):
-            stored = self._keys[slots]
-            hit = stored == keys[waiting]
-            found[waiting[hit]] = self._ids[slots[hit]]
-            # A miss goes on to the next slot until it meets an empty one.
-            going_on = ~hit & (stored != -1)
-            waiting = waiting[going_on]
-            if not len(waiting):
-                return found
-            slots = (slots[going_on] + 1) & self._mask
-        found[waiting] = self._search(keys[waiting])  # the few in long runs of full slots
-        return found
-
-    def _search(self, keys: np.ndarray) -> np.ndarray:
-        if not self._size:
+        if not len(self._keys):
             return np.full(len(keys), -1, dtype=np.int64)
-        at = np.minimum(np.searchsorted(self._sorted_keys, keys), self._size - 1)
-        return np.where(self._sorted_keys[at] == keys, self._sorted_ids[at], -1)
+        at = np.minimum(np.searchsorted(self._keys, keys), len(self._keys) - 1)
+        return np.where(self._keys[at] == keys, self._ids[at], -1)
 
 
 class CharTrie:
@@ -185,23 +120,3 @@ class CharTrie:
             if not len(starts):
                 return
             yield n, starts, nodes
-
-    def along_paths(self, values: np.ndarray, shortest: int) -> np.ndarray:
-        """For every node, the sum of ``values[id]`` over the n-grams of ``shortest`` or
-        more characters on its path from the root, itself included (the root's is 0).
-        ``values`` has a row per n-gram id; the result, a row per node."""
-        sums = np.zeros((len(self.ids),) + values.shape[1:], dtype=values.dtype)
-        table = self.children.reshape(self.n_inner, self.width)
-        parents, depth = np.zeros(1, np.int64), 0
-        while len(parents):  # level by level from the root: a node after its parent
-            depth += 1
-            below = table[parents]
-            rows, columns = np.nonzero(below >= 0)
-            nodes = below[rows, columns]
-            sums[nodes] = sums[parents[rows]]
-            if depth >= shortest:
-                ids = self.ids[nodes]
-                grams = ids >= 0
-                sums[nodes[grams]] += values[ids[grams]]
-            parents = nodes[nodes < self.n_inner]
-        return sums

@@ -13,7 +13,7 @@ import numpy as np
 from sklearn.metrics import average_precision_score, precision_score, recall_score, roc_auc_score
 from sklearn.model_selection import train_test_split
 
-from classifier.model import LABELS, CommentClassifier
+from classifier.model import LABELS, CommentClassifier, harmful_truth
 from classifier.normalize import normalize
 
 if TYPE_CHECKING:
@@ -27,10 +27,19 @@ class Corpus:
     """Labeled comments: ``texts`` and a matrix ``y`` with one column per label.
 
     ``y`` holds 1 (has the label), 0 (does not) or -1 (the source does not say).
+    ``groups`` names, per row, the family it was written in (the seed corpus's file), or is
+    None where every row stands alone (real comments).
     """
 
     texts: list[str] = field(default_factory=list)
     y: np.ndarray = field(default_factory=lambda: np.zeros((0, len(LABELS)), dtype=np.int8))
+    groups: list[str] | None = None
+
+    def row_groups(self) -> list[str]:
+        """Each row's group for calibration folds: its family, or a group of its own."""
+        if self.groups is None:
+            return [f"row {i}" for i in range(len(self.texts))]
+        return list(self.groups)
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -54,17 +63,25 @@ class Corpus:
             if key not in seen:
                 seen.add(key)
                 keep.append(i)
+        groups = None
+        if self.groups is not None or other.groups is not None:
+            theirs = other.row_groups()
+            groups = self.row_groups() + [theirs[i] if other.groups is not None
+                                          else f"row {len(self.texts) + k}"
+                                          for k, i in enumerate(keep)]
         return Corpus(texts=self.texts + [other.texts[i] for i in keep],
-                      y=np.vstack([self.y, other.y[keep]]).astype(np.int8))
+                      y=np.vstack([self.y, other.y[keep]]).astype(np.int8), groups=groups)
 
 
 def read_labeled_csv(paths: Iterable[Path]) -> Corpus:
     """Read the seed-corpus CSV files (``text`` plus one 0/1 column per label).
 
     Texts that normalise to the same string are one example; their labels are merged,
-    so the same comment written twice cannot teach the model two answers.
+    so the same comment written twice cannot teach the model two answers. Each row's group is
+    the name of the first file that holds it (``CommentClassifier.fit`` keeps a group in one
+    calibration fold).
     """
-    merged: dict[str, tuple[str, np.ndarray]] = {}
+    merged: dict[str, tuple[str, np.ndarray, str]] = {}
     for path in sorted(paths):
         with open(path, newline="", encoding="utf-8") as handle:
             reader = csv.DictReader(handle)
@@ -80,13 +97,16 @@ def read_labeled_csv(paths: Iterable[Path]) -> Corpus:
                 if not text or not set(labels.tolist()) <= {0, 1}:
                     raise ValueError(f"{path}:{line}: empty text or a label other than 0/1")
                 key = normalize(text)
+                group = Path(path).stem
                 if key in merged:
                     labels = np.maximum(labels, merged[key][1])
-                    text = merged[key][0]
-                merged[key] = (text, labels)
+                    text, group = merged[key][0], merged[key][2]
+                merged[key] = (text, labels, group)
     rows = list(merged.values())
-    return Corpus(texts=[t for t, _ in rows],
-                  y=np.array([labels for _, labels in rows], dtype=np.int8).reshape(-1, len(LABELS)))
+    return Corpus(texts=[t for t, _, _ in rows],
+                  y=np.array([labels for _, labels, _ in rows],
+                             dtype=np.int8).reshape(-1, len(LABELS)),
+                  groups=[g for _, _, g in rows])
 
 
 def seed_corpus(directory: Path) -> Corpus:
@@ -141,14 +161,15 @@ def train(corpus: Corpus, *, holdout: float = 0.2, random_state: int = 0,
     progress(f"fitting on {len(train_idx)} comments to measure on {len(test_idx)} held out")
     candidate = CommentClassifier(random_state=random_state, **params)
     weights = np.ones(len(corpus)) if sample_weight is None else np.asarray(sample_weight)
+    groups = np.array(corpus.row_groups(), dtype=object)
     candidate.fit(list(texts[train_idx]), corpus.y[train_idx],
-                  sample_weight=weights[train_idx])
+                  sample_weight=weights[train_idx], groups=groups[train_idx])
     metrics = evaluate(candidate, list(texts[test_idx]), corpus.y[test_idx])
     if "roc_auc" in metrics["any"]:
         progress(f"held-out ROC-AUC of the combined score: {metrics['any']['roc_auc']:.3f}")
     progress(f"refitting on all {len(corpus)} comments")
     model = CommentClassifier(random_state=random_state, **params).fit(
-        corpus.texts, corpus.y, sample_weight=weights)
+        corpus.texts, corpus.y, sample_weight=weights, groups=groups)
     return TrainingResult(model=model, metrics=metrics, train_rows=len(corpus),
                           holdout_rows=len(test_idx))
 
@@ -158,8 +179,7 @@ def evaluate(model: CommentClassifier, texts: Sequence[str], y: np.ndarray,
     """ROC-AUC, PR-AUC, and precision and recall at ``threshold``, per label and for "any"."""
     proba = model.predict_proba(texts)
     y = np.asarray(y)
-    any_label = np.where((y == 1).any(axis=1), 1, np.where((y == 0).all(axis=1), 0, -1))
-    truth = np.column_stack([y, any_label])
+    truth = np.column_stack([y, harmful_truth(y, model.labels_)])
     return {name: binary_metrics(truth[:, j], proba[:, j], threshold)
             for j, name in enumerate([*model.labels_, "any"])}
 

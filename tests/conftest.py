@@ -72,7 +72,8 @@ def model_dir(tmp_path_factory) -> Path:
     registry = ModelRegistry(tmp_path_factory.mktemp("models"))
     corpus = seed_corpus(ROOT / "training_data")
     # One fit on everything (train_and_save would fit twice, to measure a held-out share).
-    version = registry.save(CommentClassifier().fit(corpus.texts, corpus.y), {
+    version = registry.save(CommentClassifier().fit(corpus.texts, corpus.y,
+                                                    groups=corpus.row_groups()), {
         "training_data": {"source": "seed", "rows": len(corpus)}, "metrics": {}})
     registry.activate(version)
     return registry.root

@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from classifier import (LABELS, CommentClassifier, LoadedModel, ModelNotFound, ModelRegistry,
-                        ModelRejected, seed_corpus)
+                        ModelRejected, Corpus, normalize, seed_corpus)
 from classifier.charts import render_charts
-from classifier.evaluation import compare_reports, evaluation_report
+from classifier.evaluation import REAL, WRITTEN, evaluation_report, gate_on_real_comments
 from classifier.policy import Policy
 from service.comments.lifecycle import CLASSIFIER, Action, transition
 from service.comments.models import Comment, CommentStatus
@@ -24,7 +25,7 @@ from service.extensions import utcnow
 from service.retraining.jobs import HEARTBEAT_SECONDS, JobCancelled, JobProgress, JobService
 from service.retraining.models import (JobKind, JobStatus, ModelChart, ModelRecord, TrainingJob,
                                        VersionStatus)
-from service.retraining.services import ExampleStore
+from service.retraining.services import SEED_SOURCE, ExampleStore
 from service.retraining.versions import VersionService
 from service.scoring.service import ScoringService
 from service.sites.services import SiteService
@@ -73,27 +74,30 @@ class TrainingPipeline:
         """The whole job. ``progress`` may raise to stop it; once the artifact is saved,
         ``on_saved`` is called (the job stops being cancellable there)."""
         progress("collecting examples", 0.0)
-        added = self.examples.sync_seed(seed_corpus(self.training_data_dir))
+        seed = seed_corpus(self.training_data_dir)
+        added = self.examples.sync_seed(seed)
         if added:
             log.info("added %d seed examples to the store", added)
         held_out = self.examples.extend_evaluation_set(random_state=job_id or 0)
         if held_out:
             log.info("held %d examples out for evaluation", held_out)
         ids, train_corpus, weights = self.examples.training_set()
-        _, eval_corpus = self.examples.evaluation_set()
+        _, eval_sources, eval_corpus = self.examples.evaluation_set()
+        written = np.array([source == SEED_SOURCE for source in eval_sources], dtype=bool)
         if len(train_corpus) < MIN_TRAINING_ROWS:
             raise ValueError(f"need at least {MIN_TRAINING_ROWS} training examples, "
                              f"have {len(train_corpus)}")
         progress(f"training on {len(train_corpus):,} examples", 0.05)
         model = CommentClassifier().fit(
             train_corpus.texts, train_corpus.y, sample_weight=weights,
+            groups=_calibration_groups(train_corpus.texts, seed),
             on_step=lambda step, done: progress(step, 0.05 + 0.7 * done))
 
         progress(f"evaluating on {len(eval_corpus):,} held-out examples", 0.75)
-        report = self._report(model, eval_corpus)
+        report = self._report(model, eval_corpus, written)
         baseline = self._active()
-        baseline_report = self._report(baseline.model, eval_corpus) if baseline else None
-        gate = compare_reports(report, baseline_report, tolerance=self.tolerance).as_dict()
+        baseline_report = self._report(baseline.model, eval_corpus, written) if baseline else None
+        gate = gate_on_real_comments(report, baseline_report, tolerance=self.tolerance).as_dict()
         if baseline and self.session.get(ModelRecord, baseline.version) is None:
             # The active model was not trained by a job on this store's split: it may have
             # learned the evaluation rows, and would look better than it is. Shown, not gated.
@@ -145,9 +149,18 @@ class TrainingPipeline:
             log.warning("the active model cannot be loaded to compare with: %s", error)
             return None
 
-    def _report(self, model: CommentClassifier, corpus) -> dict[str, Any]:
-        return evaluation_report(model.predict_proba(corpus.texts), corpus.y, LABELS,
-                                 policy=self.default_policy)
+    def _report(self, model: CommentClassifier, corpus: Corpus,
+                written: np.ndarray) -> dict[str, Any]:
+        """The report on the whole evaluation set, with its real comments and its written
+        examples apart (``parts``) when it holds both."""
+        proba = model.predict_proba(corpus.texts)
+        report = evaluation_report(proba, corpus.y, LABELS, policy=self.default_policy)
+        if written.any() and not written.all():
+            report["parts"] = {
+                part: _without_curves(evaluation_report(proba[rows], corpus.y[rows], LABELS,
+                                                        policy=self.default_policy))
+                for part, rows in ((REAL, ~written), (WRITTEN, written))}
+        return report
 
 
 @dataclass
@@ -311,3 +324,14 @@ def _ended(outcome: TrainingOutcome) -> str:
     if outcome.status == VersionStatus.HELD.value:
         return f"model {outcome.version} trained, held back by the gate"
     return f"model {outcome.version} trained; it passed the gate, promote it when ready"
+
+
+def _without_curves(report: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in report.items() if key != "curves"}
+
+
+def _calibration_groups(texts: list[str], seed: Corpus) -> list[str]:
+    """Each training text's group for the calibration folds: its seed file's, or, for a real
+    comment, a group of its own (see ``CommentClassifier.fit``)."""
+    family = dict(zip(map(normalize, seed.texts), seed.row_groups()))
+    return [family.get(normalize(text), f"row {i}") for i, text in enumerate(texts)]

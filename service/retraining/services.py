@@ -14,7 +14,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from classifier import LABELS, Corpus, example_weights, normalize
-from classifier.evaluation import harmful_truth
+from classifier.model import harmful_truth
 from classifier.datasets import (MAX_TEXT, MAX_TITLE, LabeledRow, RejectedRow, Row,
                                  read_dataset)
 from service.errors import InvalidInput, NotFound
@@ -160,10 +160,11 @@ class ExampleStore:
         ids, _, sources, corpus = self._read(holdout=False)
         return ids, corpus, example_weights([source == SEED_SOURCE for source in sources])
 
-    def evaluation_set(self) -> tuple[list[int | None], Corpus]:
-        """The held-out examples, with the site each came from (None for seed and imports)."""
-        _, sites, _, corpus = self._read(holdout=True)
-        return sites, corpus
+    def evaluation_set(self) -> tuple[list[int | None], list[str], Corpus]:
+        """The held-out examples, with the site each came from (None for seed and imports)
+        and each one's source (``seed``, ``import:...``, ``moderation:...``)."""
+        _, sites, sources, corpus = self._read(holdout=True)
+        return sites, sources, corpus
 
     def corpus(self) -> Corpus:
         """Every example not excluded, held out or not, as a corpus."""

@@ -204,7 +204,7 @@ class VersionService:
                             ("max_approved_harmful", max_approved_harmful)):
             if not 0.0 <= value <= 1.0:
                 raise InvalidInput({name: ["must be between 0 and 1"]})
-        site_ids, corpus = self.examples.evaluation_set()
+        site_ids, _, corpus = self.examples.evaluation_set()
         truth = harmful_truth(corpus.y)
         known = truth >= 0
         if known.sum() == 0 or len(set(truth[known].tolist())) < 2:

@@ -10,7 +10,7 @@ from classifier.policy import Policy, Rule
 import pytest
 
 from classifier.evaluation import (Gate, ThresholdProposal, compare_reports, evaluation_report,
-                                   propose_thresholds)
+                                   gate_on_real_comments, propose_thresholds)
 from classifier.model import LABELS
 
 # Ten rows, two labels; the combined score (and both label columns) is SCORES.
@@ -183,6 +183,49 @@ def test_labels_with_few_positives_are_skipped():
     assert gate.passed
     assert f"threat: only {positives} positive examples (fewer than 30)" in gate.skipped
     assert all(check["label"] != "threat" for check in gate.checks)
+
+
+def _with_parts(written, real):
+    """A report on written and real rows together, holding both apart as the pipeline does."""
+    report = copy.deepcopy(written)
+    report["parts"] = {"written": copy.deepcopy(written), "real": copy.deepcopy(real)}
+    return report
+
+
+def test_the_gate_is_decided_on_real_comments_once_there_are_enough():
+    # Worse on the written examples, better on real comments: the model a newsroom wants.
+    written, real = realistic_report(seed=1), realistic_report(seed=2, n=600)
+    active = _with_parts(written, real)
+    candidate = _with_parts(written, real)
+    candidate["labels"]["any"]["roc_auc"] -= 0.05
+    candidate["parts"]["written"]["labels"]["any"]["roc_auc"] -= 0.05
+    candidate["parts"]["real"]["labels"]["any"]["roc_auc"] += 0.03
+    assert not compare_reports(candidate, active, tolerance=0.01).passed  # on every row
+    gate = gate_on_real_comments(candidate, active, tolerance=0.01)
+    harmful = real["decisions"]["harmful"]
+    assert gate.passed, gate.reasons
+    assert gate.basis == (f"the 600 real comments of the evaluation set ({harmful} harmful); "
+                          "written examples are reported, not gated")
+    # Worse on real comments: held back, and the reason says where.
+    candidate["parts"]["real"]["labels"]["any"]["roc_auc"] -= 0.06
+    gate = gate_on_real_comments(candidate, active, tolerance=0.01)
+    assert not gate.passed
+    assert gate.reasons[0].startswith("on real comments: any ROC-AUC")
+
+
+def test_too_few_harmful_real_comments_leave_the_gate_on_every_row():
+    written = realistic_report(seed=1)
+    few = realistic_report(seed=3, n=60)
+    assert few["decisions"]["harmful"] < 20
+    candidate, active = _with_parts(written, few), _with_parts(written, few)
+    candidate["labels"]["any"]["roc_auc"] -= 0.05
+    gate = gate_on_real_comments(candidate, active, tolerance=0.01)
+    assert not gate.passed
+    assert gate.basis == (f"every row of the evaluation set ({few['decisions']['harmful']} "
+                          "harmful real comments, fewer than 20)")
+    gate = gate_on_real_comments(realistic_report(), realistic_report(), tolerance=0.01)
+    assert gate.passed and gate.basis == ("every row of the evaluation set "
+                                          "(no real comments in it yet)")
 
 
 def test_reports_over_different_rows_are_a_programming_error():

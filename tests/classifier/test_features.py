@@ -1,7 +1,4 @@
-"""The fast feature path against scikit-learn's own vectorizers, built independently.
-
-Every test here runs twice: with the compiled helpers (``classifier/_speedups.pyx``, built by
-``make``) and with the numpy code that stands in for them where they are not built."""
+"""The feature path against scikit-learn's own vectorizers, built independently."""
 
 import numpy as np
 import pytest
@@ -48,9 +45,6 @@ def reference(vectorizer: CommentVectorizer, texts: list[str]) -> np.ndarray:
             char_part = char_part / norm if norm else char_part
         rows.append(np.concatenate([word_part, char_part]))
     return np.vstack(rows)
-
-
-pytestmark = pytest.mark.usefixtures("helpers")
 
 
 @pytest.fixture(scope="module")
@@ -217,8 +211,8 @@ ODD_WORDS = ["idiot", "idiot.", "troll!!", "", "a", "x", "zz", "naïve", "ｆｕ
 
 @pytest.mark.parametrize("char_ngram_range", [(2, 5), (4, 5), (1, 3), (3, 8)])
 def test_scoring_takes_the_products_of_the_rows_training_builds(char_ngram_range):
-    # Down the trie (many words) or n-gram by n-gram (a comment's few), a word's products
-    # and squared norm are those of its row of weighted n-grams.
+    # Whether a batch's many words or a comment's few, a word's products and squared norm
+    # are those of its row of weighted n-grams.
     vectorizer = CommentVectorizer(min_df=1, char_ngram_range=char_ngram_range).fit(TRAINING)
     weights = np.random.default_rng(11).normal(size=(len(vectorizer.char_vocabulary_), 3))
     char_products = features.CharProducts(vectorizer, weights)
@@ -226,7 +220,7 @@ def test_scoring_takes_the_products_of_the_rows_training_builds(char_ngram_range
     idf = vectorizer.char_idf_.astype(np.float64)
     want_products = rows.csr() @ weights
     want_sqnorms = np.asarray(rows.csr().multiply(idf).sum(axis=1)).ravel()  # count x idf²
-    for words in (ODD_WORDS, ODD_WORDS[:features._FEW_WORDS]):
+    for words in (ODD_WORDS, ODD_WORDS[:3]):
         products, sqnorms = char_products(words)
         np.testing.assert_allclose(products, want_products[:len(words)], rtol=1e-6, atol=1e-9)
         np.testing.assert_allclose(sqnorms, want_sqnorms[:len(words)], rtol=1e-6, atol=1e-9)
@@ -242,26 +236,6 @@ def test_a_words_norm_counts_every_occurrence_of_an_n_gram(vectorizer):
     assert counts.max() == 2
     _, sqnorms = features.CharProducts(vectorizer, np.ones((len(idf), 1)))(["lolol"])
     assert sqnorms[0] == pytest.approx((counts * idf[rows.indices] ** 2).sum())
-
-
-def test_the_few_words_of_one_comment_skip_the_trie(vectorizer, helpers, monkeypatch):
-    # Without the compiled walk, the numpy one's set-up costs more than a comment's few
-    # words; the compiled one takes every word.
-    char_products = features.CharProducts(vectorizer, np.ones((len(vectorizer.char_idf_), 2)))
-    few, many = ODD_WORDS[:features._FEW_WORDS], ODD_WORDS[:features._FEW_WORDS + 1]
-    expected = char_products(few)
-
-    def refuse(self, words):
-        raise AssertionError("the trie was used")
-    monkeypatch.setattr(features.CharProducts, "_down_the_trie", refuse)
-    if helpers == "compiled":
-        with pytest.raises(AssertionError, match="the trie was used"):
-            char_products(few)
-        return
-    for got, want in zip(char_products(few), expected):
-        np.testing.assert_array_equal(got, want)
-    with pytest.raises(AssertionError, match="the trie was used"):
-        char_products(many)
 
 
 def test_a_text_that_is_not_a_string_is_refused_before_the_tables_are_touched(vectorizer):

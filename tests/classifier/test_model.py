@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from classifier import LABELS, CommentClassifier
-from classifier.model import MAX_PROBABILITY
 from tests.conftest import ROOT
 
 
@@ -170,18 +169,35 @@ def test_one_abusive_sentence_is_not_averaged_away_by_a_long_polite_comment(mode
     assert alone >= buried
 
 
-def test_the_score_is_the_recalibrated_noisy_or_of_every_head(model):
+def test_the_score_is_the_recalibrated_noisy_or_of_every_harmful_head(model):
     texts = ["hello there", "you idiot", "buy now at cheap dot biz", "I will hurt you",
              "Tomorrow I am going to kill you, Dennis.", "the referee was poor today"]
     logits = model.decision_function(texts) * model.calibration_[:, 0] + model.calibration_[:, 1]
     heads = 1 / (1 + np.exp(-logits))
-    noisy_or = 1 - np.prod(1 - heads, axis=1)
+    obscene = model.labels_.index("obscene")
+    assert 0 < model.links_[obscene] < 1 and (np.delete(model.links_, obscene) == 1).all()
+    noisy_or = 1 - np.prod(1 - model.links_ * heads, axis=1)
     slope, offset = model.combination_
     assert slope > 0  # more doubt, higher score
     expected = 1 / (1 + np.exp(-(slope * np.log(noisy_or / (1 - noisy_or)) + offset)))
-    expected = np.minimum(expected, MAX_PROBABILITY)
     unsaturated = noisy_or < 1 - 1e-9  # where the plain formula still has digits to give
     assert np.allclose(model.predict_proba(texts)[unsaturated, -1], expected[unsaturated])
+
+
+def test_a_reply_a_swear_word_at_nobody_and_a_slur_at_a_person_score_apart(model):
+    reply, swearing, slur = model.predict_proba([
+        "Agreed.", "Damn, that is a hell of a tax rise.",
+        "You stupid f*ggot, go back to your country."])[:, -1]
+    assert reply < 0.05
+    assert 0.05 < swearing < 0.5  # swearing at nobody counts only as far as it goes with harm
+    assert slur > 0.95
+    assert reply < swearing < slur
+
+
+def test_swearing_counts_towards_the_combined_score_as_far_as_it_goes_with_harm(model):
+    obscene = model.labels_.index("obscene")
+    assert 0.1 < model.links_[obscene] < 0.99
+    assert (np.delete(model.links_, obscene) == 1).all()
 
 
 def test_no_comment_is_certain_so_reject_at_one_never_rejects(model):

@@ -11,7 +11,7 @@ from service.extensions import db
 from service.extensions import utcnow
 from service.retraining.jobs import STALE_AFTER, JobCancelled, JobProgress, JobRunner
 from service.retraining.models import JobStatus, TrainingJob
-from tests.conftest import make_user
+from tests.conftest import make_user, sign_in
 from tests.service.retraining.conftest import run_queued_job
 
 
@@ -155,3 +155,48 @@ def test_a_running_job_stops_when_cancelled_and_not_after_saving(cli_app, admin,
         progress.saved()
     refused = client.post(f"/v1/admin/jobs/{saving['id']}/cancel", headers=admin.headers)
     assert refused.status_code == 409 and "can no longer be cancelled" in refused.json["message"]
+
+
+def _real_comments(path, n=300):
+    """Imported comments of our own making, half of them insults."""
+    import csv
+    from classifier import LABELS
+    places = ["Leeds", "Bristol", "Hull", "Derby", "Bath", "York", "Luton", "Wells", "Ely", "Ripon"]
+    topics = ["bus lanes", "library hours", "school meals", "bin rounds", "parking fees"]
+    insults = ["clown", "halfwit", "moron", "buffoon", "imbecile", "muppet"]
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["text", *LABELS])
+        writer.writeheader()
+        for i in range(n):
+            place, topic = places[i % len(places)], topics[(i // 10) % len(topics)]
+            bad = i % 2 == 0
+            text = (f"Only a {insults[i % len(insults)]} like you would defend the {topic} in "
+                    f"{place}, comment {i}" if bad else
+                    f"The {topic} change in {place} looks sensible to me, comment {i}")
+            writer.writerow({"text": text, **{label: 0 for label in LABELS},
+                             "toxicity": int(bad), "insult": int(bad)})
+    return path
+
+
+def test_the_gate_reports_real_comments_apart_and_is_decided_on_them(cli_app, admin, tmp_path):
+    runner = cli_app.test_cli_runner()
+    imported = runner.invoke(args=["data", "import", str(_real_comments(tmp_path / "real.csv")),
+                                   "--format", "csv"])
+    assert imported.exit_code == 0, imported.output
+    client = cli_app.test_client()
+    for _ in range(2):  # the second is judged against the first
+        assert client.post("/v1/admin/models", headers=admin.headers,
+                           json={"promote": True}).status_code == 202
+        job = run_queued_job(cli_app)
+        assert job.status == JobStatus.SUCCEEDED.value, job.error
+    gate = job.result["gate"]
+    report = client.get(f"/v1/admin/models/{job.model_version}", headers=admin.headers).json
+    parts = report["report"]["parts"]
+    assert parts["real"]["rows"] + parts["written"]["rows"] == report["report"]["rows"]
+    assert parts["real"]["decisions"]["harmful"] >= 20
+    assert gate["basis"].startswith(f"the {parts['real']['rows']} real comments")
+    browser = cli_app.test_client()
+    sign_in(browser, admin)
+    page = browser.get(f"/moderation/admin/models/{job.model_version}").get_data(as_text=True)
+    assert "Real comments (imports, moderators&#39; decisions)" in page
+    assert "Decided on the " in page

@@ -33,16 +33,24 @@ $(VENV)/.bench: requirements-bench.txt $(VENV)/.dev
 	touch $@
 
 ## setup: install, migrate the database, train a model if none is active, create the demo
-## site and an admin account (its password is printed once, when it is created)
+## site and an admin account, and end with one block: the address, the user name and, on the
+## first run only, the password and API key
 setup: $(VENV)/.runtime
 	$(FLASK) db upgrade
 	$(FLASK) model train --if-missing
-	$(FLASK) sites create demo --if-missing
-	$(FLASK) users create admin --role admin --generate-password --if-missing
+	@$(FLASK) quickstart
+
+# make run's settings, written once where the flask command looks (python-dotenv), so that
+# `.venv/bin/flask --app wsgi ...` in a new shell runs as make run does. Production sets its
+# own environment and has no such file.
+.env:
+	@printf '%s\n' '# Written by make run: the settings of .venv/bin/flask --app wsgi ... here.' \
+	  'APP_ENV=$(APP_ENV)' 'WEBHOOK_ALLOW_HTTP=$(WEBHOOK_ALLOW_HTTP)' \
+	  'WEBHOOK_ALLOW_PRIVATE=$(WEBHOOK_ALLOW_PRIVATE)' > $@
 
 ## run: set everything up, then serve on 127.0.0.1:$$PORT (8000) with gunicorn and deliver
 ## webhooks with a worker beside it; Ctrl-C stops both
-run: setup
+run: .env setup
 	@$(FLASK) worker & worker=$$!; \
 	  trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	  $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
@@ -90,4 +98,4 @@ bench-training: $(VENV)/.bench
 	$(BIN)/python -m bench.training
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) instance .pytest_cache .env

@@ -134,9 +134,10 @@ def policy_table(name: str, scorer, sets: dict[str, Corpus]) -> None:
     for preset_name in PRESETS:
         policy = preset(preset_name)
         for title, corpus in sets.items():
-            # Harmful: a label the set marks. A set that labels only spam (YouTube) counts
-            # its other comments as fine, as its annotators did.
-            r = rates(policy.actions(scored[title]), (corpus.y == 1).any(axis=1))
+            # Harmful: a harmful label the set marks (obscene alone is house style, which
+            # the presets publish). A set that labels only spam (YouTube) counts its other
+            # comments as fine, as its annotators did.
+            r = rates(policy.actions(scored[title]), harmful_truth(corpus.y) == 1)
             print(f"| {preset_name} | {title} ({r['n']:,}) | {r['published']:.1%} | "
                   f"{r['held']:.1%} | {r['rejected']:.1%} | {r['harmful_published']:.1%} | "
                   f"{r['harmless_rejected']:.1%} |")

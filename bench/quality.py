@@ -261,7 +261,7 @@ def main() -> None:
     disguised = Corpus(texts=[disguise(t, i) for i, t in enumerate(jigsaw_test.texts)],
                        y=jigsaw_test.y)
     jigsaw_heads = ["any", "toxicity", "obscene", "insult", "threat", "identity_attack"]
-    sets = [
+    evaluations = [
         EvalSet("Jigsaw test.c (Wikipedia talk)", jigsaw_test, jigsaw_heads),
         EvalSet("Jigsaw test.c, words disguised", disguised, jigsaw_heads),
         EvalSet("ETHOS, 20% held out", ethos_test, ["identity_attack"]),
@@ -281,7 +281,8 @@ def main() -> None:
         timings[name] = time.perf_counter() - t
         print(f"trained {name} in {timings[name]:.0f} s", file=sys.stderr)
 
-    results = {name: {s.name: measure(scorer, s) for s in sets} for name, scorer in scorers.items()}
+    results = {name: {e.name: measure(scorer, e) for e in evaluations}
+               for name, scorer in scorers.items()}
 
     # Held-out domains: retrain the trainable scorers without the domain.
     domains = [("ETHOS, left out of training", no_ethos, sets.ethos, ["identity_attack"]),
@@ -300,10 +301,10 @@ def main() -> None:
             results[name][title] = measure(scorer, evaluation)
         print(f"measured {title}", file=sys.stderr)
 
-    report(results, [s.name for s in sets] + [d[0] for d in domains],
-           tweets={s.name for s in sets if s.tweets})
+    report(results, [e.name for e in evaluations] + [d[0] for d in domains],
+           tweets={e.name for e in evaluations if e.tweets})
     recipe = peer_recipe(seed + public, len(seed))
-    out_of_sample(results, {s.name: measure(recipe, s) for s in sets})
+    out_of_sample(results, {e.name: measure(recipe, e) for e in evaluations})
     decisions(scorers["default (training_data/ only)"], jigsaw_train)
     print(f"\n(run took {time.perf_counter() - started:.0f} s; thresholds: review from "
           f"{APPROVE_BELOW}, reject from {REJECT_AT})")

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Mapping
 
-from classifier.model import LABELS
+from classifier.shared import LABELS
 
 FORMATS = ("jigsaw", "ethos", "youtube", "davidson", "olid", "csv", "jsonl")
 MAX_TEXT = 10_000

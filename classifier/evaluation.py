@@ -12,9 +12,8 @@ from dataclasses import asdict, dataclass
 from typing import Sequence
 
 import numpy as np
-from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score
 
-from classifier.model import harmful_truth
+from classifier.shared import harmful_truth
 from classifier.policy import Policy, Rule
 
 CALIBRATION_BINS = 10
@@ -75,6 +74,10 @@ def evaluation_report(proba: np.ndarray, y: np.ndarray, labels: Sequence[str], *
 
 def _label_metrics(truth: np.ndarray, scores: np.ndarray,
                    rule: Rule) -> tuple[dict, dict | None]:
+    # Here, not at the top: the service imports this module at start-up, and scikit-learn
+    # takes a second to load.
+    from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score
+
     positives = int(truth.sum())
     entry: dict = {"rows": int(len(truth)), "positives": positives}
     if not 0 < positives < len(truth):

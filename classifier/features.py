@@ -41,17 +41,13 @@ from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from classifier.lookup import CharTrie, IntegerLookup
+from classifier.shared import FEATURES_VERSION  # noqa: F401 (where the definitions live)
 from classifier.normalize import (LONGEST_WORD, PHONE_PIECE, SENTENCE_ENDS, SPELLED_DOT,
                                   close_up_spaced_letters, join_kinds, normalize_in_full,
                                   normalized_sentences, split_plain_words,
                                   texts_that_may_have_spaced_out_letters)
 
 
-# What a model's features mean: normalisation and the definitions here. A model trained
-# under another is refused when loaded (classifier/registry.py), to be retrained.
-# 2 (2026-11-28): HTML character references decoded, typographic quotes folded, and the
-# character norm summed over every n-gram occurrence.
-FEATURES_VERSION = 2
 
 # Words, plus the "*" and "#" readers use to mask letters ("f*ck"), so a masked word stays
 # one token.
@@ -989,12 +985,19 @@ class CharProducts:
     def __init__(self, vectorizer: CommentVectorizer, weights: np.ndarray) -> None:
         """``weights``: the character part's, shape (n_char_features, n_outputs)."""
         self.vectorizer = vectorizer
-        self.weights = np.asarray(weights, dtype=np.float64)
+        # Row-major, so that a word's n-grams gather whole rows (a transposed view would be
+        # copied on every product).
+        self.weights = np.ascontiguousarray(weights, dtype=np.float64)
 
     def __call__(self, words: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Each word's products, shape (n_words, n_outputs), and squared norm."""
         block = _char_rows(words, self.vectorizer)
-        return block.csr() @ self.weights, _squared_norms(block, self.vectorizer)
+        products = np.zeros((block.n_rows, self.weights.shape[1]))
+        filled = np.flatnonzero(np.diff(block.indptr))
+        if len(filled):  # a gather and a sum per word: no sparse matrix to set up
+            products[filled] = np.add.reduceat(
+                self.weights[block.indices] * block.data[:, None], block.indptr[filled])
+        return products, _squared_norms(block, self.vectorizer)
 
 
 def _squared_norms(block: CharRows, vectorizer: CommentVectorizer) -> np.ndarray:

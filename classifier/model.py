@@ -9,50 +9,19 @@ from __future__ import annotations
 import os
 import re
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
 from scipy import sparse
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from sklearn.linear_model import LogisticRegression
-from sklearn.base import clone
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from classifier.features import CommentVectorizer, Projection
+from classifier.shared import HARMFUL_LABELS, LABELS, CommentScore, Span, harmful_truth
 from classifier.normalize import (ends_in_character_reference, normalize,
                                   normalized_sentences, normalized_words)
-
-LABELS: tuple[str, ...] = (
-    "toxicity",
-    "severe_toxicity",
-    "insult",
-    "threat",
-    "identity_attack",
-    "obscene",
-    "spam",
-)
-"""The labels every model scores, in this order."""
-
-STYLE_LABELS: tuple[str, ...] = ("obscene",)
-HARMFUL_LABELS: tuple[str, ...] = tuple(label for label in LABELS if label not in STYLE_LABELS)
-"""The labels that make a comment unfit to publish on their own, which the combined score
-(``any``) counts: every label but ``obscene``. Swearing at nobody is a matter of house
-style, which each site's policy sets with its own obscene rule; counted in the combined
-score, it made "Damn, that is a hell of a tax rise." as sure to be unpublishable as a slur."""
-
-
-def harmful_truth(y: np.ndarray, labels: Sequence[str] = LABELS,
-                  harmful: Sequence[str] | None = None) -> np.ndarray:
-    """Per row of ``y`` (a column per label): 1 if a harmful label is 1, 0 if every harmful
-    label is 0, -1 when the labels cannot tell. The truth of the combined score. ``harmful``
-    defaults to every label but :data:`STYLE_LABELS`."""
-    y = np.asarray(y)
-    columns = [j for j, label in enumerate(labels)
-               if (label in harmful if harmful is not None else label not in STYLE_LABELS)]
-    known = y[:, columns] if y.ndim == 2 else np.zeros((0, len(columns)), dtype=np.int8)
-    return np.where((known == 1).any(axis=1), 1, np.where((known == 0).all(axis=1), 0, -1))
 
 TRAFFIC_PREVALENCE: dict[str, float] = {
     "toxicity": 0.08, "severe_toxicity": 0.01, "insult": 0.04, "threat": 0.005,
@@ -73,29 +42,8 @@ _EXPLAIN_TOKENS = re.compile(
     r"|\S+"
 )
 _BELOW_ONE = float(np.nextafter(1.0, 0.0))
-_THREADS = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-               else os.cpu_count() or 1)
-"""Threads that fit the heads' models side by side."""
+_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 _EDGE_PUNCTUATION = "\"'()[]{}<>.,;:?!…“”‘’«»"
-
-
-@dataclass(frozen=True)
-class CommentScore:
-    """How likely a comment should not be published (``score``) and why (``labels``)."""
-
-    score: float
-    labels: dict[str, float]
-
-
-@dataclass(frozen=True)
-class Span:
-    """A stretch of the original text that pushed ``label`` up by ``weight`` (in logits)."""
-
-    label: str
-    start: int
-    end: int
-    text: str
-    weight: float
 
 
 class CommentClassifier(BaseEstimator):
@@ -128,6 +76,9 @@ class CommentClassifier(BaseEstimator):
         rates. Defaults to :data:`TRAFFIC_PREVALENCE`.
     random_state : int
         Seed for the calibration folds, so training is repeatable.
+    n_jobs : int or None
+        Threads that fit the heads' models side by side (liblinear releases the GIL): None
+        is one per core up to four, -1 every core.
 
     Examples
     --------
@@ -151,6 +102,7 @@ class CommentClassifier(BaseEstimator):
         nb_scaling: bool = True,
         prevalence: dict[str, float] | None = TRAFFIC_PREVALENCE,
         random_state: int = 0,
+        n_jobs: int | None = None,
     ) -> None:
         self.labels = labels
         self.harmful_labels = harmful_labels
@@ -162,6 +114,7 @@ class CommentClassifier(BaseEstimator):
         self.nb_scaling = nb_scaling
         self.prevalence = prevalence
         self.random_state = random_state
+        self.n_jobs = n_jobs
 
     # -- training -------------------------------------------------------------------------
 
@@ -186,8 +139,8 @@ class CommentClassifier(BaseEstimator):
         ``on_step(step, done)`` is called as each step starts, with the share of the work
         done so far: a training job shows it as progress, and may raise from it to stop.
 
-        The heads' models are fitted side by side, one thread per core (up to four); each
-        thread holds a copy of its rows' features while it fits.
+        The heads' models are fitted side by side in ``n_jobs`` threads; each thread holds a
+        copy of its rows' features while it fits.
         """
         step = on_step or (lambda name, done: None)
         y = np.asarray(y, dtype=np.int8)
@@ -224,7 +177,9 @@ class CommentClassifier(BaseEstimator):
         # Every head's fits (its calibration folds and its final model) are independent jobs,
         # run side by side in threads (liblinear releases the GIL), in head order; each is
         # the same as it would be fitted alone. A head is finished as its jobs come back.
-        with ThreadPoolExecutor(_THREADS) as pool:
+        threads = min(4, _CORES) if self.n_jobs is None else (
+            _CORES if self.n_jobs == -1 else max(1, int(self.n_jobs)))
+        with ThreadPoolExecutor(threads) as pool:
             try:
                 plans: list[_Head | None] = []
                 held_out_values: list[np.ndarray] = []

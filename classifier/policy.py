@@ -19,7 +19,7 @@ from typing import Mapping
 
 import numpy as np
 
-from classifier.model import LABELS
+from classifier.shared import LABELS
 
 POLICY_KEYS: tuple[str, ...] = (*LABELS, "any")
 """What a policy has a rule for: every label, and ``any``, the combined score."""

@@ -28,11 +28,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import joblib
-import sklearn
+from importlib.metadata import version as package_version
+from typing import TYPE_CHECKING
 
-from classifier.features import FEATURES_VERSION
-from classifier.model import CommentClassifier
+from classifier.shared import FEATURES_VERSION
+
+if TYPE_CHECKING:  # loaded with the first model: scikit-learn takes a second to import
+    from classifier.model import CommentClassifier
 
 ARTIFACT = "model.joblib"
 METADATA = "metadata.json"
@@ -51,7 +53,7 @@ class ModelNotFound(LookupError):
 @dataclass(frozen=True)
 class LoadedModel:
     version: str
-    model: CommentClassifier
+    model: "CommentClassifier"
     metadata: dict[str, Any]
 
 
@@ -61,7 +63,7 @@ class ModelRegistry:
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
 
-    def save(self, model: CommentClassifier, metadata: dict[str, Any]) -> str:
+    def save(self, model: "CommentClassifier", metadata: dict[str, Any]) -> str:
         """Write ``model`` and its metadata under a new version id and return the id.
 
         The artifact is written to a temporary directory and renamed into place, so a crash
@@ -72,12 +74,13 @@ class ModelRegistry:
         version = f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
         staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.root))
         artifact = staging / ARTIFACT
+        import joblib
         joblib.dump(model, artifact, compress=3)
         record = {
             **metadata,
             "version": version,
             "created_at": now.isoformat(timespec="microseconds"),
-            "sklearn_version": sklearn.__version__,
+            "sklearn_version": _sklearn_version(),
             "features_version": FEATURES_VERSION,
             "python_version": platform.python_version(),
             "labels": list(model.labels_),
@@ -129,10 +132,10 @@ class ModelRegistry:
     def load(self, version: str) -> LoadedModel:
         """Load ``version`` after checking its sha256 and scikit-learn version."""
         metadata = self.metadata(version)
-        if metadata.get("sklearn_version") != sklearn.__version__:
+        if metadata.get("sklearn_version") != _sklearn_version():
             raise ModelRejected(
                 f"model {version} was trained with scikit-learn {metadata.get('sklearn_version')}"
-                f", this is {sklearn.__version__}: retrain it (flask --app wsgi model train)")
+                f", this is {_sklearn_version()}: retrain it (flask --app wsgi model train)")
         if features_version_of(metadata) != FEATURES_VERSION:
             raise ModelRejected(
                 f"model {version} was trained on features of definition "
@@ -142,6 +145,8 @@ class ModelRegistry:
         expected = str(metadata.get("artifact_sha256", ""))
         if not artifact.exists() or not hmac.compare_digest(_sha256(artifact), expected):
             raise ModelRejected(f"model {version}: artifact sha256 does not match its metadata")
+        import joblib
+        from classifier.model import CommentClassifier
         model = joblib.load(artifact)
         if not isinstance(model, CommentClassifier):
             raise ModelRejected(f"model {version}: artifact is not a CommentClassifier")
@@ -172,3 +177,7 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _sklearn_version() -> str:
+    return package_version("scikit-learn")

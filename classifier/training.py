@@ -10,13 +10,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 import numpy as np
-from sklearn.metrics import average_precision_score, precision_score, recall_score, roc_auc_score
-from sklearn.model_selection import train_test_split
 
-from classifier.model import LABELS, CommentClassifier, harmful_truth
 from classifier.normalize import normalize
+from classifier.shared import LABELS, harmful_truth
 
 if TYPE_CHECKING:
+    from classifier.model import CommentClassifier
     from classifier.registry import ModelRegistry
 
 Progress = Callable[[str], None]
@@ -151,6 +150,10 @@ def train(corpus: Corpus, *, holdout: float = 0.2, random_state: int = 0,
     The metrics describe a model trained on less data than the one returned, so they are a
     slightly pessimistic estimate of it. ``sample_weight``: see :func:`example_weights`.
     """
+    from sklearn.model_selection import train_test_split  # scikit-learn loads where it is used
+
+    from classifier.model import CommentClassifier
+
     if len(corpus) < 20:
         raise ValueError(f"need at least 20 labeled comments to train, got {len(corpus)}")
     any_label = (corpus.y == 1).any(axis=1)
@@ -186,6 +189,9 @@ def evaluate(model: CommentClassifier, texts: Sequence[str], y: np.ndarray,
 
 def binary_metrics(truth: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:
     """ROC-AUC, PR-AUC, precision and recall at ``threshold``, over rows whose truth is known."""
+    from sklearn.metrics import (average_precision_score, precision_score, recall_score,
+                                 roc_auc_score)
+
     known = truth >= 0
     truth, scores = truth[known], scores[known]
     positives = int(truth.sum())

@@ -166,6 +166,7 @@ def _register_endpoints(app: Flask, api: ModerationApi) -> None:
     from service.accounts.cli import users_cli
     from service.publishing import views as publishing_views
     from service.publishing.cli import worker_command
+    from service.quickstart import quickstart_command
     from service.privacy import views as privacy_views
     from service.privacy.cli import privacy_cli
     from service.review import api as review_api
@@ -196,3 +197,4 @@ def _register_endpoints(app: Flask, api: ModerationApi) -> None:
     app.cli.add_command(model_cli)
     app.cli.add_command(data_cli)
     app.cli.add_command(privacy_cli)
+    app.cli.add_command(quickstart_command)

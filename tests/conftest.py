@@ -14,6 +14,10 @@ from typing import Iterator
 import pytest
 from flask import Flask
 
+# A developer's .env (written by make run) must not change what the tests' flask
+# subprocesses see.
+os.environ["FLASK_SKIP_DOTENV"] = "1"
+
 from classifier import CommentClassifier, LoadedModel, ModelRegistry, seed_corpus
 from classifier.policy import POLICY_KEYS, Rule
 from service import create_app

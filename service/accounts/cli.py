@@ -11,6 +11,7 @@ from flask.cli import AppGroup
 
 from service.accounts.services import AccountService
 from service.errors import DomainError
+from service.quickstart import flask_command
 
 users_cli = AppGroup("users", help="Manage moderator and admin accounts.")
 
@@ -39,7 +40,7 @@ def create_user(username: str, role: str, sites: tuple[str, ...], password_stdin
     """Create an account (a moderator sees only the sites given with --site)."""
     if if_missing and _service().find(username) is not None:
         click.echo(f"User {username!r} exists already (new password: "
-                   f"flask --app wsgi users password {username}).")
+                   f"{flask_command()} users password {username}).")
         return
     password = secrets.token_urlsafe(12) if generate_password else _read_password(password_stdin)
     try:

@@ -12,6 +12,7 @@ from flask.cli import AppGroup
 from classifier import ModelNotFound, ModelRegistry, ModelRejected
 from classifier.datasets import FORMATS
 from service.errors import DomainError
+from service.quickstart import flask_command
 from service.retraining.models import JobKind, JobStatus, VersionStatus
 from service.retraining.services import ExampleStore, ImportReport
 
@@ -119,7 +120,7 @@ def list_models(as_json: bool) -> None:
         click.echo(json.dumps(versions))
         return
     if not versions:
-        click.echo("No models yet: flask --app wsgi model train")
+        click.echo(f"No models yet: {flask_command()} model train")
     for record in versions:
         marker = "*" if record["active"] else " "
         auc = record["metrics"].get("any", {}).get("roc_auc", "n/a")

@@ -7,14 +7,14 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from classifier import (LABELS, CommentClassifier, LoadedModel, ModelNotFound, ModelRegistry,
-                        ModelRejected, Corpus, normalize, seed_corpus)
+from classifier import (LABELS, Corpus, LoadedModel, ModelNotFound, ModelRegistry,
+                        ModelRejected, normalize, seed_corpus)
 from classifier.charts import render_charts
 from classifier.evaluation import REAL, WRITTEN, evaluation_report, gate_on_real_comments
 from classifier.policy import Policy
@@ -28,6 +28,9 @@ from service.retraining.models import (JobKind, JobStatus, ModelChart, ModelReco
 from service.retraining.services import SEED_SOURCE, ExampleStore
 from service.retraining.versions import VersionService
 from service.scoring.service import ScoringService
+
+if TYPE_CHECKING:
+    from classifier import CommentClassifier
 from service.sites.services import SiteService
 from service.submission.services import apply_standing, likely_label
 
@@ -88,6 +91,7 @@ class TrainingPipeline:
             raise ValueError(f"need at least {MIN_TRAINING_ROWS} training examples, "
                              f"have {len(train_corpus)}")
         progress(f"training on {len(train_corpus):,} examples", 0.05)
+        from classifier.model import CommentClassifier  # scikit-learn: only where it trains
         model = CommentClassifier().fit(
             train_corpus.texts, train_corpus.y, sample_weight=weights,
             groups=_calibration_groups(train_corpus.texts, seed),

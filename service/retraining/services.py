@@ -14,7 +14,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from classifier import LABELS, Corpus, example_weights, normalize
-from classifier.model import harmful_truth
+from classifier.shared import harmful_truth
 from classifier.datasets import (MAX_TEXT, MAX_TITLE, LabeledRow, RejectedRow, Row,
                                  read_dataset)
 from service.errors import InvalidInput, NotFound

@@ -6,15 +6,18 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-from classifier import (CommentClassifier, CommentScore, LoadedModel, ModelNotFound,
-                        ModelRegistry, ModelRejected, Span)
+from classifier import (CommentScore, LoadedModel, ModelNotFound, ModelRegistry,
+                        ModelRejected, Span)
 from classifier.language import TRAINED_LANGUAGES, detect_language
 from classifier.policy import HOLD, REJECT, Policy
 
 from service.comments.models import CommentStatus
 from service.errors import Unavailable
+
+if TYPE_CHECKING:
+    from classifier import CommentClassifier
 
 log = logging.getLogger(__name__)
 

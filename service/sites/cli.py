@@ -10,6 +10,7 @@ from flask.cli import AppGroup
 
 from classifier.policy import DEFAULT_PRESET, POLICY_KEYS, PRESETS, Rule, parse_rule
 from service.errors import DomainError
+from service.quickstart import flask_command
 from service.sites.models import Site
 from service.sites.services import DEFAULT_REJECT_REASONS, SiteService
 
@@ -75,7 +76,7 @@ def create_site(name: str, webhook_url: str | None, policy: str | None,
     service = _service()
     if if_missing and service.find(name) is not None:
         click.echo(f"Site {name!r} exists already; its API key was printed when it was created "
-                   f"(a new one: flask --app wsgi sites rotate-key {name}).", err=as_json)
+                   f"(a new one: {flask_command()} sites rotate-key {name}).", err=as_json)
         return
     try:
         issued = service.create(name, webhook_url=webhook_url, policy=policy,

@@ -41,7 +41,7 @@ from classifier import LABELS, CommentClassifier, Corpus, example_weights, norma
 from classifier.datasets import read_dataset, to_corpus_rows
 from classifier.model import harmful_truth
 
-APPROVE_BELOW, REJECT_AT = 0.25, 0.99  # the service's defaults (service/config.py)
+APPROVE_BELOW, REJECT_AT = 0.25, 0.99  # two fixed operating points on each head's score
 HEADS = [*LABELS, "any"]
 Scorer = Callable[[list[str]], np.ndarray]  # texts -> (n, len(HEADS)) probabilities
 
@@ -254,7 +254,7 @@ def main() -> None:
     started = time.perf_counter()
     seed = seed_corpus(ROOT / "training_data")
     sets = public_sets()
-    jigsaw_train, jigsaw_test = sets.jigsaw_train, sets.jigsaw_test
+    jigsaw_test = sets.jigsaw_test
     ethos_test, youtube_test = sets.ethos_test, sets.youtube_test
     davidson_test, olid_test, video_07 = sets.davidson_test, sets.olid_test, sets.video_07
     public, no_ethos, no_video = sets.public, sets.no_ethos, sets.no_video
@@ -305,22 +305,8 @@ def main() -> None:
            tweets={e.name for e in evaluations if e.tweets})
     recipe = peer_recipe(seed + public, len(seed))
     out_of_sample(results, {e.name: measure(recipe, e) for e in evaluations})
-    decisions(scorers["default (training_data/ only)"], jigsaw_train)
-    print(f"\n(run took {time.perf_counter() - started:.0f} s; thresholds: review from "
-          f"{APPROVE_BELOW}, reject from {REJECT_AT})")
-
-
-def decisions(scorer: Scorer, traffic: Corpus) -> None:
-    """What the default model and thresholds do with a random draw of real comments."""
-    score = scorer(traffic.texts)[:, HEADS.index("any")]
-    bad = any_label(traffic.y) == 1
-    approved, rejected = score < APPROVE_BELOW, score >= REJECT_AT
-    held = ~approved & ~rejected
-    print("\n### Decisions of the default model on a random draw of real comments\n")
-    print(f"Jigsaw train.5k ({len(score):,} comments, {bad.mean():.1%} harmful), thresholds "
-          f"{APPROVE_BELOW} / {REJECT_AT}: approved {approved.mean():.1%}, held for review "
-          f"{held.mean():.1%}, rejected {rejected.mean():.1%}; harmful among approved "
-          f"{bad[approved].mean():.1%}; harmless among rejected {(~bad[rejected]).mean():.1%}.")
+    print(f"\n(run took {time.perf_counter() - started:.0f} s; what each decision policy "
+          f"does with these scores: python -m bench.decisions)")
 
 
 def out_of_sample(results: dict, recipe: dict) -> None:
@@ -356,8 +342,8 @@ def report(results: dict, set_names: list[str], tweets: set[str]) -> None:
                 print(f"| {set_name} | {head} | {first['n']} ({first['pos']}) | "
                       + " | ".join(f"{v:.3f}" for v in aucs) + " | "
                       + " | ".join(f"{v:.3f}" for v in prs) + " |")
-        print(f"\nPrecision / recall at the default thresholds (score >= {APPROVE_BELOW}: held or rejected; "
-              f">= {REJECT_AT}: rejected):\n")
+        print(f"\nPrecision / recall at two fixed points of each head's score (>= {APPROVE_BELOW}"
+              f" and >= {REJECT_AT}; the policies' own rates: python -m bench.decisions):\n")
         print("| evaluation set | label | " + " | ".join(s.split(" (")[0] for s in scorers) + " |")
         print("|" + "---|" * (2 + len(scorers)))
         for set_name in names:

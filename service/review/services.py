@@ -118,6 +118,28 @@ class ItemDetail:
     claimed_by: str | None = None
     claim_conflict: str | None = None
     flags: list[Flag] = field(default_factory=list)
+    suggested_reason: str | None = None
+
+
+@dataclass
+class QueueRow:
+    """A queue's row as a moderator reads it: why the comment is there, its text with the
+    words behind its score marked, and the reject reasons of its site, the one its likeliest
+    label suggests first (None: no label is likely enough to suggest one)."""
+
+    comment: Comment
+    why: list[str]
+    segments: list[Segment]
+    reasons: list[str]
+    suggested: str | None
+
+
+# The reject reason a comment's likeliest label suggests, where the site has that reason.
+SUGGESTED_REASON = {"spam": "spam", "threat": "threat", "identity_attack": "hate",
+                    "obscene": "obscene", "toxicity": "abuse", "severe_toxicity": "abuse",
+                    "insult": "abuse"}
+SUGGEST_FROM = 0.25  # a label less likely than this suggests nothing
+ROW_TEXT = 280  # characters of a comment a queue row shows
 
 
 @dataclass(frozen=True)
@@ -144,6 +166,46 @@ def highlight(text: str, spans: Sequence[Span]) -> list[Segment]:
             segments.append(Segment(text[start:i], *(mark or (None, 0.0))))
             start = i
     return segments
+
+
+def suggested_reason(scores: dict[str, float], reasons: Sequence[str]) -> str | None:
+    """The reject reason the likeliest label suggests, if it is likely enough and the site
+    has that reason; never a fixed default (a wrong one would teach the model a wrong label)."""
+    label = max(scores, key=scores.get, default=None)
+    if label is None or scores[label] < SUGGEST_FROM:
+        return None
+    reason = SUGGESTED_REASON.get(label)
+    if reason not in reasons and label == "obscene":
+        reason = "abuse"
+    return reason if reason in reasons else None
+
+
+def why_held(comment: Comment, flags: Counter | None = None) -> list[str]:
+    """Why a comment waits, in a moderator's words: each rule that fired (strongest first,
+    at most three), the language, the author's standing, the readers' flags."""
+    why, labels = [], []
+    for reason in comment.reasons or []:
+        label, action = reason.get("label"), reason.get("action")
+        if label == "language":
+            why.append(f"language {comment.language or 'unknown'}: not one the model learned")
+        elif label == "author":
+            why.append(f"author {reason.get('threshold')}")
+        elif action in ("hold", "reject") and reason.get("score") is not None:
+            labels.append(reason)
+    labels.sort(key=lambda r: -(r.get("score") or 0.0))
+    shown = [f"{'score' if r['label'] == 'any' else r['label'].replace('_', ' ')} "
+             f"{r['score']:.2f} ({r['action']} from {r['value']:g})" for r in labels[:3]]
+    if len(labels) > 3:
+        shown[-1] += f" +{len(labels) - 3} more"
+    why = shown + why
+    if flags:
+        total = sum(flags.values())
+        detail = ", ".join(f"{reason} ×{n}" if n > 1 else reason
+                           for reason, n in flags.most_common(3))
+        why.append(f"{total} reader flag{'s' if total != 1 else ''}: {detail}")
+    elif comment.flag_count:
+        why.append(f"{comment.flag_count} reader flag{'s' if comment.flag_count != 1 else ''}")
+    return why
 
 
 class ReviewService:
@@ -200,6 +262,33 @@ class ReviewService:
         rows = rows[:query.limit]
         return QueuePage(rows, _encode_cursor(query.order, rows[-1]) if more and rows else None)
 
+    def rows(self, comments: Sequence[Comment]) -> list[QueueRow]:
+        """The page's comments as a moderator reads them (see :class:`QueueRow`)."""
+        flags: dict[int, Counter] = {}
+        flagged = [c.id for c in comments if c.flag_count]
+        if flagged:
+            for comment_id, reason, n in self.session.execute(
+                    select(Flag.comment_id, Flag.reason, func.count())
+                    .where(Flag.comment_id.in_(flagged))
+                    .group_by(Flag.comment_id, Flag.reason)):
+                flags.setdefault(comment_id, Counter())[reason] = n
+        try:
+            model = self.scoring.current().model
+        except Unavailable:
+            model = None
+        sites = {site.id: site for site in self.session.scalars(
+            select(Site).where(Site.id.in_({c.site_id for c in comments})))}
+        rows = []
+        for comment in comments:
+            text = comment.text if len(comment.text) <= ROW_TEXT else \
+                comment.text[:ROW_TEXT - 1] + "…"
+            spans = model.explain(text) if model is not None and text else []
+            reasons = reject_reasons(sites[comment.site_id])
+            rows.append(QueueRow(comment, why_held(comment, flags.get(comment.id)),
+                                 highlight(text, spans), reasons,
+                                 suggested_reason(comment.scores or {}, reasons)))
+        return rows
+
     def neighbours(self, user: User, query: QueueQuery,
                    comment: Comment) -> tuple[int | None, int | None]:
         """The comments before and after ``comment`` in the queue as ``query`` orders it."""
@@ -246,11 +335,13 @@ class ReviewService:
             claimed_by = holder.username if holder else None
         flags = list(self.session.scalars(
             select(Flag).where(Flag.comment_id == comment.id).order_by(Flag.id.desc()).limit(20)))
+        reasons = reject_reasons(self._site(comment.site_id))
         return ItemDetail(comment=comment, segments=highlight(comment.text, spans), spans=spans,
                           parent=parent, author_counts=counts, author_recent=recent,
                           audit=self.audit(user, comment_id),
-                          reject_reasons=reject_reasons(self._site(comment.site_id)),
-                          claimed_by=claimed_by, claim_conflict=conflict, flags=flags)
+                          reject_reasons=reasons, claimed_by=claimed_by,
+                          claim_conflict=conflict, flags=flags,
+                          suggested_reason=suggested_reason(comment.scores or {}, reasons))
 
     def audit(self, user: User, comment_id: int) -> list[AuditEntry]:
         comment = self.get(user, comment_id)

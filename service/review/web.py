@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from flask import (Blueprint, current_app, flash, g, redirect, render_template, request,
-                   url_for)
+from flask import (Blueprint, current_app, flash, g, jsonify, redirect, render_template,
+                   request, url_for)
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
@@ -51,7 +51,8 @@ def queue() -> str:
     query = _query_from(request.args, cursor=request.args.get("cursor"))
     page = review().queue(current_user, query)
     return render_template(
-        "queue.html", query=query, page=page, queues=QUEUES, orders=ORDERS, labels=LABELS,
+        "queue.html", query=query, page=page, rows=review().rows(page.items), queues=QUEUES,
+        orders=ORDERS, labels=LABELS,
         sites=review().visible_sites(current_user),
         reasons=review().bulk_reasons(current_user, query.site),
         filters=query.filters())
@@ -66,8 +67,12 @@ def bulk() -> Response:
         flash("Select at least one comment.", "error")
         return redirect(url_for(".queue", **query.filters()))
     action = _form_text("action", 20) or ""
-    result = review().decide_many(current_user, ids, action,
-                                  reason=_form_text("reason", 200), note=_form_text("note"))
+    try:
+        result = review().decide_many(current_user, ids, action,
+                                      reason=_form_text("reason", 200), note=_form_text("note"))
+    except InvalidInput as error:  # no reason chosen, say: back to the queue, nothing lost
+        flash(str(error), "error")
+        return redirect(url_for(".queue", **query.filters()))
     if result.decided:
         flash(f"{PAST_TENSE.get(action, 'Decided')} {len(result.decided)} comment(s).", "info")
     if result.failed:
@@ -91,12 +96,24 @@ def item(comment_id: int) -> str:
 
 
 @bp.post("/comments/<int:comment_id>/decision")
-def decide(comment_id: int) -> Response:
+def decide(comment_id: int) -> Response | tuple[Response, int]:
+    """A decision from the item page (then on to the next comment) or, asked for JSON by the
+    queue page's keys, from a row of the list, which then updates in place."""
     query = _query_from(request.form)
     service = review()
+    action = _form_text("action", 20) or ""
+    if _wants_json():
+        try:
+            comment = service.decide(current_user, comment_id, action,
+                                     reason=_form_text("reason", 200), note=_form_text("note"))
+        except (Conflict, InvalidInput, NotFound) as error:
+            code = {Conflict: 409, NotFound: 404}.get(type(error), 422)
+            return jsonify(message=str(error)), code
+        return jsonify(id=comment.id, status=comment.status,
+                       message=f"{PAST_TENSE[action]} comment {comment_id}.",
+                       counts=review().counts(current_user))
     comment = service.get(current_user, comment_id)
     _, next_id = service.neighbours(current_user, query, comment)
-    action = _form_text("action", 20) or ""
     try:
         service.decide(current_user, comment_id, action, reason=_form_text("reason", 200),
                        note=_form_text("note"))
@@ -198,6 +215,10 @@ def _query_from(values, cursor: str | None = None) -> QueueQuery:
                       site=text("site"), article=text("article"), label=text("label"),
                       author=text("author"), text=text("q"), limit=limit, cursor=cursor)
 
+
+
+def _wants_json() -> bool:
+    return request.accept_mimetypes.best == "application/json"
 
 
 def _form_text(name: str, max_length: int = MAX_NOTE) -> str | None:

@@ -132,7 +132,7 @@ def rotate_key(name: str, as_json: bool) -> None:
 @click.option("--flags-to-review", type=int,
               help="Reader flags that send a published comment back to review.")
 @click.option("--reject-reasons", help="Comma-separated reasons moderators pick from when "
-              "rejecting (default: spam,abuse,hate,threat,off-topic,other).")
+              "rejecting (default: spam,abuse,hate,threat,obscene,off-topic,other).")
 def update_site(name: str, webhook_url: str | None, policy: str | None,
                 label: tuple[tuple[str, Rule | None], ...], flags_to_review: int | None,
                 reject_reasons: str | None) -> None:

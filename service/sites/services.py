@@ -22,7 +22,7 @@ from classifier.policy import PRESETS, Policy, Rule, preset
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}")
 _REASON = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _-]{0,39}")
 SITE_KEYS = CredentialKind("mk")
-DEFAULT_REJECT_REASONS = ("spam", "abuse", "hate", "threat", "off-topic", "other")
+DEFAULT_REJECT_REASONS = ("spam", "abuse", "hate", "threat", "obscene", "off-topic", "other")
 
 
 @dataclass(frozen=True)

@@ -44,31 +44,123 @@
     if (button) { form.requestSubmit(button); }
   }
 
-  // Queue page: a moving selection over the rows.
+  // Tells the moderator what happened, in the page's live region (text only, never HTML).
+  function say(message) {
+    var live = document.getElementById("live");
+    if (live) { live.textContent = message; }
+  }
+
+  function updateCounts(counts) {
+    if (!counts) { return; }
+    Object.keys(counts).forEach(function (queue) {
+      var cell = document.querySelector('.count[data-queue="' + queue + '"]');
+      if (cell) { cell.textContent = Number(counts[queue]).toLocaleString("en"); }
+    });
+  }
+
+  function reasonsOf(row) {
+    return row && row.dataset.reasons ? row.dataset.reasons.split("|") : [];
+  }
+
+  // The key bar names the selected row's suggested reason and its site's numbered reasons.
+  function showReasons(row) {
+    var suggested = document.getElementById("suggested");
+    if (suggested && row) { suggested.textContent = row.dataset.reason || "(choose a number)"; }
+  }
+
+  // Queue page: a moving selection over the rows; a decision on the selected row is sent
+  // at once and the selection moves on, without reloading the page.
+  function liveRows() {
+    return Array.prototype.slice.call(document.querySelectorAll("tr.item:not(.deciding)"));
+  }
+
+  function select(rows, index) {
+    rows.forEach(function (row) { row.classList.remove("selected"); });
+    if (!rows.length) { return null; }
+    var row = rows[Math.max(0, Math.min(rows.length - 1, index))];
+    row.classList.add("selected");
+    row.scrollIntoView({ block: "nearest" });
+    showReasons(row);
+    return row;
+  }
+
+  var inFlight = 0;
+
+  function decideInPlace(row, action, reason) {
+    if (action === "reject" && !reason) {
+      say("No reason is suggested for this comment: press 1-" + reasonsOf(row).length +
+          " to reject it with one.");
+      return;
+    }
+    var form = document.querySelector("form.bulk");
+    var data = new FormData();
+    data.append("csrf_token", form.querySelector('input[name="csrf_token"]').value);
+    data.append("action", action);
+    if (reason) { data.append("reason", reason); }
+    var rows = liveRows();
+    var index = rows.indexOf(row);
+    row.classList.add("deciding");
+    row.classList.remove("selected");
+    select(liveRows(), index);
+    inFlight += 1;
+    fetch(row.dataset.decide, { method: "POST", body: data, credentials: "same-origin",
+                                headers: { "Accept": "application/json" } })
+      .then(function (response) {
+        return response.json().then(function (body) { return { ok: response.ok, body: body }; });
+      })
+      .then(function (result) {
+        say(result.body.message || "");
+        if (result.ok) {
+          row.remove();
+          updateCounts(result.body.counts);
+        } else {
+          row.classList.remove("deciding");
+          row.classList.add("failed");
+        }
+      })
+      .catch(function () {
+        row.classList.remove("deciding");
+        row.classList.add("failed");
+        say("Not decided: the connection failed. Try again.");
+      })
+      .then(function () {
+        inFlight -= 1;
+        // The page is worked through: fetch the next one.
+        if (!inFlight && !document.querySelector("tr.item")) { window.location.reload(); }
+      });
+  }
+
   function queueKeys(key) {
-    var rows = Array.prototype.slice.call(document.querySelectorAll("tr.item"));
+    var rows = liveRows();
     if (!rows.length) { return false; }
     var current = rows.findIndex(function (row) { return row.classList.contains("selected"); });
-    function select(index) {
-      rows.forEach(function (row) { row.classList.remove("selected"); });
-      var row = rows[Math.max(0, Math.min(rows.length - 1, index))];
-      row.classList.add("selected");
-      row.scrollIntoView({ block: "nearest" });
-      return row;
-    }
-    if (key === "j") { select(current + 1); return true; }
-    if (key === "k") { select(current < 0 ? 0 : current - 1); return true; }
+    if (key === "j") { select(rows, current + 1); return true; }
+    if (key === "k") { select(rows, current < 0 ? 0 : current - 1); return true; }
     var row = current >= 0 ? rows[current] : null;
     function box(of) { return of.querySelector('input[type="checkbox"]'); }
-    if (key === "a" || key === "r") {
-      // Through the bulk form: the ticked comments (x) if any, else the selected row alone.
-      if (!rows.some(function (other) { return box(other).checked; })) {
-        if (!row) { return false; }
-        box(row).checked = true;
-      }
+    var number = /^[1-9]$/.test(key) ? Number(key) : 0;
+    if (key === "a" || key === "r" || number) {
       var form = document.querySelector("form.bulk");
-      var button = form.querySelector('button[name="action"][value="' + (key === "a" ? "approve" : "reject") + '"]');
-      if (button) { form.requestSubmit(button); }
+      var ticked = rows.some(function (other) { return box(other).checked; });
+      if (ticked || !row || !row.dataset.decide) {
+        // The ticked comments, through the bulk form (its reason, or the number's).
+        if (!ticked && row) { box(row).checked = true; }
+        if (!ticked && !row) { return false; }
+        if (number) {
+          var choice = form.querySelector('select[name="reason"]');
+          var option = choice && choice.options[number];  // options[0] is "reason..."
+          if (!option) { return false; }
+          choice.value = option.value;
+        }
+        var button = form.querySelector('button[name="action"][value="' +
+                                        (key === "a" ? "approve" : "reject") + '"]');
+        if (button) { form.requestSubmit(button); }
+        return true;
+      }
+      if (key === "a") { decideInPlace(row, "approve"); return true; }
+      var reason = number ? reasonsOf(row)[number - 1] : row.dataset.reason;
+      if (number && !reason) { return false; }
+      decideInPlace(row, "reject", reason);
       return true;
     }
     if (!row) { return false; }
@@ -81,9 +173,28 @@
     if (key === "j") { follow("next"); return true; }
     if (key === "k") { follow("previous"); return true; }
     if (key === "a") { submitAction("approve-form", "approve"); return true; }
-    if (key === "r") { submitAction("reject-form", "reject"); return true; }
+    var reason = document.getElementById("reject-reason");
+    if (/^[1-9]$/.test(key) && reason) {
+      var option = reason.options[Number(key)];  // options[0] is "choose"
+      if (!option) { return false; }
+      reason.value = option.value;
+      submitAction("reject-form", "reject");
+      return true;
+    }
+    if (key === "r") {
+      if (reason && !reason.value) { reason.focus(); return true; }  // no reason suggested
+      submitAction("reject-form", "reject");
+      return true;
+    }
     return false;
   }
+
+  // On a queue where decisions are taken, the first row starts selected.
+  document.addEventListener("DOMContentLoaded", function () {
+    if (document.body.getAttribute("data-page") !== "queue") { return; }
+    var first = document.querySelector("tr.item[data-decide]");
+    if (first) { select(liveRows(), 0); }
+  });
 
   document.addEventListener("click", function (event) {
     var link = event.target.closest && event.target.closest("a.keys-link, #keys a.close");

@@ -248,7 +248,8 @@ def test_the_item_shows_the_words_that_drove_the_score(client, held_site, modera
     comment = submit(client, held_site, text)
     item = client.get(f"/v1/moderation/comments/{comment['id']}", headers=moderator.headers).json
     assert "idiot" in [span["text"] for span in item["spans"]]
-    assert item["reject_reasons"] == ["spam", "abuse", "hate", "threat", "off-topic", "other"]
+    assert item["reject_reasons"] == ["spam", "abuse", "hate", "threat", "obscene", "off-topic",
+                                      "other"]
     assert item["author_counts"] == {"pending_review": 1}
 
 

@@ -165,7 +165,10 @@ def test_bulk_reject_offers_the_sites_own_reasons(app, client, moderator, held_s
     ids = [submit(client, held_site, text)["id"] for text in ("First one.", "Second one.")]
     token = sign_in(client, moderator)
     html = page(client, "/moderation/")
-    assert re.findall(r"<option>([\w-]+)</option>", html) == ["trolling", "off-topic"]
+    bulk = html[html.index('class="bulk-actions"'):]
+    assert re.findall(r'<option value="([\w-]*)">', bulk[:bulk.index("</select>")]) == \
+        ["", "trolling", "off-topic"]  # no reason chosen until the moderator chooses one
+    assert "<kbd>1</kbd> trolling" in html and "<kbd>2</kbd> off-topic" in html
     done = client.post("/moderation/bulk", follow_redirects=True,
                        data={"ids": ids, "action": "reject", "reason": "trolling",
                              "csrf_token": token}).get_data(as_text=True)

@@ -1,0 +1,98 @@
+"""A hundred held comments cleared by keyboard alone, in a real browser: one key a decision
+(two at most), and the training labels each decision stores are only what the moderator
+chose."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+pytest.importorskip("playwright.sync_api", reason="browser tests need the playwright package: "
+                    "pip install -r requirements-dev.txt (and apt-get install -y chromium)")
+from playwright.sync_api import expect
+
+from classifier import LABELS
+from service.extensions import db
+from service.retraining.models import TrainingExample
+from service.retraining.services import text_key
+from tests.browser.test_moderation_ui import sign_in
+from tests.conftest import submit
+
+PLACES = ["Harrowfield", "Dunmore Vale", "Kestrel Bay", "Ashby Cross", "Millbrook"]
+TOPICS = ["the bus depot", "the library hours", "the school run", "the new cycle lane",
+          "the market square", "the flood barrier"]
+
+
+def mixed_comments(n: int = 100) -> list[tuple[str, str, str | None]]:
+    """(text, action, reason) of our own writing: what a moderator would decide."""
+    rng = random.Random(7)
+    kinds = (["civil"] * 40 + ["abuse"] * 25 + ["spam"] * 15 + ["threat"] * 10
+             + ["off-topic"] * 10)[:n]
+    rng.shuffle(kinds)
+    out = []
+    for i, kind in enumerate(kinds):
+        place, topic = PLACES[i % len(PLACES)], TOPICS[(i // 5) % len(TOPICS)]
+        if kind == "civil":
+            out.append((f"The plan for {topic} in {place} needs a clearer budget ({i}).",
+                        "approve", None))
+        elif kind == "abuse":
+            out.append((f"You are a pathetic idiot and a liar, comment {i} proves it.",
+                        "reject", "abuse"))
+        elif kind == "spam":
+            out.append((f"Earn 5000 a week from home, visit quickcash{i} dot biz now",
+                        "reject", "spam"))
+        elif kind == "threat":
+            out.append((f"I know where you live and I will hurt you, number {i}.",
+                        "reject", "threat"))
+        else:
+            out.append((f"Does anyone know a good plumber in {place}? Asking for the {i}th "
+                        f"time.", "reject", "off-topic"))
+    return out
+
+
+def test_a_hundred_held_comments_by_keyboard_alone(page, server, held_site, moderator):
+    client = server.app.test_client()
+    intended = {}
+    for n, (text, action, reason) in enumerate(mixed_comments()):
+        comment = submit(client, held_site, text, author=f"reader-{n % 30}")
+        assert comment["status"] == "pending_review"
+        intended[comment["id"]] = (text, action, reason)
+    sign_in(page, moderator.username)
+
+    keys, decided, suggested_right = 0, 0, 0
+    while decided < len(intended):
+        row = page.locator("tr.item.selected")
+        expect(row).to_have_count(1)
+        comment_id = int(row.get_attribute("data-id"))
+        _, action, reason = intended[comment_id]
+        if action == "approve":
+            key = "a"
+        elif page.locator("#suggested").inner_text() == reason:
+            key = "r"
+            suggested_right += 1
+        else:  # the number of the reason, as the key bar shows it
+            key = str(row.get_attribute("data-reasons").split("|").index(reason) + 1)
+        page.keyboard.press(key)
+        keys += 1
+        decided += 1
+        # The row leaves the list; after the last row of a page, the next page loads.
+        expect(page.locator(f'tr.item[data-id="{comment_id}"]')).to_have_count(0)
+
+    assert keys / len(intended) <= 2
+    assert keys == len(intended)  # one key a decision
+    assert suggested_right >= 40  # the likeliest label named most reasons itself
+    expect(page.locator("#count-pending .count")).to_have_text("0")
+
+    with server.app.app_context():  # keyed as the store keys them (normalised text)
+        examples = {e.text_key: e.labels() for e in db.session.query(TrainingExample)}
+    want = {"abuse": {"toxicity": 1, "insult": 1}, "spam": {"spam": 1},
+            "threat": {"toxicity": 1, "threat": 1}}
+    for text, action, reason in intended.values():
+        text = text_key(text)
+        if action == "approve":
+            assert examples[text] == {label: 0 for label in LABELS}
+        elif reason == "off-topic":  # names no label: stores none
+            assert text not in examples
+        else:
+            assert examples[text] == {label: want[reason].get(label) for label in LABELS}

@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -24,7 +24,7 @@ from service.comments.models import AuditEntry, Comment, CommentStatus, QueueCou
 from service.errors import Conflict
 from service.extensions import dialect_of, utcnow
 from service.publishing.models import DeliveryStatus, Event
-from service.retraining.services import upsert_example
+from service.retraining.services import upsert_example, withdraw_example
 from service.sites.models import Site
 from service.submission.schemas import CommentOut
 
@@ -38,6 +38,9 @@ class Action(enum.StrEnum):
     REJECT = "reject"
     REMOVE = "remove"    # take a published comment down
     RESTORE = "restore"  # publish a rejected or removed comment after all
+    FEATURE = "feature"      # make a published comment stand out (no status change)
+    UNFEATURE = "unfeature"
+    UNDO = "undo"            # a moderator takes their decision of a moment ago back
 
 
 # Which statuses each action may start from, and where it leads. Approve and reject work the
@@ -131,6 +134,8 @@ def transition(session: Session, comment: Comment, action: Action, *, actor: Act
                          Comment.claim_expires_at <= now))
     values = {"status": target.value, "updated_at": now, "claimed_by_id": None,
               "claim_expires_at": None}
+    if target is not PUBLISHED:
+        values["featured"] = False  # only a published comment stands out
     if before == S.REPORTED:
         values["flag_count"] = 0  # a kept comment needs as many new flags to return
     changed = session.execute(
@@ -159,6 +164,92 @@ def transition(session: Session, comment: Comment, action: Action, *, actor: Act
     return entry
 
 
+FEATURE_EVENTS = {True: "comment.featured", False: "comment.unfeatured"}
+UNDOABLE = (Action.APPROVE, Action.REJECT, Action.REMOVE, Action.RESTORE)
+UNDO_SECONDS = 60
+"""How long a moderator may take a decision back."""
+# What the host site is told when an undo puts a comment back in this status.
+STATUS_EVENTS = {S.PENDING_REVIEW: "comment.held", S.REPORTED: "comment.held",
+                 S.APPROVED: "comment.approved", S.REJECTED: "comment.rejected",
+                 S.REMOVED: "comment.removed"}
+
+
+def undo(session: Session, comment: Comment, *, actor: Actor) -> AuditEntry:
+    """Take back ``actor``'s own decision on ``comment`` of the last :data:`UNDO_SECONDS`,
+    audited; the caller commits. Its event is withdrawn if it never went out (still waiting
+    for its first attempt), else corrected by an event for the status restored; its training
+    example is forgotten unless a model has learned it. Anything else is a conflict."""
+    last = session.scalar(select(AuditEntry).where(AuditEntry.comment_id == comment.id)
+                          .order_by(AuditEntry.id.desc()).limit(1))
+    now = utcnow()
+    if (last is None or last.user_id is None or last.user_id != actor.user_id
+            or last.action not in UNDOABLE
+            or (now - last.created_at).total_seconds() > UNDO_SECONDS):
+        raise Conflict(f"comment {comment.id} has no decision of yours to undo (a decision can "
+                       f"be undone for {UNDO_SECONDS} seconds, until anyone acts on it again)")
+    before, after = last.status_after, last.status_before
+    changed = session.execute(
+        update(Comment).where(Comment.id == comment.id, Comment.status == before)
+        .values(status=after, updated_at=now, featured=False)
+        .execution_options(synchronize_session=False)).rowcount
+    if changed != 1:
+        session.refresh(comment)
+        raise Conflict(_state_conflict(session, comment, Action.UNDO))
+    for key, value in {"status": after, "updated_at": now, "featured": False}.items():
+        set_committed_value(comment, key, value)
+    _count(session, comment.site_id, {before: -1, after: 1})
+    decided = session.scalar(
+        select(Event.id).where(Event.comment_id == comment.id,
+                               Event.type == ACTION_EVENTS[Action(last.action)])
+        .order_by(Event.id.desc()).limit(1))
+    withdrawn = decided is not None and session.execute(
+        delete(Event).where(Event.id == decided, Event.status == DeliveryStatus.PENDING.value,
+                            Event.attempts == 0, Event.leased_by.is_(None))
+        .execution_options(synchronize_session=False)).rowcount == 1
+    if not withdrawn:
+        _announce(session, comment, STATUS_EVENTS[S(after)], now)
+    withdraw_example(session, comment.text, source=f"moderation:site{comment.site_id}")
+    entry = AuditEntry(site_id=comment.site_id, comment_id=comment.id,
+                       author_id=comment.author_id, actor=actor.name, user_id=actor.user_id,
+                       action=Action.UNDO.value, status_before=before, status_after=after,
+                       note=f"undid {last.action}" + ("" if withdrawn else
+                                                       ", host site told again"),
+                       created_at=now)
+    session.add(entry)
+    return entry
+
+
+def set_featured(session: Session, comment: Comment, featured: bool, *, actor: Actor,
+                 note: str | None = None) -> AuditEntry:
+    """Feature a published comment (or stop featuring it), with its audit entry and its
+    event; the caller commits. Featuring anything but a published comment is a conflict."""
+    if featured and comment.status != PUBLISHED:
+        raise Conflict(f"comment {comment.id} is {comment.status}: only a published comment "
+                       "can be featured")
+    if comment.featured == featured:
+        raise Conflict(f"comment {comment.id} is {'already' if featured else 'not'} featured")
+    now = utcnow()
+    changed = session.execute(
+        update(Comment).where(Comment.id == comment.id, Comment.featured.is_(not featured),
+                              Comment.status == comment.status)
+        .values(featured=featured, updated_at=now)
+        .execution_options(synchronize_session=False)).rowcount
+    if changed != 1:
+        session.refresh(comment)
+        raise Conflict(f"comment {comment.id} changed meanwhile: it is {comment.status}"
+                       f"{', featured' if comment.featured else ''}")
+    set_committed_value(comment, "featured", featured)
+    set_committed_value(comment, "updated_at", now)
+    action = Action.FEATURE if featured else Action.UNFEATURE
+    entry = AuditEntry(site_id=comment.site_id, comment_id=comment.id,
+                       author_id=comment.author_id, actor=actor.name, user_id=actor.user_id,
+                       action=action.value, status_before=comment.status,
+                       status_after=comment.status, note=note, created_at=now)
+    session.add(entry)
+    _announce(session, comment, FEATURE_EVENTS[featured], now)
+    return entry
+
+
 # An erased comment's text. No comment is ever submitted empty, so it marks erasure too.
 ERASED = ""
 # What erasure leaves of each status: nothing stays where it could be published from.
@@ -179,6 +270,7 @@ def erase(session: Session, comment: Comment, *, actor: Actor, action: str) -> b
         target = ERASED_STATUS[S(before)].value
         now = utcnow()
         values = {"status": target, "text": ERASED, "content_hash": ERASED, "flag_count": 0,
+              "featured": False,
                   "claimed_by_id": None, "claim_expires_at": None, "updated_at": now}
         # Conditional on the status read, as transition is: a decision landing meanwhile
         # is read again rather than overwritten blind (its count would go astray).

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import (DDL, JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer,
                         String, Text, UniqueConstraint, event)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql.expression import false as sa_false
 
 from service.extensions import UtcDateTime, db, utcnow
 
@@ -44,6 +45,23 @@ class Article(db.Model):
     url: Mapped[str | None] = mapped_column(String(2000))
     title: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Set while the article takes no new comments (a moderator closed it, or the site's
+    # auto_close_days passed); None while it is open.
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # When a moderator last opened it again: the site's auto-close counts from then.
+    reopened_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    def closed_since(self, auto_close_days: int | None) -> datetime | None:
+        """Since when the article takes no new comments (None: it is open): closed by a
+        moderator, or ``auto_close_days`` after its first comment (or after it was opened
+        again)."""
+        if self.closed_at is not None:
+            return self.closed_at
+        if auto_close_days is not None:
+            closes = (self.reopened_at or self.created_at) + timedelta(days=auto_close_days)
+            if closes <= utcnow():
+                return closes
+        return None
 
 
 class Author(db.Model):
@@ -103,6 +121,8 @@ class Comment(db.Model):
     # The label with the highest probability: what the queue filters by.
     top_label: Mapped[str | None] = mapped_column(String(20))
     flag_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Chosen by a moderator to stand out under the article (published comments only).
+    featured: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     # A moderator's lease on the comment while they look at it.
     claimed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     claim_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -38,13 +38,13 @@ class EventPage:
     next_cursor: str | None
 
 
-def _page_args(cursor: str | None, limit: int) -> int:
+def _page_args(cursor: str | None, limit: int, name: str = "cursor") -> int:
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput({"limit": [f"must be between 1 and {MAX_PAGE}"]}, location="query")
     if cursor is None:
         return 0
     if not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 18):
-        raise InvalidInput({"cursor": ["not a cursor this endpoint gave out"]}, location="query")
+        raise InvalidInput({name: ["not a cursor this endpoint gave out"]}, location="query")
     return int(cursor)
 
 
@@ -76,7 +76,7 @@ class PublishingService:
 
     def events(self, site: Site, *, after: str | None, limit: int) -> EventPage:
         """The site's events in order, for sites that poll instead of receiving webhooks."""
-        start = _page_args(after, limit)
+        start = _page_args(after, limit, name="after")
         rows = list(self.session.scalars(
             select(Event).where(Event.site_id == site.id, Event.id > start)
             .order_by(Event.id).limit(limit)))

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from classifier import LABELS, Corpus, example_weights, normalize
@@ -328,6 +328,14 @@ def upsert_example(session: Session, text: str, labels: dict[str, int | None], *
     session.execute(statement.on_conflict_do_update(
         index_elements=["text_key"], set_={"source": source, "site_id": site_id,
                                            "updated_at": now, **context, **known}))
+
+
+def withdraw_example(session: Session, text: str, *, source: str) -> None:
+    """Forget the example an undone decision stored: the row for ``text`` from ``source``,
+    unless a model has learned it already (what was learned stays recorded)."""
+    session.execute(delete(TrainingExample).where(
+        TrainingExample.text_key == text_key(text), TrainingExample.source == source,
+        TrainingExample.trained_in.is_(None)).execution_options(synchronize_session=False))
 
 
 def _batches(rows: Iterable[Row], size: int) -> Iterable[list[Row]]:

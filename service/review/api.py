@@ -13,9 +13,11 @@ from flask_smorest import Blueprint
 
 from service.api import (USER_SECURITY, SafeJsonParser, authenticate_user,
                          refuse_impossible_path_values)
-from service.review.schemas import (AuditOut, AuthorStandingOut, BulkDecisionIn, BulkDecisionOut,
-                                    ClaimOut, DecisionIn, ItemOut, ModerationCommentOut,
+from service.review.schemas import (ArticleArgs, ArticlePageOut, ArticleRowOut, ClosedIn,
+                                    AuditOut, AuthorStandingOut, BulkDecisionIn, BulkDecisionOut,
+                                    ClaimOut, DecisionIn, FeatureIn, ItemOut, ModerationCommentOut,
                                     QueueArgs, QueuePageOut, StandingIn)
+from service.errors import NotFound
 from service.review.services import QueueQuery, ReviewService
 
 MODERATOR_SECURITY = USER_SECURITY
@@ -90,6 +92,57 @@ class Decision(MethodView):
         """Approve, reject, remove or restore a comment."""
         return review().decide(g.user, comment_id, decision["action"],
                                reason=decision.get("reason"), note=decision.get("note"))
+
+
+@blp.route("/comments/<int:comment_id>/undo")
+class Undo(MethodView):
+    @blp.doc(security=MODERATOR_SECURITY)
+    @blp.response(200, ModerationCommentOut)
+    @blp.alt_response(409, description="No decision of yours on it in the last minute, or "
+                                       "someone acted on it since.")
+    def post(self, comment_id: int):
+        """Take back your decision of the last minute: the comment returns to where it was;
+        the host site's event is withdrawn if it had not gone out, else corrected."""
+        return review().undo(g.user, comment_id)
+
+
+@blp.route("/comments/<int:comment_id>/featured")
+class Featured(MethodView):
+    @blp.doc(security=MODERATOR_SECURITY)
+    @blp.arguments(FeatureIn)
+    @blp.response(200, ModerationCommentOut)
+    @blp.alt_response(409, description="Only a published comment can be featured; it is "
+                                       "already as asked.")
+    def put(self, change, comment_id: int):
+        """Feature a published comment, or stop featuring it: the host site hears
+        `comment.featured` or `comment.unfeatured`."""
+        return review().feature(g.user, comment_id, change["featured"], note=change.get("note"))
+
+
+@blp.route("/articles")
+class Articles(MethodView):
+    @blp.doc(security=MODERATOR_SECURITY)
+    @blp.arguments(ArticleArgs, location="query")
+    @blp.response(200, ArticlePageOut)
+    def get(self, args):
+        """Articles with comments, latest activity first, with their counts per queue."""
+        rows, more = review().articles(g.user, site=args.get("site"), page=args["page"],
+                                       limit=args["limit"])
+        return {"items": rows, "more": more}
+
+
+@blp.route("/articles/<int:article_id>/closed")
+class ArticleClosed(MethodView):
+    @blp.doc(security=MODERATOR_SECURITY)
+    @blp.arguments(ClosedIn)
+    @blp.response(200, ArticleRowOut)
+    def put(self, change, article_id: int):
+        """Close an article to new comments, or open it again."""
+        review().set_closed(g.user, article_id, change["closed"])
+        rows, _ = review().articles(g.user, article_id=article_id)
+        if not rows:
+            raise NotFound(f"no article {article_id}")
+        return rows[0]
 
 
 @blp.route("/decisions")

@@ -65,6 +65,42 @@ class DecisionIn(ma.Schema):
     note = CleanString(validate=validate.Length(max=MAX_NOTE))
 
 
+class ArticleArgs(ma.Schema):
+    site = CleanString(validate=validate.Length(1, 100))
+    page = ma.fields.Integer(load_default=1, validate=validate.Range(1, 10_000))
+    limit = ma.fields.Integer(load_default=50, validate=validate.Range(1, 200))
+
+
+class ArticleRowOut(ma.Schema):
+    id = ma.fields.Function(lambda row: row.article.id)
+    article_id = ma.fields.Function(lambda row: row.article.external_id,
+                                    metadata={"description": "The site's id for the article."})
+    title = ma.fields.Function(lambda row: row.article.title)
+    url = ma.fields.Function(lambda row: row.article.url)
+    site = ma.fields.String(attribute="site_name")
+    counts = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(),
+                            metadata={"description": "Comments in each queue."})
+    last_activity = ma.fields.DateTime()
+    closed_since = ma.fields.DateTime(allow_none=True, metadata={
+        "description": "Set while the article takes no new comments."})
+
+
+class ArticlePageOut(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(ArticleRowOut))
+    more = ma.fields.Boolean(metadata={"description": "Whether the next page has more."})
+
+
+class ClosedIn(ma.Schema):
+    closed = ma.fields.Boolean(required=True, metadata={
+        "description": "true: new comments are refused (409); false: open again."})
+
+
+class FeatureIn(ma.Schema):
+    featured = ma.fields.Boolean(required=True, metadata={
+        "description": "true to feature a published comment, false to stop featuring it."})
+    note = CleanString(validate=validate.Length(max=MAX_NOTE))
+
+
 class BulkDecisionIn(DecisionIn):
     ids = ma.fields.List(ma.fields.Integer(strict=True, validate=validate.Range(1, MAX_ID)),
                          required=True, validate=validate.Length(1, MAX_BULK))

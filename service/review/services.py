@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Sequence
 
-from sqlalchemy import func, or_, select, tuple_, update
+from sqlalchemy import case, func, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from classifier import Span
 from service.accounts.models import User
-from service.comments.lifecycle import READERS, Action, Actor, transition
+from service.comments.lifecycle import (READERS, UNDO_SECONDS, UNDOABLE, Action, Actor,
+                                        set_featured, transition, undo)
 from service.comments.models import (Article, AuditEntry, Author, AuthorStandard, Comment,
                                      CommentStatus, QueueCount)
 from service.errors import Conflict, InvalidInput, NotFound, Unavailable
@@ -140,6 +141,17 @@ SUGGESTED_REASON = {"spam": "spam", "threat": "threat", "identity_attack": "hate
                     "insult": "abuse"}
 SUGGEST_FROM = 0.25  # a label less likely than this suggests nothing
 ROW_TEXT = 280  # characters of a comment a queue row shows
+
+
+@dataclass(frozen=True)
+class ArticleRow:
+    """An article with its comments' counts per queue and its latest activity."""
+
+    article: Article
+    site_name: str
+    counts: dict[str, int]
+    last_activity: object  # datetime
+    closed_since: object  # datetime | None
 
 
 @dataclass(frozen=True)
@@ -289,6 +301,48 @@ class ReviewService:
                                  suggested_reason(comment.scores or {}, reasons)))
         return rows
 
+    def articles(self, user: User, *, site: str | None = None, page: int = 1,
+                 limit: int = 50, article_id: int | None = None
+                 ) -> tuple[list[ArticleRow], bool]:
+        """Articles with comments, latest activity first, with their counts per queue; and
+        whether another page follows."""
+        if not 1 <= limit <= MAX_LIMIT or not 1 <= page <= 10_000:
+            raise InvalidInput({"page": [f"page from 1, limit from 1 to {MAX_LIMIT}"]})
+        last = func.max(Comment.updated_at).label("last")
+        counted = [func.sum(case((Comment.status.in_([s.value for s in statuses]), 1), else_=0))
+                   for statuses in QUEUES.values()]
+        statement = (select(Article, Site.name, Site.auto_close_days, last, *counted)
+                     .join(Comment, Comment.article_id == Article.id)
+                     .join(Site, Site.id == Article.site_id)
+                     .group_by(Article.id, Site.name, Site.auto_close_days)
+                     .order_by(last.desc(), Article.id.desc())
+                     .offset((page - 1) * limit).limit(limit + 1))
+        visible = user.visible_site_ids()
+        if visible is not None:
+            statement = statement.where(Article.site_id.in_(visible))
+        if site:
+            statement = statement.where(Site.name == site)
+        if article_id is not None:
+            statement = statement.where(Article.id == article_id)
+        rows = self.session.execute(statement).all()
+        return [ArticleRow(article, site_name, dict(zip(QUEUES, map(int, counts))), when,
+                           article.closed_since(auto_close))
+                for article, site_name, auto_close, when, *counts in rows[:limit]], \
+            len(rows) > limit
+
+    def set_closed(self, user: User, article_id: int, closed: bool) -> Article:
+        """Close an article to new comments, or open it again (the site's auto-close then
+        counts from now)."""
+        article = self.session.get(Article, article_id) if 0 < article_id < 2**63 else None
+        if article is None or not user.can_see(article.site_id):
+            raise NotFound(f"no article {article_id}")
+        now = utcnow()
+        article.closed_at = now if closed else None
+        if not closed:
+            article.reopened_at = now
+        self.session.commit()
+        return article
+
     def neighbours(self, user: User, query: QueueQuery,
                    comment: Comment) -> tuple[int | None, int | None]:
         """The comments before and after ``comment`` in the queue as ``query`` orders it."""
@@ -386,6 +440,48 @@ class ReviewService:
         try:
             transition(self.session, comment, chosen, actor=Actor(user.username, user.id),
                        reason=reason, note=note or None)
+            self.session.commit()
+        except BaseException:
+            self.session.rollback()
+            raise
+        return comment
+
+    def undo(self, user: User, comment_id: int) -> Comment:
+        """Take back the user's own decision on the comment of the last minute."""
+        comment = self.get(user, comment_id)
+        try:
+            undo(self.session, comment, actor=Actor(user.username, user.id))
+            self.session.commit()
+        except BaseException:
+            self.session.rollback()
+            raise
+        return comment
+
+    def last_undoable(self, user: User) -> AuditEntry | None:
+        """The user's latest decision that may still be undone (nobody has acted on its
+        comment since), if any."""
+        since = utcnow() - timedelta(seconds=UNDO_SECONDS)
+        entry = self.session.scalar(
+            select(AuditEntry).where(AuditEntry.user_id == user.id,
+                                     AuditEntry.action.in_([a.value for a in UNDOABLE]),
+                                     AuditEntry.created_at >= since)
+            .order_by(AuditEntry.id.desc()).limit(1))
+        if entry is None:
+            return None
+        latest = self.session.scalar(select(func.max(AuditEntry.id))
+                                     .where(AuditEntry.comment_id == entry.comment_id))
+        return entry if latest == entry.id else None
+
+    def feature(self, user: User, comment_id: int, featured: bool, *,
+                note: str | None = None) -> Comment:
+        """Feature a published comment or stop featuring it (``comment.featured`` /
+        ``comment.unfeatured`` to the host site); :class:`Conflict` otherwise."""
+        comment = self.get(user, comment_id)
+        if note is not None and len(note) > MAX_NOTE:
+            raise InvalidInput({"note": [f"at most {MAX_NOTE} characters"]})
+        try:
+            set_featured(self.session, comment, featured, actor=Actor(user.username, user.id),
+                         note=note or None)
             self.session.commit()
         except BaseException:
             self.session.rollback()

@@ -37,6 +37,8 @@ def _signed_in() -> None:
     """Every page needs a signed-in user; every form post a valid CSRF token."""
     if request.method == "POST":
         csrf.protect()
+    else:
+        g.undoable = review().last_undoable(current_user)
     g.counts = review().counts(current_user)
 
 
@@ -124,6 +126,60 @@ def decide(comment_id: int) -> Response | tuple[Response, int]:
     if next_id is not None:
         return redirect(url_for(".item", comment_id=next_id, **query.filters()))
     return redirect(url_for(".queue", **query.filters()))
+
+
+@bp.post("/comments/<int:comment_id>/undo")
+def undo(comment_id: int) -> Response | tuple[Response, int]:
+    """Take back one's own decision of the last minute (the queue's u key, or the button)."""
+    try:
+        comment = review().undo(current_user, comment_id)
+    except Conflict as error:
+        if _wants_json():
+            return jsonify(message=str(error)), 409
+        flash(str(error), "error")
+    else:
+        message = f"Undone: comment {comment_id} is {comment.status.replace('_', ' ')} again."
+        if _wants_json():
+            return jsonify(id=comment_id, status=comment.status, message=message,
+                           counts=review().counts(current_user))
+        flash(message, "info")
+    return redirect(url_for(".queue", **_query_from(request.form).filters()))
+
+
+@bp.post("/comments/<int:comment_id>/feature")
+def feature(comment_id: int) -> Response:
+    """Feature a published comment, or stop featuring it (the form's ``featured``: 1 or 0)."""
+    featured = request.form.get("featured") == "1"
+    try:
+        review().feature(current_user, comment_id, featured, note=_form_text("note"))
+    except Conflict as error:
+        flash(str(error), "error")
+    else:
+        flash(f"{'Featured' if featured else 'No longer featuring'} comment {comment_id}.",
+              "info")
+    return redirect(url_for(".item", comment_id=comment_id,
+                            **_query_from(request.form).filters()))
+
+
+@bp.get("/articles")
+def articles() -> str:
+    """Each article's queues: counts, latest activity, and closing it to new comments."""
+    site = clean_field("site", request.args.get("site"), 100)
+    page = _whole_number(request.args.get("page") or "1")
+    if page is None:
+        raise InvalidInput({"page": ["must be a whole number"]})
+    rows, more = review().articles(current_user, site=site, page=page)
+    return render_template("articles.html", rows=rows, more=more, page=page, chosen=site,
+                           queues=QUEUES, sites=review().visible_sites(current_user))
+
+
+@bp.post("/articles/<int:article_id>/closed")
+def article_closed(article_id: int) -> Response:
+    closed = request.form.get("closed") == "1"
+    article = review().set_closed(current_user, article_id, closed)
+    name = article.title or article.external_id
+    flash(f"{name}: {'closed to new comments' if closed else 'open to new comments'}.", "info")
+    return redirect(url_for(".articles", site=_form_text("site", 100)))
 
 
 @bp.post("/authors/<int:author_id>/standing")

@@ -7,6 +7,9 @@ from service.api import CleanString
 from service.submission.schemas import MAX_TEXT, ReasonOut
 
 MAX_BATCH = 500
+BATCH_BODY_BYTES = 1024 * 1024
+"""The batch endpoint's own body cap (every other endpoint's is 64 KB): 500 comments of
+about 2,000 characters each."""
 
 
 class ScoreIn(ma.Schema):
@@ -16,7 +19,11 @@ class ScoreIn(ma.Schema):
 class ScoreBatchIn(ma.Schema):
     texts = ma.fields.List(CleanString(validate=validate.Length(1, MAX_TEXT)), required=True,
                            validate=validate.Length(1, MAX_BATCH),
-                           metadata={"description": "1 to 500 texts."})
+                           metadata={"description": "1 to 500 texts; the body may be up "
+                                                    "to 1 MB."})
+    spans = ma.fields.Boolean(load_default=False,
+                              metadata={"description": "Also return, for each text, the words "
+                                                       "that drove each likely label."})
 
 
 class SpanOut(ma.Schema):
@@ -43,4 +50,5 @@ class ScoreWithSpansOut(ScoreOut):
 
 
 class ScoreBatchOut(ma.Schema):
-    results = ma.fields.List(ma.fields.Nested(ScoreOut))
+    results = ma.fields.List(ma.fields.Nested(ScoreWithSpansOut),
+                             metadata={"description": "`spans` only when asked for."})

@@ -155,9 +155,14 @@ class ScoringService:
 
     def preview(self, text: str, policy: Policy) -> tuple[Assessment, list[Span]]:
         """Assess one text and explain it, both by the same model version."""
-        loaded = self.current()
-        return (self.assess_with(loaded, [text], policy)[0],
-                loaded.model.explain(text, min_probability=EXPLAIN_FROM))
+        assessments, spans = self.explained(self.current(), [text], policy)
+        return assessments[0], spans[0]
+
+    def explained(self, loaded: LoadedModel, texts: Sequence[str],
+                  policy: Policy) -> tuple[list[Assessment], list[list[Span]]]:
+        """Assess ``texts`` and explain each, all by ``loaded``."""
+        return (self.assess_with(loaded, texts, policy),
+                [loaded.model.explain(text, min_probability=EXPLAIN_FROM) for text in texts])
 
     @staticmethod
     def assess_with(loaded: LoadedModel, texts: Sequence[str],

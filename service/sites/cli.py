@@ -26,6 +26,7 @@ def _describe(site: Site) -> dict:
             "policy": _service().policy(site).as_json(),
             "flags_to_review": site.flags_to_review,
             "reject_reasons": site.reject_reasons or list(DEFAULT_REJECT_REASONS),
+            "auto_close_days": site.auto_close_days,
             "created_at": site.created_at.isoformat()}
 
 
@@ -133,10 +134,13 @@ def rotate_key(name: str, as_json: bool) -> None:
               help="Reader flags that send a published comment back to review.")
 @click.option("--reject-reasons", help="Comma-separated reasons moderators pick from when "
               "rejecting (default: spam,abuse,hate,threat,obscene,off-topic,other).")
+@click.option("--auto-close-days", type=int, help="Close an article to new comments this "
+              "many days after its first comment (0: never, the default).")
 def update_site(name: str, webhook_url: str | None, policy: str | None,
                 label: tuple[tuple[str, Rule | None], ...], flags_to_review: int | None,
-                reject_reasons: str | None) -> None:
-    """Change a site's webhook URL, decision policy, flags to review or reject reasons.
+                reject_reasons: str | None, auto_close_days: int | None) -> None:
+    """Change a site's webhook URL, decision policy, flags to review, reject reasons or
+    auto-closing of articles.
 
     \b
     Examples:
@@ -150,7 +154,7 @@ def update_site(name: str, webhook_url: str | None, policy: str | None,
     try:
         site = _service().update(name, webhook_url=webhook_url, policy=policy,
                                  rules=dict(label), flags_to_review=flags_to_review,
-                                 reject_reasons=reasons)
+                                 reject_reasons=reasons, auto_close_days=auto_close_days)
     except DomainError as error:
         _fail(error)
     click.echo(json.dumps(_describe(site)))

@@ -34,4 +34,6 @@ class Site(db.Model):
     flags_to_review: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
     # The reasons a moderator picks from when rejecting; None means the service's list.
     reject_reasons: Mapped[list | None] = mapped_column(JSON)
+    # Articles older than this many days take no new comments; None: they stay open.
+    auto_close_days: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

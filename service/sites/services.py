@@ -130,10 +130,15 @@ class SiteService:
     def update(self, name: str, *, webhook_url: str | None = None,
                policy: str | None = None, rules: dict[str, Rule | None] | None = None,
                flags_to_review: int | None = None,
-               reject_reasons: list[str] | None = None) -> Site:
+               reject_reasons: list[str] | None = None,
+               auto_close_days: int | None = None) -> Site:
         """Change what is given. ``policy`` names a preset and clears the site's own rules;
-        ``rules`` then replaces single rules (a None rule goes back to the preset's)."""
+        ``rules`` then replaces single rules (a None rule goes back to the preset's).
+        ``auto_close_days``: articles close this many days after their first comment (0:
+        never)."""
         site = self.get(name)
+        if auto_close_days is not None and not 0 <= auto_close_days <= 3650:
+            raise InvalidInput({"auto_close_days": ["must be between 0 (never) and 3650"]})
         if flags_to_review is not None and not 1 <= flags_to_review <= 1000:
             raise InvalidInput({"flags_to_review": ["must be between 1 and 1000"]})
         if reject_reasons is not None and not (
@@ -150,6 +155,8 @@ class SiteService:
             site.flags_to_review = flags_to_review
         if reject_reasons is not None:
             site.reject_reasons = list(dict.fromkeys(reject_reasons))
+        if auto_close_days is not None:
+            site.auto_close_days = auto_close_days or None
         self.session.commit()
         return site
 

@@ -86,6 +86,23 @@
 
   var inFlight = 0;
 
+  // The decision just taken in place can be taken back (u) for a minute.
+  function offerUndo(row, action) {
+    var form = document.getElementById("undo-form");
+    if (!form) { return; }
+    form.action = row.dataset.decide.replace(/decision$/, "undo");
+    document.getElementById("undo-what").textContent =
+      "You " + (action === "approve" ? "approved" : "rejected") + " comment " + row.dataset.id + ".";
+    form.hidden = false;
+  }
+
+  function undoLast() {
+    var form = document.getElementById("undo-form");
+    if (!form || form.hidden) { return false; }
+    form.requestSubmit();
+    return true;
+  }
+
   function decideInPlace(row, action, reason) {
     if (action === "reject" && !reason) {
       say("No reason is suggested for this comment: press 1-" + reasonsOf(row).length +
@@ -113,6 +130,7 @@
         if (result.ok) {
           row.remove();
           updateCounts(result.body.counts);
+          offerUndo(row, action);
         } else {
           row.classList.remove("deciding");
           row.classList.add("failed");
@@ -173,6 +191,11 @@
     if (key === "j") { follow("next"); return true; }
     if (key === "k") { follow("previous"); return true; }
     if (key === "a") { submitAction("approve-form", "approve"); return true; }
+    if (key === "f") {
+      var feature = document.getElementById("feature-form");
+      if (feature) { feature.requestSubmit(); return true; }
+      return false;
+    }
     var reason = document.getElementById("reject-reason");
     if (/^[1-9]$/.test(key) && reason) {
       var option = reason.options[Number(key)];  // options[0] is "choose"
@@ -212,7 +235,8 @@
     if (key === "?") { showKeys(!keysShown()); event.preventDefault(); return; }
     if (key === "Escape") { showKeys(false); return; }
     var page = document.body.getAttribute("data-page");
-    var handled = page === "queue" ? queueKeys(key) : page === "item" ? itemKeys(key) : false;
+    var handled = key === "u" ? undoLast()
+      : page === "queue" ? queueKeys(key) : page === "item" ? itemKeys(key) : false;
     if (handled) { event.preventDefault(); }
   });
 }());

@@ -70,6 +70,8 @@ class CommentOut(ma.Schema):
     parent_id = ma.fields.Integer(allow_none=True)
     client_id = ma.fields.String(allow_none=True)
     text = ma.fields.String()
+    featured = ma.fields.Boolean(metadata={"description": "A moderator chose it to stand out "
+                                                          "under the article."})
     created_at = ma.fields.DateTime()
     updated_at = ma.fields.DateTime()
 

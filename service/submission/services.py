@@ -72,6 +72,7 @@ class SubmissionService:
             existing = self._by_client_id(site, client_id)
             if existing is not None:
                 return self._replay(existing, digest), False
+        self._check_open(site, payload["article_id"])
         parent_id = payload.get("parent_id")
         if parent_id is not None:
             self._check_parent(site, parent_id, payload["article_id"])
@@ -123,6 +124,15 @@ class SubmissionService:
             raise Conflict(f"client_id {existing.client_id!r} was already used for a different "
                            f"comment ({existing.id})")
         return existing
+
+    def _check_open(self, site: Site, article_external_id: str) -> None:
+        """A closed article takes no new comment: :class:`Conflict`, saying since when."""
+        article = self.session.scalar(select(Article).where(
+            Article.site_id == site.id, Article.external_id == article_external_id))
+        since = article.closed_since(site.auto_close_days) if article is not None else None
+        if since is not None:
+            raise Conflict(f"article {article_external_id!r} is closed to new comments "
+                           f"(since {since:%Y-%m-%d %H:%M} UTC)")
 
     def _check_parent(self, site: Site, parent_id: int, article_external_id: str) -> None:
         parent_article = self.session.scalar(

@@ -22,7 +22,8 @@ class Comments(MethodView):
     @blp.response(201, CommentOut, description="Stored and decided.")
     @blp.alt_response(200, schema=CommentOut,
                       description="A repeat of an earlier submission with the same client_id.")
-    @blp.alt_response(409, description="The client_id was used for a different comment.")
+    @blp.alt_response(409, description="The client_id was used for a different comment, or "
+                                       "the article is closed to new comments.")
     def post(self, payload):
         """Submit a comment: it is scored and approved, rejected or held for review at once."""
         comment, created = submissions().submit(g.site, payload)

@@ -4,52 +4,19 @@ chose."""
 
 from __future__ import annotations
 
-import random
-
 import pytest
 
 pytest.importorskip("playwright.sync_api", reason="browser tests need the playwright package: "
                     "pip install -r requirements-dev.txt (and apt-get install -y chromium)")
 from playwright.sync_api import expect
 
+from bench.moderation import mixed_comments
 from classifier import LABELS
 from service.extensions import db
 from service.retraining.models import TrainingExample
 from service.retraining.services import text_key
 from tests.browser.test_moderation_ui import sign_in
 from tests.conftest import submit
-
-PLACES = ["Harrowfield", "Dunmore Vale", "Kestrel Bay", "Ashby Cross", "Millbrook"]
-TOPICS = ["the bus depot", "the library hours", "the school run", "the new cycle lane",
-          "the market square", "the flood barrier"]
-
-
-def mixed_comments(n: int = 100) -> list[tuple[str, str, str | None]]:
-    """(text, action, reason) of our own writing: what a moderator would decide."""
-    rng = random.Random(7)
-    kinds = (["civil"] * 40 + ["abuse"] * 25 + ["spam"] * 15 + ["threat"] * 10
-             + ["off-topic"] * 10)[:n]
-    rng.shuffle(kinds)
-    out = []
-    for i, kind in enumerate(kinds):
-        place, topic = PLACES[i % len(PLACES)], TOPICS[(i // 5) % len(TOPICS)]
-        if kind == "civil":
-            out.append((f"The plan for {topic} in {place} needs a clearer budget ({i}).",
-                        "approve", None))
-        elif kind == "abuse":
-            out.append((f"You are a pathetic idiot and a liar, comment {i} proves it.",
-                        "reject", "abuse"))
-        elif kind == "spam":
-            out.append((f"Earn 5000 a week from home, visit quickcash{i} dot biz now",
-                        "reject", "spam"))
-        elif kind == "threat":
-            out.append((f"I know where you live and I will hurt you, number {i}.",
-                        "reject", "threat"))
-        else:
-            out.append((f"Does anyone know a good plumber in {place}? Asking for the {i}th "
-                        f"time.", "reject", "off-topic"))
-    return out
-
 
 def test_a_hundred_held_comments_by_keyboard_alone(page, server, held_site, moderator):
     client = server.app.test_client()
@@ -96,3 +63,22 @@ def test_a_hundred_held_comments_by_keyboard_alone(page, server, held_site, mode
             assert text not in examples
         else:
             assert examples[text] == {label: want[reason].get(label) for label in LABELS}
+
+
+def test_u_takes_the_last_decision_back(page, server, held_site, moderator):
+    client = server.app.test_client()
+    ids = [submit(client, held_site, text, author=f"r{n}")["id"] for n, text in enumerate(
+        ["The ferry timetable changed again.", "Who decided on the new bins?"])]
+    sign_in(page, moderator.username)
+    first = int(page.locator("tr.item.selected").get_attribute("data-id"))
+    page.keyboard.press("a")
+    expect(page.locator(f'tr.item[data-id="{first}"]')).to_have_count(0)
+    expect(page.locator("#undo-what")).to_have_text(f"You approved comment {first}.")
+    page.keyboard.press("u")
+    expect(page.locator(".flash.info")).to_have_text(
+        f"Undone: comment {first} is pending review again.")
+    expect(page.locator("#count-pending .count")).to_have_text("2")
+    assert sorted(int(i) for i in page.locator("tr.item").evaluate_all(
+        "rows => rows.map(row => row.dataset.id)")) == sorted(ids)
+    # Nothing left to undo: the form is gone and u does nothing.
+    expect(page.locator("#undo-form")).to_be_hidden()

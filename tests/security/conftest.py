@@ -55,6 +55,7 @@ class World:
     version: str                    # the active model version
     job_id: int                     # a queued training job
     example_id: int                 # a training example (a moderator's decision)
+    article_id: int = 0             # the service's id of an article of `site`
 
     def headers_for(self, path: str) -> dict[str, str]:
         """The credentials an operation's security scheme asks for."""
@@ -95,9 +96,10 @@ def seed_world(app, client) -> World:
         version = app.extensions["moderation.scoring"].registry.active_version()
         job = app.extensions["moderation.jobs"].enqueue(JobKind.RESCORE, requested_by="ada")
         example_id = db.session.scalar(db.select(TrainingExample.id).limit(1))
+        article_id = db.session.get(Comment, comments["approved"]).article_id
         job_id = job.id
     return World(site=site, other_site=other,
                  moderator=make_user(app, "mary", "moderator", (site.name,)),
                  admin=admin, job_id=job_id, example_id=example_id,
                  comments=comments, other_comments=other_comments, author_id=author_id,
-                 other_author_id=other_author_id, version=version)
+                 other_author_id=other_author_id, version=version, article_id=article_id)

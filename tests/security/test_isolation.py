@@ -191,6 +191,31 @@ def standing(app, client, world: World) -> None:
     assert later.json["status"] == "approved"
 
 
+def articles(app, client, world: World) -> None:
+    listed = _mod(client, world, "GET", "/v1/moderation/articles?limit=200").json["items"]
+    assert listed and all(item["site"] == world.site.name for item in listed)
+    assert _mod(client, world, "GET", "/v1/moderation/articles?site=the-planet"
+                ).json["items"] == []
+
+
+def article_closed(app, client, world: World) -> None:
+    from sqlalchemy import select
+    from service.comments.models import Article
+    from service.extensions import db
+    with app.app_context():
+        theirs = db.session.scalar(select(Article.id).where(
+            Article.site_id != world.site.id).limit(1))
+    response = _mod(client, world, "PUT", f"/v1/moderation/articles/{theirs}/closed",
+                    json={"closed": True})
+    assert_error(response, 404)
+    same_answer(response, _mod(client, world, "PUT", f"/v1/moderation/articles/{NOT_THERE}/"
+                                                      "closed", json={"closed": True}),
+                theirs, NOT_THERE)
+    later = app.test_client().post("/v1/comments", headers=world.other_site.headers, json={
+        "article_id": "planet-1", "author": {"id": "planet-reader"}, "text": CLEAN})
+    assert later.status_code in (200, 201)  # their article is still open
+
+
 ADMIN = "admin"  # every method: a moderator 403, a site key 401, and nothing changes
 
 ROUTES: dict[tuple[str, str], Callable | str] = {
@@ -210,6 +235,11 @@ ROUTES: dict[tuple[str, str], Callable | str] = {
         _item_404("POST", "/decision", {"action": "approve"}),
     ("POST", "/v1/moderation/decisions"): bulk,
     ("POST", "/v1/moderation/authors/<int:author_id>/standing"): standing,
+    ("POST", "/v1/moderation/comments/<int:comment_id>/undo"): _item_404("POST", "/undo"),
+    ("PUT", "/v1/moderation/comments/<int:comment_id>/featured"):
+        _item_404("PUT", "/featured", {"featured": True}),
+    ("GET", "/v1/moderation/articles"): articles,
+    ("PUT", "/v1/moderation/articles/<int:article_id>/closed"): article_closed,
     **{(method, f"/v1/admin/{path}"): ADMIN for method, path in [
         ("GET", "models"), ("POST", "models"), ("POST", "models/rollback"),
         ("GET", "models/<version>"), ("POST", "models/<version>/promote"), ("GET", "jobs"),
@@ -235,7 +265,7 @@ def concrete(rule: str, world: World) -> str:
             "<int:author_id>": world.author_id, "<path:article_id>": "bugle-1",
             "<path:author_id>": "bugle-reader", "<version>": world.version,
             "<int:job_id>": world.job_id, "<int:example_id>": world.example_id,
-            "<name>": world.site.name}
+            "<name>": world.site.name, "<int:article_id>": world.article_id}
     for placeholder, value in fill.items():
         rule = rule.replace(placeholder, str(value))
     assert "<" not in rule, f"no value for a parameter of {rule}: add it to concrete()"

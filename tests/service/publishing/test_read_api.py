@@ -77,8 +77,9 @@ def test_the_event_feed_pages_in_order(app, client):
     again = client.get("/v1/events", headers=site.headers,
                        query_string={"after": rest["next_cursor"]}).json
     assert again == {"items": [], "next_cursor": rest["next_cursor"]}
-    assert client.get("/v1/events", headers=site.headers,
-                      query_string={"after": "x"}).status_code == 422
+    bogus = client.get("/v1/events", headers=site.headers, query_string={"after": "bogus"})
+    assert bogus.status_code == 422
+    assert bogus.json["errors"] == {"query": {"after": ["not a cursor this endpoint gave out"]}}
 
 
 def test_an_authors_new_name_changes_the_etag(app, client):

@@ -22,6 +22,8 @@ WEB_ROUTES = {
     "/moderation/", "/moderation/bulk", "/moderation/comments/<int:comment_id>",
     "/moderation/comments/<int:comment_id>/decision",
     "/moderation/authors/<int:author_id>/standing", "/moderation/dashboard",
+    "/moderation/comments/<int:comment_id>/undo", "/moderation/comments/<int:comment_id>/feature",
+    "/moderation/articles", "/moderation/articles/<int:article_id>/closed",
     # Admins only (test_only_admins_manage_deliveries):
     "/moderation/deliveries", "/moderation/deliveries/<int:event_id>/retry",
     "/moderation/sites/<int:site_id>/webhook",
@@ -34,6 +36,9 @@ API_ROUTES = {
     "/v1/moderation/comments/<int:comment_id>/decision", "/v1/moderation/decisions",
     "/v1/moderation/comments/<int:comment_id>/audit",
     "/v1/moderation/authors/<int:author_id>/standing",
+    "/v1/moderation/comments/<int:comment_id>/undo",
+    "/v1/moderation/comments/<int:comment_id>/featured",
+    "/v1/moderation/articles", "/v1/moderation/articles/<int:article_id>/closed",
 }
 
 
@@ -93,6 +98,17 @@ def test_the_web_ui_hides_other_sites(client, held_site, moderator, theirs, auth
                        data={"action": "approve", "csrf_token": token}).status_code == 404
     assert client.post(f"/moderation/authors/{author_of_theirs}/standing",
                        data={"standing": "banned", "csrf_token": token}).status_code == 404
+    for action, data in (("undo", {}), ("feature", {"featured": "1"})):
+        assert client.post(f"/moderation/comments/{cid}/{action}",
+                           data={**data, "csrf_token": token}).status_code == 404
+    articles = client.get("/moderation/articles").get_data(as_text=True)
+    assert "the-planet" not in articles
+    with client.application.app_context():
+        from service.comments.models import Comment
+        from service.extensions import db
+        their_article = db.session.get(Comment, cid).article_id
+    assert client.post(f"/moderation/articles/{their_article}/closed",
+                       data={"closed": "1", "csrf_token": token}).status_code == 404
     bulk = client.post("/moderation/bulk", follow_redirects=True,
                        data={"ids": [cid, mine["id"]], "action": "approve",
                              "csrf_token": token}).get_data(as_text=True)

@@ -34,6 +34,28 @@ def test_batch_answers_in_the_same_order(client, site):
     assert max(results[2]["scores"], key=results[2]["scores"].get) == "spam"
 
 
+def test_a_batch_of_500_ordinary_comments_fits(client, site):
+    # About 300 characters each: 150 KB, past every other endpoint's 64 KB cap.
+    texts = [f"Comment {n}: the council's transport plan leaves out the villages, and the "
+             f"bus timetable in the appendix is from last year. Could the paper ask why the "
+             f"consultation closed before the summer holidays were over? Many of us were "
+             f"away and could not reply in time, which seems unfair." for n in range(500)]
+    response = client.post("/v1/score/batch", json={"texts": texts}, headers=site.headers)
+    assert response.status_code == 200, response.json
+    assert len(response.json["results"]) == 500
+    assert "spans" not in response.json["results"][0]
+
+
+def test_a_batch_returns_spans_when_asked(client, site):
+    response = client.post("/v1/score/batch", headers=site.headers,
+                           json={"texts": ["You absolute moron.", "Lovely harbour."],
+                                 "spans": True})
+    assert response.status_code == 200
+    insult, civil = response.json["results"]
+    assert any(span["text"] == "moron" for span in insult["spans"])
+    assert civil["spans"] == []
+
+
 @pytest.mark.parametrize("texts", [[], ["ok"] * 501, ["ok", ""], "not a list"])
 def test_batch_refuses_empty_oversized_or_malformed_lists(client, site, texts):
     response = client.post("/v1/score/batch", json={"texts": texts}, headers=site.headers)

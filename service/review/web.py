@@ -19,6 +19,7 @@ from service.api import clean_field
 from service.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from service.publishing.models import DeliveryStatus
 from service.extensions import csrf
+from service.review.charts import bar_chart
 from service.review.services import (DECISIONS, MAX_NOTE, ORDERS, QUEUES, QueueQuery,
                                      ReviewService)
 
@@ -257,6 +258,25 @@ def _require_admin() -> None:
 def dashboard() -> str:
     summary = current_app.extensions["moderation.dashboard"].summary(current_user)
     return render_template("dashboard.html", summary=summary)
+
+
+# name -> (the summary's series, the y axis, whether a share, label every n-th bar)
+DASHBOARD_CHARTS = {
+    "decisions": ("decisions_per_hour", "decisions", False, 3),
+    "automatic": ("automatic_share", "decided at once", True, 1),
+    "overturned": ("overturn_rate", "against the classifier", True, 1),
+}
+
+
+@bp.get("/dashboard/<name>.png")
+def dashboard_chart(name: str) -> Response:
+    """One of the dashboard's charts, for the user's sites, as of now."""
+    if name not in DASHBOARD_CHARTS:
+        raise NotFound(f"no chart named {name}")
+    series, ylabel, share, every = DASHBOARD_CHARTS[name]
+    summary = current_app.extensions["moderation.dashboard"].summary(current_user)
+    png = bar_chart(getattr(summary, series), ylabel=ylabel, share=share, every=every)
+    return Response(png, mimetype="image/png", headers={"Cache-Control": "private, max-age=60"})
 
 
 def _query_from(values, cursor: str | None = None) -> QueueQuery:

@@ -24,6 +24,7 @@ WEB_ROUTES = {
     "/moderation/authors/<int:author_id>/standing", "/moderation/dashboard",
     "/moderation/comments/<int:comment_id>/undo", "/moderation/comments/<int:comment_id>/feature",
     "/moderation/articles", "/moderation/articles/<int:article_id>/closed",
+    "/moderation/dashboard/<name>.png",
     # Admins only (test_only_admins_manage_deliveries):
     "/moderation/deliveries", "/moderation/deliveries/<int:event_id>/retry",
     "/moderation/sites/<int:site_id>/webhook",

@@ -127,7 +127,14 @@ def test_the_dashboard_shows_queue_sizes_and_rates(client, held_site, moderator)
     assert 'id="automatic-share">0%<' in html
     # "Second one." scored under 0.5 and was refused: against the classifier; the other agreed.
     assert 'id="overturn-rate">50%<' in html
-    assert re.search(r"<title>2 decisions from \d\d:00 UTC</title>", html)
+    assert re.search(r"<td>2 decisions from \d\d:00 UTC</td>", html)
+    # Each chart is a picture drawn by matplotlib, with its figures in a table beside it.
+    for name in ("decisions", "automatic", "overturned"):
+        assert f'src="/moderation/dashboard/{name}.png"' in html
+        chart = client.get(f"/moderation/dashboard/{name}.png")
+        assert chart.status_code == 200 and chart.mimetype == "image/png"
+        assert chart.data.startswith(b"\x89PNG") and len(chart.data) > 5000
+    assert client.get("/moderation/dashboard/nothing.png").status_code == 404
 
 
 def test_bad_input_in_pages_is_answered_with_a_page_not_a_crash(client, held_site, moderator):

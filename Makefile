@@ -14,7 +14,7 @@ run: export APP_ENV ?= development
 run: export WEBHOOK_ALLOW_HTTP ?= 1
 run: export WEBHOOK_ALLOW_PRIVATE ?= 1
 
-.PHONY: run setup test bench bench-quality bench-moderation bench-queue bench-webhooks bench-load bench-training clean
+.PHONY: run setup test bench bench-quality bench-moderation bench-retraining bench-queue bench-webhooks bench-load bench-training clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -79,6 +79,11 @@ bench-quality: $(VENV)/.bench
 ## keyboard in Debian's chromium (not part of make bench)
 bench-moderation: $(VENV)/.bench
 	$(BIN)/python -m bench.moderation
+
+## bench-retraining: how many moderators' decisions a retrained model needs to beat the
+## default on real comments it never saw (not part of make bench)
+bench-retraining: $(VENV)/.bench
+	$(BIN)/python -m bench.retraining
 
 ## bench-queue: queue page p95 with 1,000,000 comments on PostgreSQL (not part of make bench)
 bench-queue: $(VENV)/.bench

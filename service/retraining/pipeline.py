@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[str, float], None]
 MIN_TRAINING_ROWS = 20
+REAL_FOR_GAIN = 1000
+"""Real decisions from which retraining paid off on real comments it never saw (a model
+retrained with fewer measured no better than the default: bench.retraining)."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,13 @@ class TrainingPipeline:
         baseline = self._active()
         baseline_report = self._report(baseline.model, eval_corpus, written) if baseline else None
         gate = gate_on_real_comments(report, baseline_report, tolerance=self.tolerance).as_dict()
+        real = self.examples.real_counts()["real"]
+        if not gate["passed"] and real < REAL_FOR_GAIN:
+            gate["advice"] = (
+                f"The candidate learned from {real:,} real comments beside the written seed "
+                f"corpus. With fewer than about {REAL_FOR_GAIN:,}, a retrained model measured "
+                "no better than the default one on real comments it never saw: keep the "
+                "active model, and retrain when more decisions have come in.")
         if baseline and self.session.get(ModelRecord, baseline.version) is None:
             # The active model was not trained by a job on this store's split: it may have
             # learned the evaluation rows, and would look better than it is. Shown, not gated.

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from classifier import LABELS, Corpus, example_weights, normalize
@@ -123,6 +123,18 @@ class ExampleStore:
             self.session.execute(insert(TrainingExample), rows[start:start + BATCH])
         self.session.commit()
         return len(rows)
+
+    def real_counts(self) -> dict[str, int]:
+        """Real examples (moderators' decisions and imports, not the seed corpus) the next
+        training would learn from: all of them, and those no model has learned yet."""
+        where = [TrainingExample.excluded.is_(False), TrainingExample.holdout.is_(False),
+                 TrainingExample.source != SEED_SOURCE]
+        total, new = self.session.execute(
+            select(func.count(), func.count().filter(TrainingExample.trained_in.is_(None)))
+            .where(*where)).one()
+        decisions = self.session.scalar(select(func.count()).where(
+            *where, TrainingExample.source.like("moderation:%")))
+        return {"real": int(total), "new": int(new), "decisions": int(decisions or 0)}
 
     def extend_evaluation_set(self, *, share: float = EVALUATION_SHARE,
                               random_state: int = 0) -> int:

@@ -27,6 +27,7 @@ from service.extensions import csrf, utcnow
 from service.retraining.api import MAX_JOB_ID
 from service.retraining.jobs import JobService
 from service.retraining.models import FINISHED, JobKind, JobStatus
+from service.retraining.pipeline import REAL_FOR_GAIN
 from service.retraining.services import SUBSETS, ExampleQuery, ExampleStore
 from service.retraining.shadow import ShadowService
 from service.retraining.versions import CHARTS, MAX_REASON, VersionService
@@ -100,6 +101,8 @@ def _models_page(form: Mapping[str, Any] | None = None, status: int = 200) -> An
     return render_template(
         "admin/models.html", versions=versions().list(), jobs=recent,
         history=versions().history(50), form=form or {},
+        real=current_app.extensions["moderation.examples"].real_counts(),
+        real_for_gain=REAL_FOR_GAIN,
         watching=any(job.status not in FINISHED for job in recent)), status
 
 

@@ -44,6 +44,8 @@ def test_the_gate_holds_back_a_worse_candidate_and_says_why(cli_app, admin, acti
     assert report["status"] == "held" and report["baseline_version"] == active
     assert report["gate"]["passed"] is False
     assert any("below the active model" in reason for reason in report["gate"]["reasons"])
+    # Only written examples here: the report says that too few real decisions is why.
+    assert report["gate"]["advice"].startswith("The candidate learned from 0 real comments")
     assert ModelRegistry(training_config["MODEL_DIR"]).active_version() == active
 
     refused = client.post(f"/v1/admin/models/{worse}/promote", headers=admin.headers, json={})

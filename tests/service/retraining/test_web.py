@@ -51,6 +51,9 @@ def test_train_from_the_page_follow_the_job_and_read_the_report(cli_app, signed_
     assert REFRESH not in models
     assert 'name="promote" value="1" checked' in models
     assert 'name="rescore_pending" value="1" >' in models
+    # How much real data the next model would learn from, and when retraining pays off.
+    assert "would learn from <strong>0</strong> real comments" in models
+    assert "Retraining pays off from about" in models
 
     post(client, "/moderation/admin/models/train", csrf_token=token, promote="1")
     models = page(client, "/moderation/admin/models")

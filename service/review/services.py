@@ -104,6 +104,14 @@ class Segment:
     weight: float = 0.0
 
 
+@dataclass(frozen=True)
+class AuthorHistory:
+    """An author's comments by status, and the latest of them."""
+
+    counts: dict[str, int]
+    recent: list[Comment]
+
+
 @dataclass
 class ItemDetail:
     """All a moderator needs to decide one comment."""
@@ -120,6 +128,10 @@ class ItemDetail:
     claim_conflict: str | None = None
     flags: list[Flag] = field(default_factory=list)
     suggested_reason: str | None = None
+
+    @property
+    def author_history(self) -> AuthorHistory:
+        return AuthorHistory(self.author_counts, self.author_recent)
 
 
 @dataclass
@@ -376,13 +388,8 @@ class ReviewService:
             spans = []
         parent = (self.session.get(Comment, comment.parent_id)
                   if comment.parent_id is not None else None)
-        counts = dict(self.session.execute(
-            select(Comment.status, func.count()).where(Comment.author_id == comment.author_id)
-            .group_by(Comment.status)).all())
-        recent = list(self.session.scalars(
-            select(Comment).where(Comment.author_id == comment.author_id,
-                                  Comment.id != comment.id)
-            .order_by(Comment.id.desc()).limit(5)))
+        history = self._history(comment.author_id, leave_out=comment.id, recent=5)
+        counts, recent = history.counts, history.recent
         claimed_by = None
         if comment.claimed_by_id is not None and comment.claim_expires_at > utcnow():
             holder = self.session.get(User, comment.claimed_by_id)
@@ -456,6 +463,24 @@ class ReviewService:
             self.session.rollback()
             raise
         return comment
+
+    def author(self, user: User, author_id: int) -> tuple[Author, AuthorHistory]:
+        """An author of the user's sites with their history (for the queue's drawer)."""
+        author = self.session.get(Author, author_id) if 0 < author_id < 2**63 else None
+        if author is None or not user.can_see(author.site_id):
+            raise NotFound(f"no author {author_id}")
+        return author, self._history(author_id, recent=10)
+
+    def _history(self, author_id: int, *, recent: int, leave_out: int | None = None
+                 ) -> AuthorHistory:
+        counts = dict(self.session.execute(
+            select(Comment.status, func.count()).where(Comment.author_id == author_id)
+            .group_by(Comment.status)).all())
+        latest = select(Comment).where(Comment.author_id == author_id)
+        if leave_out is not None:
+            latest = latest.where(Comment.id != leave_out)
+        return AuthorHistory(counts, list(self.session.scalars(
+            latest.order_by(Comment.id.desc()).limit(recent))))
 
     def last_undoable(self, user: User) -> AuditEntry | None:
         """The user's latest decision that may still be undone (nobody has acted on its

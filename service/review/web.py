@@ -183,6 +183,19 @@ def article_closed(article_id: int) -> Response:
     return redirect(url_for(".articles", site=_form_text("site", 100)))
 
 
+@bp.get("/authors/<int:author_id>")
+def author(author_id: int) -> str:
+    """An author's standing and history, with the standing actions: a page, or with
+    ``?drawer=1`` the part the queue's h key shows beside the list."""
+    found, history = review().author(current_user, author_id)
+    query = _query_from(request.args)
+    if request.args.get("drawer") == "1":
+        return render_template("moderation/_author.html", author=found, history=history,
+                               filters=query.filters())
+    return render_template("author.html", author=found, history=history,
+                           filters=query.filters())
+
+
 @bp.post("/authors/<int:author_id>/standing")
 def standing(author_id: int) -> Response:
     author = review().set_standing(current_user, author_id, _form_text("standing", 20) or "",

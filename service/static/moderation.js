@@ -1,5 +1,6 @@
 // Keys for the moderators' UI. Everything here is a shortcut for a link or a form that
-// works without JavaScript; no comment text is ever read or written here.
+// works without JavaScript. Comment text reaches the page only as HTML the server rendered
+// and escaped (the author drawer); this script never builds markup from text.
 (function () {
   "use strict";
 
@@ -148,6 +149,32 @@
       });
   }
 
+  // The author's history and standing, fetched from their page (rendered and escaped by the
+  // server) into the drawer beside the list; its forms post as on that page.
+  function openDrawer(link) {
+    var drawer = document.getElementById("drawer");
+    if (!drawer || !link) { return; }
+    var url = new URL(link.href);
+    url.searchParams.set("drawer", "1");
+    fetch(url, { credentials: "same-origin" })
+      .then(function (response) {
+        if (!response.ok) { throw new Error(String(response.status)); }
+        return response.text();
+      })
+      .then(function (html) {
+        drawer.innerHTML = html;
+        drawer.hidden = false;
+      })
+      .catch(function () { window.location.assign(link.href); });
+  }
+
+  function closeDrawer() {
+    var drawer = document.getElementById("drawer");
+    if (!drawer || drawer.hidden) { return false; }
+    drawer.hidden = true;
+    return true;
+  }
+
   function queueKeys(key) {
     var rows = liveRows();
     if (!rows.length) { return false; }
@@ -182,6 +209,7 @@
       return true;
     }
     if (!row) { return false; }
+    if (key === "h") { openDrawer(row.querySelector("a.author")); return true; }
     if (key === "Enter" || key === "o") { row.querySelector("a.open").click(); return true; }
     if (key === "x") { box(row).checked = !box(row).checked; return true; }
     return false;
@@ -233,7 +261,7 @@
     if (key === "Escape" && typing(event.target)) { event.target.blur(); return; }
     if (typing(event.target) || (key === "Enter" && interactive(event.target))) { return; }
     if (key === "?") { showKeys(!keysShown()); event.preventDefault(); return; }
-    if (key === "Escape") { showKeys(false); return; }
+    if (key === "Escape") { if (!closeDrawer()) { showKeys(false); } return; }
     var page = document.body.getAttribute("data-page");
     var handled = key === "u" ? undoLast()
       : page === "queue" ? queueKeys(key) : page === "item" ? itemKeys(key) : false;

@@ -82,3 +82,25 @@ def test_u_takes_the_last_decision_back(page, server, held_site, moderator):
         "rows => rows.map(row => row.dataset.id)")) == sorted(ids)
     # Nothing left to undo: the form is gone and u does nothing.
     expect(page.locator("#undo-form")).to_be_hidden()
+
+
+def test_h_opens_the_authors_drawer_and_acts_there(page, server, held_site, moderator):
+    client = server.app.test_client()
+    for n, text in enumerate(["<b>bold</b> claim about the harbour", "Another note",
+                              "A third from the same reader"]):
+        submit(client, held_site, text, author="troll-7")
+    sign_in(page, moderator.username)
+    page.keyboard.press("h")
+    drawer = page.locator("#drawer")
+    expect(drawer).to_be_visible()
+    expect(drawer).to_contain_text("Author: Troll-7")
+    expect(drawer).to_contain_text("pending review: 3")
+    expect(drawer).to_contain_text("<b>bold</b> claim")  # shown as text, escaped
+    expect(drawer.locator("b")).to_have_count(0)
+    page.keyboard.press("Escape")
+    expect(drawer).to_be_hidden()
+    page.keyboard.press("h")
+    drawer.get_by_role("button", name="Ban").click()
+    expect(page.locator(".flash.info")).to_contain_text("is now banned")
+    later = submit(client, held_site, "Back again.", author="troll-7")
+    assert later["status"] == "rejected"

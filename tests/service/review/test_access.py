@@ -24,7 +24,7 @@ WEB_ROUTES = {
     "/moderation/authors/<int:author_id>/standing", "/moderation/dashboard",
     "/moderation/comments/<int:comment_id>/undo", "/moderation/comments/<int:comment_id>/feature",
     "/moderation/articles", "/moderation/articles/<int:article_id>/closed",
-    "/moderation/dashboard/<name>.png",
+    "/moderation/dashboard/<name>.png", "/moderation/authors/<int:author_id>",
     # Admins only (test_only_admins_manage_deliveries):
     "/moderation/deliveries", "/moderation/deliveries/<int:event_id>/retry",
     "/moderation/sites/<int:site_id>/webhook",
@@ -102,6 +102,7 @@ def test_the_web_ui_hides_other_sites(client, held_site, moderator, theirs, auth
     for action, data in (("undo", {}), ("feature", {"featured": "1"})):
         assert client.post(f"/moderation/comments/{cid}/{action}",
                            data={**data, "csrf_token": token}).status_code == 404
+    assert client.get(f"/moderation/authors/{author_of_theirs}").status_code == 404
     articles = client.get("/moderation/articles").get_data(as_text=True)
     assert "the-planet" not in articles
     with client.application.app_context():

@@ -193,3 +193,19 @@ def test_many_failures_in_a_bulk_action_make_one_message(client, held_site, mode
                        ).get_data(as_text=True)
     assert html.count('class="flash error"') == 1
     assert "5 not decided." in html and "and 2 more." in html
+
+
+def test_an_authors_page_shows_their_history_and_standing(client, held_site, moderator):
+    ids = [submit(client, held_site, text, author="reader-9")["id"]
+           for text in ("<i>First</i> point.", "Second point.")]
+    sign_in(client, moderator)
+    queue = page(client, "/moderation/")
+    link = re.search(r'<a class="author" href="(/moderation/authors/(\d+)[^"]*)"', queue)
+    assert link, "each row links to its author"
+    html = client.get(link.group(1).replace("&amp;", "&")).get_data(as_text=True)
+    assert "Author: Reader-9" in html and "pending review: 2" in html
+    assert "&lt;i&gt;First&lt;/i&gt; point." in html and "<i>First" not in html
+    assert 'value="banned">Ban</button>' in html
+    drawer = page(client, f"/moderation/authors/{link.group(2)}", drawer="1")
+    assert "<html" not in drawer and "Author: Reader-9" in drawer
+    assert len(ids) == 2

@@ -14,7 +14,7 @@ run: export APP_ENV ?= development
 run: export WEBHOOK_ALLOW_HTTP ?= 1
 run: export WEBHOOK_ALLOW_PRIVATE ?= 1
 
-.PHONY: run setup test bench bench-quality bench-moderation bench-retraining bench-queue bench-webhooks bench-load bench-training clean
+.PHONY: run setup test screenshots bench bench-quality bench-moderation bench-retraining bench-queue bench-webhooks bench-load bench-training clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -84,6 +84,10 @@ bench-moderation: $(VENV)/.bench
 ## default on real comments it never saw (not part of make bench)
 bench-retraining: $(VENV)/.bench
 	$(BIN)/python -m bench.retraining
+
+## screenshots: every page of the UI at 1366x768 into docs/screenshots/ (not committed)
+screenshots: $(VENV)/.bench
+	$(BIN)/python -m bench.screenshots
 
 ## bench-queue: queue page p95 with 1,000,000 comments on PostgreSQL (not part of make bench)
 bench-queue: $(VENV)/.bench

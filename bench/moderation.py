@@ -18,11 +18,14 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from bench.common import ROOT, percentile
 
 GOAL_MS = 150
+PASSWORD = "bench-password-1"
 PLACES = ["Harrowfield", "Dunmore Vale", "Kestrel Bay", "Ashby Cross", "Millbrook"]
 TOPICS = ["the bus depot", "the library hours", "the school run", "the new cycle lane",
           "the market square", "the flood barrier"]
@@ -55,22 +58,23 @@ def mixed_comments(n: int = 100) -> list[tuple[str, str, str | None]]:
     return out
 
 
-def main() -> None:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        sys.exit("needs the playwright package (pip install -r requirements-dev.txt)")
-    chromium = Path("/usr/bin/chromium")
-    if not chromium.exists():
-        sys.exit("needs Debian's chromium: apt-get install -y chromium")
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@contextmanager
+def demo_server(work: Path) -> Iterator[tuple[str, "object", dict[int, tuple[str, str | None]]]]:
+    """The app on a SQLite file in ``work``, served by werkzeug on a free port, with the
+    default model trained, a site that holds everything, a moderator ``mod`` and an admin
+    ``ada`` (password ``bench-password-1``), and the 100 comments of :func:`mixed_comments`
+    held for review. Yields the base URL, the app and each comment's intended decision."""
     from werkzeug.serving import make_server
 
     from classifier import ModelRegistry, seed_corpus
     from classifier.model import CommentClassifier
     from classifier.policy import POLICY_KEYS, Rule
     from service import create_app
+    from service.extensions import db
 
-    work = Path(tempfile.mkdtemp(prefix="bench-moderation-"))
     registry = ModelRegistry(work / "models")
     corpus = seed_corpus(ROOT / "training_data")
     started = time.perf_counter()
@@ -83,33 +87,54 @@ def main() -> None:
                       "MODEL_DIR": str(work / "models"), "INSTANCE_PATH": str(work),
                       "SECRET_KEY": "bench-moderation-secret-key"})
     with app.app_context():
-        from service.extensions import db
         db.create_all()
         issued = app.extensions["moderation.sites"].create(
             "bench", rules={key: Rule(0.0, None) for key in POLICY_KEYS})  # hold everything
-        app.extensions["moderation.accounts"].create("mod", "bench-password-1", "moderator",
-                                                     ["bench"])
+        app.extensions["moderation.accounts"].create("mod", PASSWORD, "moderator", ["bench"])
+        app.extensions["moderation.accounts"].create("ada", PASSWORD, "admin")
     client = app.test_client()
     intended = {}
     for n, (text, action, reason) in enumerate(mixed_comments()):
-        response = client.post("/v1/comments", headers={"Authorization": f"Bearer {issued.api_key}"},
-                               json={"article_id": "a-1", "author": {"id": f"r{n % 30}"},
+        response = client.post("/v1/comments",
+                               headers={"Authorization": f"Bearer {issued.api_key}"},
+                               json={"article_id": f"story-{n % 4}",
+                                     "article_title": f"Council budget, part {n % 4 + 1}",
+                                     "author": {"id": f"r{n % 30}", "name": f"Reader {n % 30}"},
                                      "text": text})
         intended[response.json["id"]] = (action, reason)
-
     http = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=http.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{http.server_port}"
+    try:
+        yield f"http://127.0.0.1:{http.server_port}", app, intended
+    finally:
+        http.shutdown()
+
+
+def browser_page(driver, base: str, username: str):
+    """A signed-in page at 1366x768 in Debian's chromium."""
+    browser = driver.chromium.launch(executable_path=str(CHROMIUM),
+                                     args=["--headless", "--no-sandbox", "--disable-gpu"])
+    page = browser.new_context(base_url=base, viewport={"width": 1366, "height": 768}
+                               ).new_page()
+    page.goto("/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/moderation/"))
+    return browser, page
+
+
+def main() -> None:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        sys.exit("needs the playwright package (pip install -r requirements-dev.txt)")
+    if not CHROMIUM.exists():
+        sys.exit("needs Debian's chromium: apt-get install -y chromium")
     actions, loads, keys = [], [], 0
-    with sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=str(chromium),
-                                         args=["--headless", "--no-sandbox", "--disable-gpu"])
-        page = browser.new_context(base_url=base, viewport={"width": 1366, "height": 768}).new_page()
-        page.goto("/login")
-        page.get_by_label("Username").fill("mod")
-        page.get_by_label("Password").fill("bench-password-1")
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url(re.compile(r"/moderation/"))
+    with demo_server(Path(tempfile.mkdtemp(prefix="bench-moderation-"))) as (base, _, intended), \
+            sync_playwright() as driver:
+        browser, page = browser_page(driver, base, "mod")
         for _ in range(5):  # the queue page, loaded as a moderator opens it
             t = time.perf_counter()
             page.goto("/moderation/")
@@ -134,7 +159,6 @@ def main() -> None:
             keys += 1
         elapsed = time.perf_counter() - whole
         browser.close()
-    http.shutdown()
 
     n = len(intended)
     print(f"\n{n} held comments cleared by keyboard in a real browser (chromium, werkzeug on "

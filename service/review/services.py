@@ -128,6 +128,7 @@ class ItemDetail:
     claim_conflict: str | None = None
     flags: list[Flag] = field(default_factory=list)
     suggested_reason: str | None = None
+    why: list[str] = field(default_factory=list)
 
     @property
     def author_history(self) -> AuthorHistory:
@@ -402,7 +403,8 @@ class ReviewService:
                           audit=self.audit(user, comment_id),
                           reject_reasons=reasons, claimed_by=claimed_by,
                           claim_conflict=conflict, flags=flags,
-                          suggested_reason=suggested_reason(comment.scores or {}, reasons))
+                          suggested_reason=suggested_reason(comment.scores or {}, reasons),
+                          why=why_held(comment, Counter(flag.reason for flag in flags)))
 
     def audit(self, user: User, comment_id: int) -> list[AuditEntry]:
         comment = self.get(user, comment_id)

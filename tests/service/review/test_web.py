@@ -112,6 +112,8 @@ def test_suspend_an_author_from_the_item_page(client, held_site, moderator):
     assert f"Author {author_id} is now suspended." in html
     assert 'id="author-standing">suspended<' in html
     assert "author_suspended" in html
+    # Why it waits, in words (this site holds everything: every rule fired at 0).
+    assert re.search(r'id="why">Why it is here: [a-z ]+ 0\.\d\d \(hold from 0\)', html)
 
 
 def test_the_dashboard_shows_queue_sizes_and_rates(client, held_site, moderator):

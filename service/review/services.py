@@ -303,14 +303,14 @@ class ReviewService:
             model = None
         sites = {site.id: site for site in self.session.scalars(
             select(Site).where(Site.id.in_({c.site_id for c in comments})))}
+        texts = [c.text if len(c.text) <= ROW_TEXT else c.text[:ROW_TEXT - 1] + "…"
+                 for c in comments]
+        spans = model.explain_many(texts) if model is not None else [[] for _ in texts]
         rows = []
-        for comment in comments:
-            text = comment.text if len(comment.text) <= ROW_TEXT else \
-                comment.text[:ROW_TEXT - 1] + "…"
-            spans = model.explain(text) if model is not None and text else []
+        for comment, text, marks in zip(comments, texts, spans):
             reasons = reject_reasons(sites[comment.site_id])
             rows.append(QueueRow(comment, why_held(comment, flags.get(comment.id)),
-                                 highlight(text, spans), reasons,
+                                 highlight(text, marks), reasons,
                                  suggested_reason(comment.scores or {}, reasons)))
         return rows
 

@@ -12,7 +12,7 @@ import ipaddress
 import socket
 import ssl
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 MAX_RESPONSE_BYTES = 64 * 1024
 
@@ -31,6 +31,35 @@ class UrlPolicy:
 class Response:
     status: int
     headers: dict[str, str]
+
+
+# What may stay as it is in a path or query; everything else (non-ASCII, spaces) is
+# percent-encoded as UTF-8. "%" stays, so an encoded URL is encoded once.
+_SAFE = "/%:@!$&'()*+,;=-._~?"
+
+
+def normalize_url(url: str) -> str:
+    """The URL as it will be sent: the host in IDNA (``bücher.example`` becomes
+    ``xn--bcher-kva.example``), the path and query percent-encoded, no fragment. Raises
+    :class:`UnsafeUrl` naming what is wrong (a port out of range, a host IDNA refuses)."""
+    parts = urlsplit(url.strip())
+    try:
+        port = parts.port
+    except ValueError:
+        raise UnsafeUrl("the port must be a number from 1 to 65535") from None
+    if port == 0:
+        raise UnsafeUrl("the port must be a number from 1 to 65535")
+    host = parts.hostname or ""
+    try:
+        host = host.encode("idna").decode("ascii") if not host.isascii() else host
+    except UnicodeError:
+        raise UnsafeUrl(f"the host {host!r} is not a name IDNA can encode") from None
+    if ":" in host:  # an IPv6 literal keeps its brackets
+        host = f"[{host}]"
+    userinfo = parts.netloc.rpartition("@")[0]
+    netloc = (f"{userinfo}@" if userinfo else "") + host + (f":{port}" if port else "")
+    return urlunsplit((parts.scheme.lower(), netloc, quote(parts.path, safe=_SAFE),
+                       quote(parts.query, safe=_SAFE + "="), ""))
 
 
 def check_url(url: str, policy: UrlPolicy, *,

@@ -8,6 +8,7 @@ while nothing crashes). On SQLite one worker is enough.
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import random
@@ -115,7 +116,14 @@ class DeliveryWorker:
             if site_id in waiting or utcnow() + timedelta(seconds=self.timeout) >= lease.until:
                 self._release(event_id, lease.token, due=waiting.get(site_id))
                 continue
-            outcome = self._deliver(event_id, site_id, lease.token)
+            try:
+                outcome = self._deliver(event_id, site_id, lease.token)
+            except Exception as unexpected:  # one event's failure must not stop the others'
+                self.session.rollback()
+                log.exception("%s: event %s could not be delivered", self.name, event_id)
+                self._release(event_id, lease.token, error=_short(f"not sent: {unexpected!r}"))
+                waiting[site_id] = None
+                continue
             sent += outcome is not None
             if outcome is not None and not outcome.delivered:
                 waiting[site_id] = self.session.scalar(
@@ -180,6 +188,13 @@ class DeliveryWorker:
             return None
         except OSError as failure:
             error = failure
+        except (UnicodeError, ValueError, http.client.HTTPException) as broken:
+            # A URL the HTTP client cannot send (one stored before URLs were normalised,
+            # say): this site's problem alone. It is paused, the event keeps the error.
+            reason = f"webhook URL cannot be sent to: {broken!r}"
+            self._pause(site_id, _short(reason))
+            self._release(event_id, token, error=_short(f"not sent: {broken!r}"))
+            return None
         outcome = classify(response, error, utcnow())
         self._record(event_id, site_id, token, outcome)
         return outcome

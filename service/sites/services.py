@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from service.credentials import CredentialKind, verify
 from service.errors import Conflict, InvalidInput, NotFound
 from service.extensions import utcnow
-from service.publishing.transport import UnsafeUrl, UrlPolicy, check_url
+from service.publishing.transport import UnsafeUrl, UrlPolicy, check_url, normalize_url
 from service.sites.models import Site
 from classifier.policy import PRESETS, Policy, Rule, preset
 
@@ -51,18 +51,24 @@ def _stored(policy: Policy) -> dict:
             "overrides": {key: rule.as_json() for key, rule in policy.overrides.items()}}
 
 
-def validate_webhook_url(url: str | None, policy: UrlPolicy) -> None:
-    """Refuse a URL the worker would refuse: not https (unless allowed), or a host that
-    resolves to a private address (unless allowed). The worker checks again at delivery."""
+def validate_webhook_url(url: str | None, policy: UrlPolicy) -> str | None:
+    """The URL as it will be sent (``normalize_url``: IDNA host, percent-encoded path), after
+    refusing one the worker would refuse: not https (unless allowed), a port out of range, or
+    a host that resolves to a private address (unless allowed). The worker checks again at
+    delivery."""
     if url is None:
-        return
+        return None
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2000:
         raise InvalidInput({"webhook_url": ["must be an http(s) URL of at most 2000 characters"]})
     try:
+        url = normalize_url(url)
+        if len(url) > 2000:
+            raise UnsafeUrl("the URL is longer than 2000 characters once encoded")
         check_url(url, policy, must_resolve=False)
     except UnsafeUrl as error:
         raise InvalidInput({"webhook_url": [str(error)]}) from None
+    return url
 
 
 class SiteService:
@@ -81,7 +87,7 @@ class SiteService:
                ) -> IssuedKey:
         if not _NAME.fullmatch(name):
             raise InvalidInput({"name": ["1-100 letters, digits, spaces, '.', '_' or '-'"]})
-        validate_webhook_url(webhook_url, self.url_policy)
+        webhook_url = validate_webhook_url(webhook_url, self.url_policy)
         stored = None
         if policy is not None or rules:
             stored = _stored(self._changed(policy_of(None, self.default_preset), policy, rules))
@@ -146,7 +152,7 @@ class SiteService:
                 and all(_REASON.fullmatch(reason) for reason in reject_reasons)):
             raise InvalidInput({"reject_reasons": [
                 "1 to 20 reasons of 1-40 letters, digits, spaces, '-' or '_'"]})
-        validate_webhook_url(webhook_url, self.url_policy)
+        webhook_url = validate_webhook_url(webhook_url, self.url_policy)
         if policy is not None or rules:
             site.policy = _stored(self._changed(self.policy(site), policy, rules))
         if webhook_url is not None:

@@ -39,7 +39,7 @@ if TYPE_CHECKING:  # loaded with the first model: scikit-learn takes a second to
 ARTIFACT = "model.joblib"
 METADATA = "metadata.json"
 ACTIVE = "ACTIVE"
-_VERSION = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$")
+_VERSION = re.compile(r"[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}")
 
 
 class ModelRejected(Exception):
@@ -96,7 +96,7 @@ class ModelRegistry:
         active = self.active_version()
         records = []
         for path in self.root.glob(f"*/{METADATA}") if self.root.exists() else ():
-            if _VERSION.match(path.parent.name):
+            if _VERSION.fullmatch(path.parent.name):
                 record = json.loads(path.read_text())
                 record["active"] = record.get("version") == active
                 records.append(record)
@@ -105,7 +105,7 @@ class ModelRegistry:
     def metadata(self, version: str) -> dict[str, Any]:
         path = self._version_dir(version) / METADATA
         if not path.exists():
-            raise ModelNotFound(f"no model version {version!r} in {self.root}")
+            raise ModelNotFound(f"no model version {version!r}")
         return json.loads(path.read_text())
 
     def activate(self, version: str) -> None:
@@ -120,7 +120,7 @@ class ModelRegistry:
             version = (self.root / ACTIVE).read_text().strip()
         except FileNotFoundError:
             return None
-        return version if _VERSION.match(version) else None
+        return version if _VERSION.fullmatch(version) else None
 
     def active_marker(self) -> float | None:
         """A cheap value that changes whenever another version is activated."""
@@ -160,7 +160,7 @@ class ModelRegistry:
 
     def _version_dir(self, version: str) -> Path:
         # The version becomes a path: refuse anything but our own id format.
-        if not _VERSION.match(version):
+        if not _VERSION.fullmatch(version):
             raise ModelNotFound(f"{version!r} is not a model version id")
         return self.root / version
 

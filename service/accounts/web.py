@@ -65,8 +65,9 @@ def logout() -> Response:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a path on this site: never an open redirect to another host."""
-    if target:
+    """Only a path on this site: never an open redirect to another host, nor a header
+    broken by a line break or another control character."""
+    if target and target.isprintable():
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc and target.startswith("/") \
                 and not target.startswith("//") and "\\" not in target:

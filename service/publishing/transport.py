@@ -92,10 +92,19 @@ def check_url(url: str, policy: UrlPolicy, *,
     return parts.hostname, port, addresses[0]
 
 
+# IPv6 ranges that carry an IPv4 address, and so may reach one on this network: the
+# IPv4-compatible ::a.b.c.d (deprecated), NAT64 (64:ff9b::/96 and the local 64:ff9b:1::/48),
+# 6to4 (2002::/16) and Teredo (2001::/32). None is a webhook receiver's address.
+_EMBEDS_IPV4 = [ipaddress.ip_network(n) for n in
+                ("::/96", "64:ff9b::/96", "64:ff9b:1::/48", "2002::/16", "2001::/32")]
+
+
 def _public(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%")[0])
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address) and any(ip in n for n in _EMBEDS_IPV4):
+        return False
     # is_global is False for loopback, private, link-local (169.254.169.254, the cloud
     # metadata address, included), shared (100.64/10), reserved and unspecified addresses.
     return ip.is_global and not ip.is_multicast

@@ -92,3 +92,16 @@ def test_a_url_that_cannot_be_sent_pauses_its_site_and_no_other(app, client, rec
         delivered = [e for e in events.values() if e.site_id == fine.id]
         assert [e.status for e in delivered] == [DeliveryStatus.DELIVERED.value] * 3
     assert paths == ["/fine"] * 3
+
+
+@pytest.mark.parametrize("address", [
+    "::127.0.0.1", "::a00:1",                 # IPv4-compatible (deprecated)
+    "64:ff9b::7f00:1", "64:ff9b:1::a00:1",    # NAT64
+    "2002:7f00:1::", "2002:a00:1::1",         # 6to4
+    "2001:0:4136:e378:8000:63bf:3fff:fdd2",   # Teredo
+])
+def test_ipv6_forms_that_carry_an_ipv4_address_are_not_public(address):
+    # The policy's own check only: no connection is ever opened to such an address.
+    from service.publishing.transport import _public
+    assert not _public(address)
+    assert _public("2606:4700:4700::1111")  # an ordinary global IPv6 address still is

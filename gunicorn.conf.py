@@ -20,9 +20,11 @@ worker_class = "sync"
 timeout = 30
 graceful_timeout = 20
 # One line per request, ending with its X-Request-Id (the app's log lines and error bodies
-# carry the same id); comment text never appears in it (bodies are not logged).
+# carry the same id); comment text never appears in it (bodies are not logged), nor any query
+# string: moderators' searches (?q=, ?author=) would outlive an author's erasure there, and
+# a key sent as ?key= would be kept.
 accesslog = "-"
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms %({x-request-id}o)s'
+access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms %({x-request-id}o)s'
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 

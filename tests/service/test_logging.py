@@ -75,7 +75,7 @@ def test_the_app_logs_through_one_handler_in_the_chosen_format(monkeypatch):
     assert root.handlers == [handler] and isinstance(handler.formatter, TextFormatter)
 
 
-def test_gunicorn_access_lines_carry_the_request_id(tmp_path):
+def test_gunicorn_access_lines_carry_the_request_id_and_no_query(tmp_path):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -92,6 +92,7 @@ def test_gunicorn_access_lines_carry_the_request_id(tmp_path):
         while True:
             try:
                 response = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=30,
+                                        params={"q": "a-search", "author": "erased-reader"},
                                         headers={"X-Request-Id": "edge-1"})
                 break
             except requests.RequestException:
@@ -106,7 +107,9 @@ def test_gunicorn_access_lines_carry_the_request_id(tmp_path):
         _, stderr = process.communicate(timeout=30)
     (access,) = [json.loads(line) for line in access_log.read_text().splitlines()]
     assert access["logger"] == "gunicorn.access" and access["request_id"] == "edge-1"
-    assert "GET /healthz" in access["message"]
+    assert "GET /healthz HTTP/1.1" in access["message"]
+    # No query string: a moderator's search would outlive the author's erasure there.
+    assert "a-search" not in access["message"] and "erased-reader" not in access["message"]
     assert all(json.loads(line)["level"] for line in stderr.splitlines())  # JSON, every line
 
 

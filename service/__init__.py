@@ -76,6 +76,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["moderation.api"] = api
     _wire_services(app, settings)
     _register_endpoints(app, api)
+    from service.scoring.views import batch_body_cap
+    app.before_request(batch_body_cap)  # before the limiter, which counts a batch's texts
     limits.init_app(app, settings.rate_limits, settings.redis_url)
     metrics.init_app(app, settings.metrics_token)
     app.after_request(_security_headers)

@@ -1,7 +1,8 @@
 """Rate limits on the host-site API (Flask-Limiter).
 
 Each site has a budget per kind of request, counted by the site's id (never its key):
-submissions (comments, scoring and other writes), reader flags, and reads. A comment's author
+submissions (comments, scoring and other writes; a scoring batch counts each of its texts),
+reader flags, and reads. A comment's author
 (the site's own author id) has a budget of their own on top: a reader who floods the form is
 refused before their comments reach the site's budget, so one abusive reader cannot use up
 what the site's other readers need.
@@ -29,6 +30,7 @@ from service.config import RateLimits
 # The comment submission endpoint, whose authors are counted too.
 SUBMIT_RULE = "/v1/comments"
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
+BATCH_ENDPOINT = "scoring.ScoreBatch"
 
 
 def init_app(app: Flask, limits: RateLimits | None, redis_url: str | None) -> None:
@@ -65,9 +67,22 @@ def _site_limit(rate: str, kind: str, what: str) -> Limit:
     # Counted only when the request passed (or failed) on its own merits: one an author's
     # limit refused never reaches the site's budget, whichever limit is checked first.
     return Limit(rate, key_function=_site_key, scope=f"site-{kind}", shared=True,
-                 exempt_when=lambda: _kind() != kind,
+                 cost=_cost, exempt_when=lambda: _kind() != kind,
                  deduct_when=lambda response: response.status_code != 429,
                  error_message=_message(f"this site's {what}", rate))
+
+
+def _cost() -> int:
+    """What a request takes from the budget: a scoring batch one per text, else one. (A batch
+    counted as one request let one site score 500 texts a request and slow every other.)"""
+    if request.endpoint != BATCH_ENDPOINT or not request.is_json:
+        return 1
+    try:
+        body = request.get_json(silent=True)
+    except HTTPException:  # too large: the view answers 413
+        return 1
+    texts = body.get("texts") if isinstance(body, dict) else None
+    return max(1, len(texts)) if isinstance(texts, list) else 1
 
 
 def _message(what: str, rate: str) -> str:

@@ -34,9 +34,9 @@ class Score(MethodView):
         return {**asdict(assessment), "spans": spans}
 
 
-@blp.before_request
-def _batch_body_cap() -> None:
-    """The batch endpoint reads bodies up to 1 MB (500 ordinary comments); others 64 KB."""
+def batch_body_cap() -> None:
+    """The batch endpoint reads bodies up to 1 MB (500 ordinary comments); others 64 KB.
+    An app-wide hook (``create_app``), before the rate limiter's, which reads the body."""
     if request.endpoint == "scoring.ScoreBatch":
         request.max_content_length = BATCH_BODY_BYTES
 

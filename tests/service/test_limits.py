@@ -73,6 +73,20 @@ def test_a_site_over_its_submission_budget_gets_429_with_retry_after(client, sit
     assert post(client, other_site, "reader-9").status_code == 201
 
 
+def test_a_scoring_batch_counts_each_of_its_texts(client, site, other_site):
+    # 5 an hour: a batch of 3 takes 3, another of 3 would pass the budget and is refused,
+    # and so is the next comment; another site keeps its own.
+    batch = {"texts": ["One.", "Two.", "Three."]}
+    assert client.post("/v1/score/batch", headers=site.headers, json=batch).status_code == 200
+    assert_too_many(client.post("/v1/score/batch", headers=site.headers, json=batch),
+                    "this site's comments and scoring")
+    assert post(client, site, "reader-1").status_code == 201  # 4 of 5
+    assert post(client, site, "reader-2").status_code == 201  # 5 of 5
+    assert_too_many(post(client, site, "reader-3"), "this site's comments and scoring")
+    assert client.post("/v1/score/batch", headers=other_site.headers,
+                       json=batch).status_code == 200
+
+
 def test_one_author_cannot_use_up_the_site_budget(client, site, other_site):
     assert post(client, site, "troll").status_code == 201
     assert post(client, site, "troll").status_code == 201

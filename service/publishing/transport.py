@@ -11,6 +11,7 @@ import http.client
 import ipaddress
 import socket
 import ssl
+import threading
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -114,7 +115,11 @@ def post(url: str, headers: dict[str, str], body: bytes, *, policy: UrlPolicy,
          timeout: float = 10.0) -> Response:
     """POST ``body``; raises :class:`UnsafeUrl`, or ``OSError`` for network errors and
     timeouts. Only the status and headers of the answer are kept (its body is read up to
-    64 KB and dropped)."""
+    64 KB and dropped).
+
+    ``timeout`` bounds the whole delivery (connecting, sending, the status line, headers and
+    body together), not each read: a receiver that trickles its answer a byte at a time is
+    cut off when it runs out, so one site cannot hold a worker for longer."""
     host, port, address = check_url(url, policy)
     assert address is not None
     parts = urlsplit(url)
@@ -123,16 +128,36 @@ def post(url: str, headers: dict[str, str], body: bytes, *, policy: UrlPolicy,
         connection: http.client.HTTPConnection = _PinnedHTTPS(host, port, address, timeout)
     else:
         connection = _PinnedHTTP(host, port, address, timeout)
+    cut = threading.Event()
+    deadline = threading.Timer(timeout, _cut_off, args=(connection, cut))
+    deadline.daemon = True
+    deadline.start()
     try:
         connection.request("POST", path, body=body,
                            headers={**headers, "user-agent": "comment-moderation-webhooks/1"})
         answer = connection.getresponse()
         answer.read(MAX_RESPONSE_BYTES)
         return Response(answer.status, {k.lower(): v for k, v in answer.getheaders()})
-    except http.client.HTTPException as error:
-        raise OSError(f"bad HTTP answer: {error!r}") from None
+    except (http.client.HTTPException, OSError) as error:
+        if cut.is_set():  # cut off: say so, rather than what the cut left of the answer
+            raise OSError(f"no complete answer within {timeout:g} s") from None
+        if isinstance(error, http.client.HTTPException):
+            raise OSError(f"bad HTTP answer: {error!r}") from None
+        raise
     finally:
+        deadline.cancel()
         connection.close()
+
+
+def _cut_off(connection: http.client.HTTPConnection, cut: threading.Event) -> None:
+    """End a delivery past its deadline: the read it is blocked in fails at once."""
+    cut.set()
+    sock = connection.sock
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:  # already closed
+            pass
 
 
 class _PinnedHTTP(http.client.HTTPConnection):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from datetime import timedelta
 
 from flask import Flask, Response, redirect, request, url_for
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from classifier import ModelRegistry
 from service import metrics
@@ -70,6 +72,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     login_manager.login_view = "accounts.login"
     login_manager.login_message = "Sign in to see the review queues."
     login_manager.session_protection = "strong"
+    login_manager._session_identifier_generator = _session_identifier
+    if settings.trusted_proxies:
+        # Only then do X-Forwarded-For and -Proto say who the client is (the last N hops).
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies,
+                                x_proto=settings.trusted_proxies)
     with app.app_context():
         configure_engine(db.engine)
     api = ModerationApi(app)
@@ -158,8 +165,16 @@ def _wire_services(app: Flask, settings: Settings) -> None:
         db.session, retain_rejected_days=settings.retain_rejected_days)
 
     @login_manager.user_loader
-    def _load_user(user_id: str):
-        return accounts.by_id(int(user_id)) if user_id.isdigit() else None
+    def _load_user(session_id: str):
+        return accounts.by_session(session_id)
+
+
+def _session_identifier() -> str:
+    """What strong session protection binds a session to: the client's address as the server
+    (or a trusted proxy, ``TRUSTED_PROXIES``) saw it, and its user agent. Flask-Login's own
+    reads X-Forwarded-For, which any client can set to match a stolen session's."""
+    base = f"{request.remote_addr}|{request.headers.get('User-Agent', '')}"
+    return hashlib.sha512(base.encode("utf-8", "replace")).hexdigest()
 
 
 def _register_endpoints(app: Flask, api: ModerationApi) -> None:

@@ -63,6 +63,9 @@ class Settings:
     retain_rejected_days: int = 90
     # Bearer token /metrics asks for; unset: /metrics answers loopback callers only.
     metrics_token: str | None = None
+    # Proxies in front whose X-Forwarded-For/-Proto are trusted (0: none; the client's own
+    # headers are then ignored, since anyone can send them).
+    trusted_proxies: int = 0
 
     @property
     def webhook_policy(self):
@@ -102,6 +105,7 @@ class Settings:
             retain_rejected_days=_whole_number(environ, "RETAIN_REJECTED_DAYS", default=90,
                                                low=0, high=36500),
             metrics_token=_metrics_token(environ),
+            trusted_proxies=_whole_number(environ, "TRUSTED_PROXIES", default=0, low=0, high=5),
         )
 
 

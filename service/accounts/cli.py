@@ -89,6 +89,39 @@ def issue_token(username: str) -> None:
     click.echo(token)
 
 
+@users_cli.command("disable")
+@click.argument("username")
+def disable_user(username: str) -> None:
+    """Disable an account: no sign-in; every session and its API token end at once."""
+    try:
+        _service().set_disabled(username, True)
+    except DomainError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{username!r} is disabled: signed out everywhere, its API token revoked.")
+
+
+@users_cli.command("enable")
+@click.argument("username")
+def enable_user(username: str) -> None:
+    """Let a disabled account sign in again (it needs a new API token: users token)."""
+    try:
+        _service().set_disabled(username, False)
+    except DomainError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{username!r} may sign in again.")
+
+
+@users_cli.command("revoke-token")
+@click.argument("username")
+def revoke_token(username: str) -> None:
+    """Revoke the user's API token (no new one is issued)."""
+    try:
+        _service().revoke_token(username)
+    except DomainError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"The API token of {username!r} no longer works.")
+
+
 @users_cli.command("list")
 def list_users() -> None:
     """List the accounts, their roles and sites."""

@@ -46,9 +46,21 @@ class User(UserMixin, db.Model):
     token_prefix: Mapped[str | None] = mapped_column(String(16), unique=True)
     token_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Every session carries the epoch it began in; raising it (sign-out, a new password,
+    # disabling) ends every session of the user, in every browser.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     sites: Mapped[list[Site]] = relationship(secondary=user_sites, lazy="selectin",
                                              order_by=Site.name)
+
+    def get_id(self) -> str:
+        """What the session keeps (Flask-Login): the id and the session epoch."""
+        return f"{self.id}.{self.session_epoch}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.disabled_at is None
 
     @property
     def is_admin(self) -> bool:

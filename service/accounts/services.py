@@ -69,6 +69,41 @@ class AccountService:
     def by_id(self, user_id: int) -> User | None:
         return self.session.get(User, user_id)
 
+    def by_session(self, session_id: str) -> User | None:
+        """The user a session belongs to, unless it has been ended since (its epoch is past)
+        or the user is disabled."""
+        user_id, _, epoch = session_id.partition(".")
+        if not (user_id.isascii() and user_id.isdigit() and epoch.isascii() and epoch.isdigit()
+                and len(user_id) <= 18 and len(epoch) <= 18):
+            return None
+        user = self.session.get(User, int(user_id))
+        if user is None or user.session_epoch != int(epoch) or not user.is_active:
+            return None
+        return user
+
+    def end_sessions(self, user: User) -> None:
+        """End every session of the user, in every browser (sign-out does)."""
+        self.session.execute(update(User).where(User.id == user.id)
+                             .values(session_epoch=User.session_epoch + 1))
+        self.session.commit()
+
+    def set_disabled(self, username: str, disabled: bool) -> User:
+        """Disable an account (no sign-in, every session and its API token ended) or enable it
+        again (a new token is needed: ``users token``)."""
+        user = self.get(username)
+        user.disabled_at = utcnow() if disabled else None
+        if disabled:
+            user.token_prefix = user.token_hash = None
+            user.session_epoch += 1
+        self.session.commit()
+        return user
+
+    def revoke_token(self, username: str) -> None:
+        """The user's API token stops working; no new one is issued."""
+        user = self.get(username)
+        user.token_prefix = user.token_hash = None
+        self.session.commit()
+
     def list(self) -> list[User]:
         return list(self.session.scalars(select(User).order_by(User.username)))
 
@@ -82,6 +117,7 @@ class AccountService:
         _check_password(password)
         user = self.get(username)
         user.password_hash = generate_password_hash(password)
+        user.session_epoch += 1  # every session signed in with the old password ends
         self.session.execute(delete(LoginThrottle).where(LoginThrottle.username == username))
         self.session.commit()
 
@@ -98,7 +134,8 @@ class AccountService:
         user = None
         if prefix is not None:
             user = self.session.scalar(select(User).where(User.token_prefix == prefix))
-        return user if verify(token, user.token_hash if user else None) else None
+        ok = verify(token, user.token_hash if user else None)
+        return user if ok and user is not None and user.is_active else None
 
     def login(self, username: str, password: str, *, now: datetime | None = None) -> LoginResult:
         """Check a password. After repeated failures the username backs off: attempts are
@@ -115,7 +152,8 @@ class AccountService:
             return LoginResult(None, retry_after)
         user = self.find(username) if len(password) <= MAX_PASSWORD else None
         if not check_password_hash(user.password_hash if user else _DUMMY_PASSWORD_HASH,
-                                   password[:MAX_PASSWORD]) or user is None:
+                                   password[:MAX_PASSWORD]) or user is None \
+                or not user.is_active:
             return LoginResult(None)
         self.session.execute(delete(LoginThrottle).where(LoginThrottle.username == username))
         self.session.commit()

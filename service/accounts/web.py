@@ -59,6 +59,7 @@ def login() -> Response | tuple[str, int] | str:
 @login_required
 def logout() -> Response:
     csrf.protect()
+    accounts().end_sessions(current_user)  # this browser's session, and every other
     logout_user()
     flash("Signed out.", "info")
     return redirect(url_for("accounts.login"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -118,7 +119,8 @@ class AccountService:
         user = self.get(username)
         user.password_hash = generate_password_hash(password)
         user.session_epoch += 1  # every session signed in with the old password ends
-        self.session.execute(delete(LoginThrottle).where(LoginThrottle.username == username))
+        self.session.execute(delete(LoginThrottle).where(
+            LoginThrottle.username.startswith(_user_prefix(username), autoescape=True)))
         self.session.commit()
 
     def issue_token(self, username: str) -> str:
@@ -137,9 +139,13 @@ class AccountService:
         ok = verify(token, user.token_hash if user else None)
         return user if ok and user is not None and user.is_active else None
 
-    def login(self, username: str, password: str, *, now: datetime | None = None) -> LoginResult:
-        """Check a password. After repeated failures the username backs off: attempts are
-        refused unchecked until ``retry_after`` seconds have passed, right password or not.
+    def login(self, username: str, password: str, *, address: str = "",
+              now: datetime | None = None) -> LoginResult:
+        """Check a password. After repeated failures from one client address the username
+        backs off there: attempts from that address are refused unchecked until
+        ``retry_after`` seconds have passed, right password or not. Counted per username and
+        address together, so a stranger's guesses cannot lock a moderator out of their own
+        desk.
 
         Each attempt is counted (and the back-off set) before the password is checked, in one
         locked row, so parallel guesses get no more checks than sequential ones; unknown
@@ -147,7 +153,8 @@ class AccountService:
         """
         now = now or utcnow()
         username = username[:80]
-        retry_after = self._count_attempt(username, now)
+        throttle = _throttle_key(username, address)
+        retry_after = self._count_attempt(throttle, now)
         if retry_after:
             return LoginResult(None, retry_after)
         user = self.find(username) if len(password) <= MAX_PASSWORD else None
@@ -155,12 +162,13 @@ class AccountService:
                                    password[:MAX_PASSWORD]) or user is None \
                 or not user.is_active:
             return LoginResult(None)
-        self.session.execute(delete(LoginThrottle).where(LoginThrottle.username == username))
+        self.session.execute(delete(LoginThrottle).where(LoginThrottle.username == throttle))
         self.session.commit()
         return LoginResult(user)
 
     def _count_attempt(self, username: str, now: datetime) -> int:
-        """Count an attempt; the seconds to wait if the username is backing off, else 0."""
+        """Count an attempt under ``username`` (a throttle key: see ``_throttle_key``); the
+        seconds to wait if it is backing off, else 0."""
         self.session.execute(dialect_of(self.session).insert(LoginThrottle)
                              .values(username=username, attempts=0)
                              .on_conflict_do_nothing(index_elements=["username"]))
@@ -200,3 +208,18 @@ def _check_password(password: str) -> None:
 
 def _seconds_until(moment: datetime, now: datetime) -> int:
     return max(1, int((moment - now).total_seconds() + 0.999))
+
+
+def _throttle_key(username: str, address: str) -> str:
+    """The back-off's key: the username and the client's address together, each hashed (it
+    fits the column, and neither is anything to keep in the clear); it starts with
+    ``_user_prefix`` so a new password can lift every back-off of the user."""
+    return _user_prefix(username) + _digest(address)[:32]
+
+
+def _user_prefix(username: str) -> str:
+    return _digest(username)[:40] + ":"
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()

@@ -40,7 +40,8 @@ def login() -> Response | tuple[str, int] | str:
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
-        result = accounts().login(form.username.data, form.password.data)
+        result = accounts().login(form.username.data, form.password.data,
+                                  address=request.remote_addr or "")
         if result.user is not None:
             login_user(result.user)
             return redirect(_safe_next(request.args.get("next")))

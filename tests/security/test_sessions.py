@@ -70,3 +70,18 @@ def test_a_forged_x_forwarded_for_does_not_carry_a_stolen_session(app):
     thief.set_cookie("session", cookie.value)
     stolen = thief.get("/moderation/", headers={"X-Forwarded-For": "10.0.0.1"})
     assert stolen.status_code == 302 and "/login" in stolen.headers["Location"]
+
+
+def test_a_strangers_wrong_passwords_do_not_lock_a_moderator_out(app):
+    mary = make_user(app, "mary")
+    stranger = app.test_client()
+    stranger.environ_base["REMOTE_ADDR"] = "192.0.2.66"
+    for _ in range(8):
+        token = csrf_token_of(stranger.get("/login").get_data(as_text=True))
+        stranger.post("/login", data={"username": "mary", "password": "a wrong guess!",
+                                      "csrf_token": token})
+    token = csrf_token_of(stranger.get("/login").get_data(as_text=True))
+    locked = stranger.post("/login", data={"username": "mary", "password": mary.password,
+                                           "csrf_token": token})
+    assert locked.status_code == 429  # the guesser's own address backs off
+    assert can_see_queue(signed_in_client(app, mary, address="10.0.0.1"))  # mary is not

@@ -5,7 +5,8 @@ audit trail and events, so the host site can still be told to take a published c
 down (a deleted comment would cascade its events away, the removal too) and the counts and
 dashboard stay true. What held the words goes: the comment's text and content hash, the
 text and author's name in every event payload, moderators' notes on the comments and the
-author, readers' flags (their reasons may quote it), the training examples this site's
+author, readers' flags and the reason the audit log kept with a report (readers' words may
+quote it), the training examples this site's
 moderators made from it, and the parent text kept with the examples of its replies. Models
 already trained keep what they learned (vocabulary n-grams, weights), as any model does;
 the next one trained never sees the text.
@@ -162,6 +163,12 @@ class PrivacyService:
                                               TrainingExample.text_key.in_(site_keys))
                 .execution_options(synchronize_session=False)).rowcount
         report.notes_erased += self._erase_notes(AuditEntry.comment_id.in_(ids))
+        # What readers wrote when they flagged it, kept with the report entry, may quote it.
+        self.session.execute(
+            update(AuditEntry).where(AuditEntry.comment_id.in_(ids),
+                                     AuditEntry.action == "report",
+                                     AuditEntry.reason.is_not(None)).values(reason=None)
+            .execution_options(synchronize_session=False))
         self.session.execute(delete(Flag).where(Flag.comment_id.in_(ids))
                              .execution_options(synchronize_session=False))
         self.session.commit()

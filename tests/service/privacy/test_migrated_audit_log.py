@@ -52,3 +52,30 @@ def test_erasure_blanks_notes_and_nothing_else_may_change(app, client):
         with app.app_context(), pytest.raises(DatabaseError, match="append-only"):
             with db.engine.begin() as connection:
                 connection.execute(text(statement))
+
+
+def test_erasure_blanks_the_reason_readers_gave_and_only_on_a_report(app, client):
+    site = held_site(app, "bugle")
+    mary = make_user(app, "mary", "moderator", ("bugle",))
+    with app.app_context():
+        app.extensions["moderation.sites"].update("bugle", flags_to_review=1)
+    comment = submit(client, site, "My neighbour Jo Bloggs at 12 Mill Lane did it.")["id"]
+    decide(client, mary, comment, "approve")
+    flagged = client.post(f"/v1/comments/{comment}/flags", headers=site.headers,
+                          json={"reason": "names Jo Bloggs of 12 Mill Lane"})
+    assert flagged.status_code in (200, 201), flagged.json
+    audit = client.get(f"/v1/moderation/comments/{comment}/audit",
+                       headers=mary.headers).json["items"]
+    assert any(e["action"] == "report" and "Mill Lane" in (e["reason"] or "") for e in audit)
+
+    assert client.delete("/v1/authors/reader-1", headers=site.headers).status_code == 200
+    audit = client.get(f"/v1/moderation/comments/{comment}/audit",
+                       headers=mary.headers).json["items"]
+    assert not any("Mill Lane" in (e["reason"] or "") for e in audit)
+    # Only a report's reason may be blanked: a decision's reason is the record.
+    other = submit(client, site, "Buy pills now.", author="reader-2")["id"]
+    decide(client, mary, other, "reject", reason="spam")
+    with app.app_context(), pytest.raises(DatabaseError, match="append-only"):
+        with db.engine.begin() as connection:
+            connection.execute(text("UPDATE audit_entries SET reason = NULL "
+                                    "WHERE action = 'reject'"))

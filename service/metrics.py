@@ -182,20 +182,23 @@ def _record(response: Response) -> Response:
     return response
 
 
+_PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
+
+
 def may_read() -> bool:
     """Whether this request may read the metrics.
 
     With a token configured, only ``Authorization: Bearer <token>`` does (compared in
     constant time). Without one, only a direct loopback caller: a request that came
-    through a proxy (``Forwarded`` or ``X-Forwarded-For``) is refused, since a proxy on
-    this machine makes every outside caller look local.
+    through a proxy (``Forwarded``, ``X-Forwarded-For`` or ``X-Real-IP``) is refused, since a
+    proxy on this machine makes every outside caller look local.
     """
     token = current_app.extensions["moderation.metrics_token"]
     if token:
         scheme, _, given = request.headers.get("Authorization", "").partition(" ")
         return scheme.lower() == "bearer" and hmac.compare_digest(
             given.strip().encode(), token.encode())
-    if "Forwarded" in request.headers or "X-Forwarded-For" in request.headers:
+    if any(header in request.headers for header in _PROXY_HEADERS):
         return False
     try:
         return ipaddress.ip_address(request.remote_addr or "").is_loopback

@@ -117,6 +117,7 @@ def test_a_database_that_is_down_does_not_fail_the_scrape(sqlite_config):
     # A proxy on this machine makes every caller local: what it forwards is refused.
     ("127.0.0.1", {"X-Forwarded-For": "203.0.113.9"}, False),
     ("127.0.0.1", {"Forwarded": "for=203.0.113.9"}, False),
+    ("127.0.0.1", {"X-Real-IP": "203.0.113.9"}, False),
 ])
 def test_without_a_token_only_direct_loopback_callers_may_scrape(sqlite_config, remote,
                                                                  headers, allowed):

@@ -89,14 +89,19 @@ def issue_token(username: str) -> None:
     click.echo(token)
 
 
+def _or_fail(action, *args) -> None:
+    """Run a service call; a domain error becomes one line and a non-zero exit."""
+    try:
+        action(*args)
+    except DomainError as error:
+        raise click.ClickException(str(error)) from None
+
+
 @users_cli.command("disable")
 @click.argument("username")
 def disable_user(username: str) -> None:
     """Disable an account: no sign-in; every session and its API token end at once."""
-    try:
-        _service().set_disabled(username, True)
-    except DomainError as error:
-        raise click.ClickException(str(error)) from None
+    _or_fail(_service().set_disabled, username, True)
     click.echo(f"{username!r} is disabled: signed out everywhere, its API token revoked.")
 
 
@@ -104,10 +109,7 @@ def disable_user(username: str) -> None:
 @click.argument("username")
 def enable_user(username: str) -> None:
     """Let a disabled account sign in again (it needs a new API token: users token)."""
-    try:
-        _service().set_disabled(username, False)
-    except DomainError as error:
-        raise click.ClickException(str(error)) from None
+    _or_fail(_service().set_disabled, username, False)
     click.echo(f"{username!r} may sign in again.")
 
 
@@ -115,10 +117,7 @@ def enable_user(username: str) -> None:
 @click.argument("username")
 def revoke_token(username: str) -> None:
     """Revoke the user's API token (no new one is issued)."""
-    try:
-        _service().revoke_token(username)
-    except DomainError as error:
-        raise click.ClickException(str(error)) from None
+    _or_fail(_service().revoke_token, username)
     click.echo(f"The API token of {username!r} no longer works.")
 
 

@@ -67,9 +67,6 @@ class AccountService:
             raise NotFound(f"no user named {username!r}")
         return user
 
-    def by_id(self, user_id: int) -> User | None:
-        return self.session.get(User, user_id)
-
     def by_session(self, session_id: str) -> User | None:
         """The user a session belongs to, unless it has been ended since (its epoch is past)
         or the user is disabled."""

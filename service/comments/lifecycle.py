@@ -67,8 +67,10 @@ REASON_LABELS: dict[str, dict[str, int]] = {
     "obscene": {"toxicity": 1, "obscene": 1},
 }
 # The event each change announces to the host site.
-SUBMIT_EVENTS = {S.APPROVED: "comment.approved", S.PENDING_REVIEW: "comment.held",
-                 S.REJECTED: "comment.rejected"}
+# What the host site is told when a comment arrives at (or an undo puts it back in) a status.
+STATUS_EVENTS = {S.PENDING_REVIEW: "comment.held", S.REPORTED: "comment.held",
+                 S.APPROVED: "comment.approved", S.REJECTED: "comment.rejected",
+                 S.REMOVED: "comment.removed"}
 ACTION_EVENTS = {Action.REPORT: "comment.held", Action.APPROVE: "comment.approved",
                  Action.REJECT: "comment.rejected", Action.REMOVE: "comment.removed",
                  Action.RESTORE: "comment.restored"}
@@ -106,7 +108,7 @@ def record_submission(session: Session, comment: Comment, status: CommentStatus,
                            author_id=comment.author_id, actor=CLASSIFIER.name,
                            action=Action.SUBMIT.value, status_after=status.value,
                            reason=reason, created_at=now))
-    _announce(session, comment, SUBMIT_EVENTS[status], now)
+    _announce(session, comment, STATUS_EVENTS[status], now)
 
 
 def transition(session: Session, comment: Comment, action: Action, *, actor: Actor,
@@ -168,10 +170,6 @@ FEATURE_EVENTS = {True: "comment.featured", False: "comment.unfeatured"}
 UNDOABLE = (Action.APPROVE, Action.REJECT, Action.REMOVE, Action.RESTORE)
 UNDO_SECONDS = 60
 """How long a moderator may take a decision back."""
-# What the host site is told when an undo puts a comment back in this status.
-STATUS_EVENTS = {S.PENDING_REVIEW: "comment.held", S.REPORTED: "comment.held",
-                 S.APPROVED: "comment.approved", S.REJECTED: "comment.rejected",
-                 S.REMOVED: "comment.removed"}
 
 
 def undo(session: Session, comment: Comment, *, actor: Actor) -> AuditEntry:

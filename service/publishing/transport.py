@@ -133,8 +133,13 @@ def post(url: str, headers: dict[str, str], body: bytes, *, policy: UrlPolicy,
     deadline.daemon = True
     deadline.start()
     try:
-        connection.request("POST", path, body=body,
-                           headers={**headers, "user-agent": "comment-moderation-webhooks/1"})
+        try:
+            connection.request("POST", path, body=body,
+                               headers={**headers, "user-agent": "comment-moderation-webhooks/1"})
+        except (UnicodeError, http.client.InvalidURL) as error:
+            # A URL stored before URLs were encoded when set (normalize_url): it can never
+            # be sent as it is, which makes it the URL's fault, not the network's.
+            raise UnsafeUrl(f"the URL cannot be sent to as it is: {error!r}") from None
         answer = connection.getresponse()
         answer.read(MAX_RESPONSE_BYTES)
         return Response(answer.status, {k.lower(): v for k, v in answer.getheaders()})

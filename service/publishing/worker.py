@@ -8,7 +8,6 @@ while nothing crashes). On SQLite one worker is enough.
 
 from __future__ import annotations
 
-import http.client
 import json
 import logging
 import random
@@ -183,18 +182,11 @@ class DeliveryWorker:
         try:
             response = self.poster(url, headers, body, policy=self.policy, timeout=self.timeout)
         except UnsafeUrl as unsafe:
-            self._pause(site_id, f"webhook URL refused: {unsafe}")
-            self._release(event_id, token, error=f"not sent: {unsafe}")
+            self._pause(site_id, _short(f"webhook URL refused: {unsafe}"))
+            self._release(event_id, token, error=_short(f"not sent: {unsafe}"))
             return None
         except OSError as failure:
             error = failure
-        except (UnicodeError, ValueError, http.client.HTTPException) as broken:
-            # A URL the HTTP client cannot send (one stored before URLs were normalised,
-            # say): this site's problem alone. It is paused, the event keeps the error.
-            reason = f"webhook URL cannot be sent to: {broken!r}"
-            self._pause(site_id, _short(reason))
-            self._release(event_id, token, error=_short(f"not sent: {broken!r}"))
-            return None
         outcome = classify(response, error, utcnow())
         self._record(event_id, site_id, token, outcome)
         return outcome

@@ -44,33 +44,43 @@ class DashboardService:
 
     def summary(self, user: User, *, now: datetime | None = None) -> DashboardSummary:
         now = now or utcnow()
-        hour = now.replace(minute=0, second=0, microsecond=0)
-        today = hour.replace(hour=0)
-        hourly = self._buckets(user, since=hour - timedelta(hours=HOURS - 1), width="hour")
-        daily = self._buckets(user, since=today - timedelta(days=DAYS - 1), width="day")
+        automatic, overturned, totals = self.daily(user, now=now)
+        return DashboardSummary(
+            counts=self.review.counts(user), decisions_per_hour=self.hourly(user, now=now),
+            automatic_share=automatic, overturn_rate=overturned,
+            automatic_total=_ratio(totals["settled"], totals["submitted"]),
+            overturn_total=_ratio(totals["overturned"], totals["judged"]))
 
+    def hourly(self, user: User, *, now: datetime | None = None) -> list[Bar]:
+        """People's decisions per hour, the last 24 hours."""
+        hour = (now or utcnow()).replace(minute=0, second=0, microsecond=0)
+        rows = self._buckets(user, since=hour - timedelta(hours=HOURS - 1), width="hour")
         per_hour = []
         for i in range(HOURS):
             start = hour - timedelta(hours=HOURS - 1 - i)
-            row = hourly.get(_bucket_key(start, "hour"), {})
-            per_hour.append(Bar(f"{start:%H}:00", row.get("decided", 0),
-                                f"{row.get('decided', 0)} decisions from {start:%H}:00 UTC"))
+            decided = rows.get(_bucket_key(start, "hour"), {}).get("decided", 0)
+            per_hour.append(Bar(f"{start:%H}:00", decided,
+                                f"{decided} decisions from {start:%H}:00 UTC"))
+        return per_hour
+
+    def daily(self, user: User, *, now: datetime | None = None
+              ) -> tuple[list[Bar], list[Bar], dict[str, int]]:
+        """Per day, the last 7: the share of new comments settled at once, the share of
+        people's decisions against the classifier's verdict, and the week's totals."""
+        today = (now or utcnow()).replace(hour=0, minute=0, second=0, microsecond=0)
+        rows = self._buckets(user, since=today - timedelta(days=DAYS - 1), width="day")
         automatic, overturned = [], []
         totals = {"settled": 0, "submitted": 0, "overturned": 0, "judged": 0}
         for i in range(DAYS):
             start = today - timedelta(days=DAYS - 1 - i)
-            row = daily.get(_bucket_key(start, "day"), {})
+            row = rows.get(_bucket_key(start, "day"), {})
             for key in totals:
                 totals[key] += row.get(key, 0)
             automatic.append(_share(start, row.get("settled", 0), row.get("submitted", 0),
                                     "new comments approved or rejected at once"))
             overturned.append(_share(start, row.get("overturned", 0), row.get("judged", 0),
                                      "decisions against the classifier's verdict"))
-        return DashboardSummary(
-            counts=self.review.counts(user), decisions_per_hour=per_hour,
-            automatic_share=automatic, overturn_rate=overturned,
-            automatic_total=_ratio(totals["settled"], totals["submitted"]),
-            overturn_total=_ratio(totals["overturned"], totals["judged"]))
+        return automatic, overturned, totals
 
     def _buckets(self, user: User, *, since: datetime, width: str) -> dict[str, dict[str, int]]:
         bucket = _truncate(self.session, AuditEntry.created_at, width)

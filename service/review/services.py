@@ -12,7 +12,7 @@ import json
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Sequence
 
 from sqlalchemy import case, func, or_, select, tuple_, update
@@ -163,8 +163,8 @@ class ArticleRow:
     article: Article
     site_name: str
     counts: dict[str, int]
-    last_activity: object  # datetime
-    closed_since: object  # datetime | None
+    last_activity: datetime
+    closed_since: datetime | None
 
 
 @dataclass(frozen=True)

@@ -38,9 +38,14 @@ def _signed_in() -> None:
     """Every page needs a signed-in user; every form post a valid CSRF token."""
     if request.method == "POST":
         csrf.protect()
-    else:
-        g.undoable = review().last_undoable(current_user)
     g.counts = review().counts(current_user)
+
+
+@bp.context_processor
+def _last_decision() -> dict:
+    """The user's decision that ``u`` may still undo, looked up only when a page of this
+    blueprint renders (not for a chart, a drawer or a JSON answer)."""
+    return {"last_decision": lambda: review().last_undoable(current_user)}
 
 
 @bp.errorhandler(DomainError)
@@ -273,11 +278,13 @@ def dashboard() -> str:
     return render_template("dashboard.html", summary=summary)
 
 
-# name -> (the summary's series, the y axis, whether a share, label every n-th bar)
+# name -> (its bars from the dashboard service, the y axis, whether a share, label every
+# n-th bar): each chart asks only for its own figures.
 DASHBOARD_CHARTS = {
-    "decisions": ("decisions_per_hour", "decisions", False, 3),
-    "automatic": ("automatic_share", "decided at once", True, 1),
-    "overturned": ("overturn_rate", "against the classifier", True, 1),
+    "decisions": (lambda dashboard, user: dashboard.hourly(user), "decisions", False, 3),
+    "automatic": (lambda dashboard, user: dashboard.daily(user)[0], "decided at once", True, 1),
+    "overturned": (lambda dashboard, user: dashboard.daily(user)[1], "against the classifier",
+                   True, 1),
 }
 
 
@@ -286,9 +293,9 @@ def dashboard_chart(name: str) -> Response:
     """One of the dashboard's charts, for the user's sites, as of now."""
     if name not in DASHBOARD_CHARTS:
         raise NotFound(f"no chart named {name}")
-    series, ylabel, share, every = DASHBOARD_CHARTS[name]
-    summary = current_app.extensions["moderation.dashboard"].summary(current_user)
-    png = bar_chart(getattr(summary, series), ylabel=ylabel, share=share, every=every)
+    bars, ylabel, share, every = DASHBOARD_CHARTS[name]
+    png = bar_chart(bars(current_app.extensions["moderation.dashboard"], current_user),
+                    ylabel=ylabel, share=share, every=every)
     return Response(png, mimetype="image/png", headers={"Cache-Control": "private, max-age=60"})
 
 

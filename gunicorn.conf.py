@@ -16,9 +16,49 @@ def _number(name: str, default: str, low: int, high: int) -> int:
 
 bind = f"{os.environ.get('HOST') or '127.0.0.1'}:{_number('PORT', '8000', 1, 65535)}"
 workers = _number("WEB_CONCURRENCY", "2", 1, 64)
-worker_class = "sync"
 timeout = 30
 graceful_timeout = 20
+
+# Slow and idle clients. A sync worker gives each connection the whole process until its
+# request has arrived: two clients sending a header line every few seconds took the service
+# down. gevent's worker waits for every connection at once, a greenlet each, so a slow one
+# costs memory, not a worker; scoring (CPU) still runs one request at a time per worker.
+# Each worker holds at most `worker_connections`; beyond that the kernel queues new ones.
+worker_connections = _number("WORKER_CONNECTIONS", "1000", 10, 100000)
+# A request line and headers must arrive within `keepalive` seconds of the connection's (or
+# the previous request's) start, or the connection is closed (gunicorn's gevent worker reads
+# them under this timeout). Then the body and the answer must be done within
+# REQUEST_SECONDS: a body sent a byte at a time is cut off with 408.
+keepalive = 5
+REQUEST_SECONDS = 30
+
+
+def _gevent_worker_class():
+    """gunicorn's gevent worker with a deadline on each request after its headers."""
+    import gevent
+    from gunicorn import util
+    from gunicorn.workers.ggevent import GeventWorker
+
+    class DeadlineGeventWorker(GeventWorker):
+        def handle_request(self, listener_name, req, sock, addr):
+            with gevent.Timeout(REQUEST_SECONDS):
+                return super().handle_request(listener_name, req, sock, addr)
+
+        def handle_error(self, req, client, addr, exc):
+            if not isinstance(exc, gevent.Timeout):
+                return super().handle_error(req, client, addr, exc)
+            self.log.warning("request cut off: not done within %s s (%s)", REQUEST_SECONDS,
+                             req.path if req is not None else "no request")
+            try:
+                util.write_error(client, 408, "Request Timeout",
+                                 f"The request was not done within {REQUEST_SECONDS} s.")
+            except OSError:
+                pass
+
+    return DeadlineGeventWorker
+
+
+worker_class = _gevent_worker_class()
 # One line per request, ending with its X-Request-Id (the app's log lines and error bodies
 # carry the same id); comment text never appears in it (bodies are not logged), nor any query
 # string: moderators' searches (?q=, ?author=) would outlive an author's erasure there, and

@@ -34,6 +34,8 @@ class RateLimits:
     author: str = "10/minute"
     flags: str = "600/minute"
     reads: str = "3000/minute"
+    # Password checks (scrypt, about 0.3 s of a worker each) per client address.
+    sign_in: str = "20/minute"
     key_prefix: str = "moderation"  # of the counters' keys, to share one Redis
 
 
@@ -194,6 +196,7 @@ def _rate_limits(environ: Mapping[str, str], env: str) -> RateLimits | None:
         author=_rate(environ, "RATE_LIMIT_AUTHOR", defaults.author),
         flags=_rate(environ, "RATE_LIMIT_FLAGS", defaults.flags),
         reads=_rate(environ, "RATE_LIMIT_READS", defaults.reads),
+        sign_in=_rate(environ, "RATE_LIMIT_SIGN_IN", defaults.sign_in),
         key_prefix=prefix,
     )
 

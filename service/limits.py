@@ -7,10 +7,14 @@ reader flags, and reads. A comment's author
 refused before their comments reach the site's budget, so one abusive reader cannot use up
 what the site's other readers need.
 
+Signing in is the one thing a stranger can make the service work hard for (a password check
+costs about 0.3 s of a worker): ``POST /login`` is counted per client address (the address
+``TRUSTED_PROXIES`` makes ``request.remote_addr``), on top of the per-account back-off.
+
 Counters live in Redis when ``REDIS_URL`` is set (shared by every gunicorn worker and
 replica), otherwise in each process's memory. A refused request answers 429 in the API's
 error shape with ``Retry-After``. Requests without a valid site key are not counted (they
-answer 401), and nothing outside the host-site API is limited: not ``/healthz``,
+answer 401), and nothing else outside the host-site API is limited: not ``/healthz``,
 ``/readyz``, the moderators' pages or their API.
 """
 
@@ -20,7 +24,7 @@ import hashlib
 import time
 from typing import Any
 
-from flask import Flask, current_app, request
+from flask import Flask, Response, current_app, request
 from flask_limiter import Limit, Limiter, RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 
@@ -31,6 +35,7 @@ from service.config import RateLimits
 SUBMIT_RULE = "/v1/comments"
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
 BATCH_ENDPOINT = "scoring.ScoreBatch"
+SIGN_IN_ENDPOINT = "accounts.login"
 
 
 def init_app(app: Flask, limits: RateLimits | None, redis_url: str | None) -> None:
@@ -46,6 +51,10 @@ def init_app(app: Flask, limits: RateLimits | None, redis_url: str | None) -> No
             Limit(limits.author, key_function=_author_key, scope="author", shared=True,
                   exempt_when=lambda: _author_id() is None,
                   error_message=_message("comments by this author", limits.author)),
+            Limit(limits.sign_in, key_function=_address_key, scope="sign-in", shared=True,
+                  exempt_when=lambda: request.endpoint != SIGN_IN_ENDPOINT
+                  or request.method != "POST",
+                  error_message=_message("sign-in attempts from one address", limits.sign_in)),
         ],
         storage_uri=redis_url or "memory://",
         # A Redis that goes away must not take submissions with it: each process counts in
@@ -137,6 +146,12 @@ def _author_key() -> str:
     return f"{_site_key()}:author:{digest}"
 
 
+def _address_key() -> str:
+    # Hashed, as the author key is: an address is personal data.
+    digest = hashlib.sha256((request.remote_addr or "").encode()).hexdigest()[:32]
+    return f"address:{digest}"
+
+
 def _too_many_requests(error: RateLimitExceeded) -> Any:
     """429 in the API's error shape, with the seconds until the window resets."""
     retry_after = 60
@@ -147,6 +162,8 @@ def _too_many_requests(error: RateLimitExceeded) -> Any:
             retry_after = max(1, int(current.reset_at - time.time()))
     except Exception:  # storage gone meanwhile: a minute is a fair guess
         pass
-    error.data = {"message": f"{error.description} Retry after {retry_after} seconds.",
-                  "headers": {"Retry-After": str(retry_after)}}
+    message = f"{error.description} Retry after {retry_after} seconds."
+    if request.endpoint == SIGN_IN_ENDPOINT:  # a page, not the API: plain words
+        return Response(message, 429, {"Retry-After": str(retry_after)}, mimetype="text/plain")
+    error.data = {"message": message, "headers": {"Retry-After": str(retry_after)}}
     return current_app.extensions["moderation.api"].handle_http_exception(error)

@@ -29,10 +29,12 @@ log = logging.getLogger(__name__)
               help="How long a claimed batch is this worker's before another may take it.")
 @click.option("--poll-seconds", default=0.5, show_default=True, type=click.FloatRange(0.05, 60),
               help="Wait between looks when nothing is due.")
+@click.option("--lanes", default=8, show_default=True, type=click.IntRange(1, 64),
+              help="Sites delivered to side by side (a slow receiver holds one lane).")
 @click.option("--name", help="This worker's name in logs and leases (default: random).")
 @with_appcontext
 def worker_command(once: bool, batch_size: int, lease_seconds: int, poll_seconds: float,
-                   name: str | None) -> None:
+                   lanes: int, name: str | None) -> None:
     """Deliver decisions to the sites' webhooks, signed (Standard Webhooks), with retries;
     run queued training jobs (each in a process of its own); score new comments with the
     shadow model, if one is set.
@@ -42,7 +44,7 @@ def worker_command(once: bool, batch_size: int, lease_seconds: int, poll_seconds
     """
     settings = current_app.config["MODERATION_SETTINGS"]
     worker = DeliveryWorker(db.session, settings.webhook_policy, name=name,
-                            batch_size=batch_size, lease_seconds=lease_seconds)
+                            batch_size=batch_size, lease_seconds=lease_seconds, lanes=lanes)
     app = current_app._get_current_object()
     if once:
         total = 0

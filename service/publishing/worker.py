@@ -1,6 +1,8 @@
 """The delivery worker: takes due events from the outbox and POSTs them, signed, to sites.
 
-Several workers (on several machines) may run at once on PostgreSQL: each claims a batch with
+Within a worker, each site's events go down a lane of their own (see DeliveryWorker), so one
+site's slow receiver cannot delay the others'. Several workers (on several machines) may run
+at once on PostgreSQL: each claims a batch with
 ``FOR UPDATE SKIP LOCKED`` and leases it for ``lease_seconds``; a worker killed mid-batch
 leaves its events to be claimed again once the lease runs out (at least once; exactly once
 while nothing crashes). On SQLite one worker is enough.
@@ -13,13 +15,14 @@ import logging
 import random
 import threading
 import uuid
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Callable
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from service.extensions import utcnow
 from service.publishing.models import DeliveryStatus, Event
@@ -76,11 +79,17 @@ def next_delay(attempts: int, retry_after: float | None) -> float | None:
 
 
 class DeliveryWorker:
-    """One worker process's loop; ``run_once`` is one claimed batch."""
+    """One worker process's loop: claims due events and delivers them in lanes.
+
+    Each site's claimed events go down one lane (a thread, with a database session of its
+    own), in order; lanes run side by side, and a site with a lane in flight is not claimed
+    for again until it is done. So a site whose receiver is slow holds one lane, for at most
+    ``timeout`` seconds an event, while every other site's events go on through the others.
+    """
 
     def __init__(self, session: Session, policy: UrlPolicy, *, name: str | None = None,
                  batch_size: int = 20, lease_seconds: int = 60, timeout: float = 10.0,
-                 poster: Poster = post) -> None:
+                 lanes: int = 8, poster: Poster = post) -> None:
         self.session = session
         self.policy = policy
         self.name = name or f"worker-{uuid.uuid4().hex[:8]}"
@@ -88,46 +97,87 @@ class DeliveryWorker:
         self.lease_seconds = lease_seconds
         # A request must fit inside the lease, with room for the ones before it.
         self.timeout = min(timeout, lease_seconds / 3)
+        self.lanes = lanes
         self.poster = poster
+        self._lane_sessions = sessionmaker(bind=session.get_bind())
 
     def run(self, stop: threading.Event, *, poll_seconds: float = 0.5) -> None:
-        """Deliver until ``stop`` is set; a batch in flight is finished first."""
-        log.info("%s delivering webhooks", self.name)
-        while not stop.is_set():
-            try:
-                handled = self.run_once()
-            except Exception:  # keep delivering: a database blip must not end the worker
-                log.exception("%s: delivery batch failed", self.name)
-                self.session.rollback()
-                handled = 0
-            if not handled:
-                stop.wait(poll_seconds)
+        """Deliver until ``stop`` is set; lanes in flight are finished first (each lets its
+        events not yet sent go back to the outbox)."""
+        log.info("%s delivering webhooks in %d lanes", self.name, self.lanes)
+        busy: dict[int, Future] = {}  # site id -> its lane in flight
+        with ThreadPoolExecutor(self.lanes, thread_name_prefix=f"{self.name}-lane") as pool:
+            while not stop.is_set():
+                for site_id in [site for site, lane in busy.items() if lane.done()]:
+                    busy.pop(site_id)
+                claimed = 0
+                if len(busy) < self.lanes:
+                    try:
+                        lease = self._claim(exclude=list(busy))
+                    except Exception:  # keep delivering: a database blip must not end it
+                        log.exception("%s: claiming events failed", self.name)
+                        self.session.rollback()
+                    else:
+                        claimed = len(lease.events)
+                        for site_id, event_ids in lease.by_site().items():
+                            busy[site_id] = pool.submit(self._lane, lease, site_id,
+                                                        event_ids, stop)
+                if claimed:
+                    continue
+                if busy:
+                    wait(list(busy.values()), timeout=poll_seconds,
+                         return_when=FIRST_COMPLETED)
+                else:
+                    stop.wait(poll_seconds)
 
     def run_once(self) -> int:
-        """Claim a batch and deliver it. A site that fails (or gets paused) is not tried again
-        in the same batch: its other events wait with the failed one, uncounted, so a site that
-        is down costs one attempt a round, not one per waiting event. Events the lease may not
-        cover any more are let go for another round. Returns how many events were sent."""
+        """Claim one batch and deliver it, every site's lane side by side; returns how many
+        events were sent."""
         lease = self._claim()
-        waiting: dict[int, datetime | None] = {}  # site id -> when its events are due again
+        groups = lease.by_site()
+        if not groups:
+            return 0
+        with ThreadPoolExecutor(min(self.lanes, len(groups))) as pool:
+            return sum(pool.map(lambda item: self._lane(lease, *item), groups.items()))
+
+    def _lane(self, lease: "DeliveryWorker.Lease", site_id: int, event_ids: list[int],
+              stop: threading.Event | None = None) -> int:
+        """Deliver one site's claimed events in order. Once one fails (or the site is
+        paused) the rest wait with it, uncounted, so a site that is down costs one attempt a
+        round, not one per waiting event. Events the lease may not cover any more, or that
+        come after ``stop``, are let go for another round. Returns how many were sent."""
         sent = 0
-        for event_id, site_id in lease.events:
-            if site_id in waiting or utcnow() + timedelta(seconds=self.timeout) >= lease.until:
-                self._release(event_id, lease.token, due=waiting.get(site_id))
-                continue
-            try:
-                outcome = self._deliver(event_id, site_id, lease.token)
-            except Exception as unexpected:  # one event's failure must not stop the others'
-                self.session.rollback()
-                log.exception("%s: event %s could not be delivered", self.name, event_id)
-                self._release(event_id, lease.token, error=_short(f"not sent: {unexpected!r}"))
-                waiting[site_id] = None
-                continue
-            sent += outcome is not None
-            if outcome is not None and not outcome.delivered:
-                waiting[site_id] = self.session.scalar(
-                    select(Event.next_attempt_at).where(Event.id == event_id))
-                self.session.commit()
+        session = self._lane_sessions()
+        try:
+            for index, event_id in enumerate(event_ids):
+                if ((stop is not None and stop.is_set())
+                        or utcnow() + timedelta(seconds=self.timeout) >= lease.until):
+                    for rest in event_ids[index:]:
+                        self._release(session, rest, lease.token)
+                    break
+                try:
+                    outcome = self._deliver(session, event_id, site_id, lease.token)
+                except Exception as unexpected:  # contained: its event fails, no other
+                    session.rollback()
+                    log.exception("%s: event %s could not be delivered", self.name, event_id)
+                    self._release(session, event_id, lease.token,
+                                  error=_short(f"not sent: {unexpected!r}"))
+                    outcome, due = None, None
+                else:
+                    sent += outcome is not None
+                    if outcome is not None and outcome.delivered:
+                        continue
+                    due = session.scalar(select(Event.next_attempt_at)
+                                         .where(Event.id == event_id))
+                    session.commit()
+                for rest in event_ids[index + 1:]:
+                    self._release(session, rest, lease.token, due=due)
+                break
+        except Exception:  # the database went away mid-lane: the lease returns the rest
+            log.exception("%s: lane for site %s stopped", self.name, site_id)
+            session.rollback()
+        finally:
+            session.close()
         return sent
 
     # -- claiming --------------------------------------------------------------------------
@@ -138,7 +188,16 @@ class DeliveryWorker:
         until: datetime
         events: list[tuple[int, int]]  # (event id, site id), in delivery order
 
-    def _claim(self) -> "DeliveryWorker.Lease":
+        def by_site(self) -> dict[int, list[int]]:
+            """Each site's event ids, in delivery order."""
+            groups: dict[int, list[int]] = {}
+            for event_id, site_id in self.events:
+                groups.setdefault(site_id, []).append(event_id)
+            return groups
+
+    def _claim(self, exclude: list[int] | None = None) -> "DeliveryWorker.Lease":
+        """Lease up to ``batch_size`` due events of sites not in ``exclude`` (those with a
+        lane in flight)."""
         now = utcnow()
         until = now + timedelta(seconds=self.lease_seconds)
         token = f"{self.name}:{uuid.uuid4().hex[:12]}"
@@ -148,6 +207,8 @@ class DeliveryWorker:
                       or_(Event.lease_expires_at.is_(None), Event.lease_expires_at <= now),
                       Site.webhook_paused_at.is_(None))
                .order_by(Event.next_attempt_at, Event.id).limit(self.batch_size))
+        if exclude:
+            due = due.where(Event.site_id.not_in(exclude))
         if self.session.get_bind().dialect.name == "postgresql":
             due = due.with_for_update(of=Event, skip_locked=True)
         ids = list(self.session.scalars(due))
@@ -166,38 +227,40 @@ class DeliveryWorker:
         self.session.commit()
         return self.Lease(token, until, events)
 
-    # -- delivering ------------------------------------------------------------------------
+    # -- delivering (in a lane, with the lane's session) -----------------------------------
 
-    def _deliver(self, event_id: int, site_id: int, token: str) -> Outcome | None:
+    def _deliver(self, session: Session, event_id: int, site_id: int,
+                 token: str) -> Outcome | None:
         """POST one event; its outcome (None when it was not sent)."""
-        event = self.session.get(Event, event_id)
-        site = self.session.get(Site, site_id)
+        event = session.get(Event, event_id)
+        site = session.get(Site, site_id)
         now = utcnow()
         url = site.webhook_url
         body = json.dumps(event.payload, separators=(",", ":"), sort_keys=True).encode()
         headers = webhook_headers(signing_secrets(site, now), event.message_id,
                                   int(now.timestamp()), body)
-        self.session.commit()  # no transaction stays open while the site answers
+        session.commit()  # no transaction stays open while the site answers
         response = error = None
         try:
             response = self.poster(url, headers, body, policy=self.policy, timeout=self.timeout)
         except UnsafeUrl as unsafe:
-            self._pause(site_id, _short(f"webhook URL refused: {unsafe}"))
-            self._release(event_id, token, error=_short(f"not sent: {unsafe}"))
+            self._pause(session, site_id, _short(f"webhook URL refused: {unsafe}"))
+            self._release(session, event_id, token, error=_short(f"not sent: {unsafe}"))
             return None
         except OSError as failure:
             error = failure
         outcome = classify(response, error, utcnow())
-        self._record(event_id, site_id, token, outcome)
+        self._record(session, event_id, site_id, token, outcome)
         return outcome
 
-    def _record(self, event_id: int, site_id: int, token: str, outcome: Outcome) -> None:
+    def _record(self, session: Session, event_id: int, site_id: int, token: str,
+                outcome: Outcome) -> None:
         """Store the attempt's outcome, unless the lease was lost meanwhile."""
         now = utcnow()
-        event = self.session.scalar(select(Event).where(Event.id == event_id,
-                                                        Event.leased_by == token))
+        event = session.scalar(select(Event).where(Event.id == event_id,
+                                                   Event.leased_by == token))
         if event is None:
-            self.session.rollback()
+            session.rollback()
             log.warning("%s: lease on event %s lost before its outcome was stored",
                         self.name, event_id)
             return
@@ -210,47 +273,46 @@ class DeliveryWorker:
             event.next_attempt_at = None
             # Only when there is a run to end: every delivery rewriting the site's row would
             # make parallel workers queue on it.
-            self.session.execute(update(Site).where(Site.id == site_id,
-                                                    Site.webhook_failures != 0)
-                                 .values(webhook_failures=0))
+            session.execute(update(Site).where(Site.id == site_id, Site.webhook_failures != 0)
+                            .values(webhook_failures=0))
         else:
             delay = next_delay(event.attempts, outcome.retry_after) if outcome.retry else None
             if delay is None:
                 event.status, event.next_attempt_at = DeliveryStatus.FAILED.value, None
             else:
                 event.next_attempt_at = now + timedelta(seconds=delay)
-            self._count_failure(site_id, gone=outcome.gone)
-        self.session.commit()
+            self._count_failure(session, site_id, gone=outcome.gone)
+        session.commit()
 
-    def _count_failure(self, site_id: int, *, gone: bool) -> None:
-        self.session.execute(update(Site).where(Site.id == site_id)
-                             .values(webhook_failures=Site.webhook_failures + 1))
-        failures = self.session.scalar(select(Site.webhook_failures).where(Site.id == site_id))
+    def _count_failure(self, session: Session, site_id: int, *, gone: bool) -> None:
+        session.execute(update(Site).where(Site.id == site_id)
+                        .values(webhook_failures=Site.webhook_failures + 1))
+        failures = session.scalar(select(Site.webhook_failures).where(Site.id == site_id))
         if gone:
-            self._pause(site_id, "the endpoint answered 410 Gone: disabled until resumed",
-                        commit=False)
+            self._pause(session, site_id, "the endpoint answered 410 Gone: disabled until "
+                        "resumed", commit=False)
         elif failures >= PAUSE_AFTER_FAILURES:
-            self._pause(site_id, f"{failures} failed attempts in a row", commit=False)
+            self._pause(session, site_id, f"{failures} failed attempts in a row", commit=False)
 
-    def _pause(self, site_id: int, reason: str, *, commit: bool = True) -> None:
-        self.session.execute(update(Site).where(Site.id == site_id,
-                                                Site.webhook_paused_at.is_(None))
-                             .values(webhook_paused_at=utcnow(), webhook_pause_reason=reason))
+    def _pause(self, session: Session, site_id: int, reason: str, *,
+               commit: bool = True) -> None:
+        session.execute(update(Site).where(Site.id == site_id, Site.webhook_paused_at.is_(None))
+                        .values(webhook_paused_at=utcnow(), webhook_pause_reason=reason))
         log.warning("site %s: webhook deliveries paused: %r", site_id, reason)
         if commit:
-            self.session.commit()
+            session.commit()
 
-    def _release(self, event_id: int, token: str, *, error: str | None = None,
-                 due: datetime | None = None) -> None:
+    def _release(self, session: Session, event_id: int, token: str, *,
+                 error: str | None = None, due: datetime | None = None) -> None:
         """Give a leased event back unattempted (due at ``due`` if given)."""
         values: dict = {"leased_by": None, "lease_expires_at": None}
         if error is not None:
             values["last_error"] = error
         if due is not None:
             values["next_attempt_at"] = due
-        self.session.execute(update(Event).where(Event.id == event_id, Event.leased_by == token)
-                             .values(**values).execution_options(synchronize_session=False))
-        self.session.commit()
+        session.execute(update(Event).where(Event.id == event_id, Event.leased_by == token)
+                        .values(**values).execution_options(synchronize_session=False))
+        session.commit()
 
 
 def signing_secrets(site: Site, now: datetime) -> list[str]:

@@ -9,7 +9,7 @@ import pytest
 
 from service import create_app
 from service.config import ConfigError, Settings
-from tests.conftest import make_site, submit
+from tests.conftest import csrf_token_of, make_site, make_user, submit
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/0"
 
@@ -46,7 +46,7 @@ def app_config(app_config, storage, prefix):
     return {**app_config, "RATE_LIMITS": "1", "REDIS_URL": storage or "",
             "RATE_LIMIT_KEY_PREFIX": prefix, "RATE_LIMIT_SUBMISSIONS": "5/hour",
             "RATE_LIMIT_AUTHOR": "2/hour", "RATE_LIMIT_FLAGS": "3/hour",
-            "RATE_LIMIT_READS": "4/hour"}
+            "RATE_LIMIT_READS": "4/hour", "RATE_LIMIT_SIGN_IN": "3/hour"}
 
 
 def post(client, site, author: str, text: str = "A fair point about the harbour plans."):
@@ -123,6 +123,26 @@ def test_health_checks_bad_keys_and_moderators_are_not_limited(client, site):
         assert client.get("/v1/events",
                           headers={"Authorization": "Bearer mk_nope_nope"}).status_code == 401
         assert client.get("/v1/moderation/queue").status_code == 401
+
+
+def test_sign_in_attempts_are_limited_per_client_address(app, client):
+    """Each attempt costs a password check: one address gets 3 an hour here, whichever
+    usernames it tries (the per-account back-off alone would let it try a new name each
+    time); another address still gets its own."""
+    make_user(app, "desk", password="a long enough password")
+    token = csrf_token_of(client.get("/login").get_data(as_text=True))
+
+    def attempt(username: str, address: str):
+        return client.post("/login", environ_base={"REMOTE_ADDR": address}, data={
+            "username": username, "password": "wrong password here", "csrf_token": token})
+
+    assert [attempt(f"guess-{n}", "203.0.113.7").status_code for n in range(3)] == [401] * 3
+    refused = attempt("desk", "203.0.113.7")
+    assert refused.status_code == 429 and refused.mimetype == "text/plain"
+    assert "sign-in attempts from one address" in refused.get_data(as_text=True)
+    assert int(refused.headers["Retry-After"]) > 0
+    assert attempt("desk", "198.51.100.4").status_code == 401
+    assert all(client.get("/login").status_code == 200 for _ in range(5))  # pages are free
 
 
 def test_counters_are_kept_by_site_id_never_by_key(app, client, site, storage, prefix):

@@ -28,9 +28,9 @@ worker_connections = _number("WORKER_CONNECTIONS", "1000", 10, 100000)
 # A request line and headers must arrive within `keepalive` seconds of the connection's (or
 # the previous request's) start, or the connection is closed (gunicorn's gevent worker reads
 # them under this timeout). Then the body and the answer must be done within
-# REQUEST_SECONDS: a body sent a byte at a time is cut off with 408.
+# REQUEST_SECONDS (REQUEST_TIMEOUT): a body sent a byte at a time is cut off with 408.
 keepalive = 5
-REQUEST_SECONDS = 30
+REQUEST_SECONDS = _number("REQUEST_TIMEOUT", "30", 1, 3600)
 
 
 def _gevent_worker_class():

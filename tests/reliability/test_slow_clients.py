@@ -123,3 +123,33 @@ def test_two_hundred_slow_clients_leave_probes_and_submissions_answered(
     assert probes >= SLOW_SECONDS and submissions >= SLOW_SECONDS
     # A connection whose headers do not arrive in time is ended, not kept for ever.
     assert cut_off > 0
+
+
+def test_a_body_sent_a_byte_at_a_time_is_cut_off_with_408(gunicorn, model_dir, tmp_path):
+    """Headers in time, then a body that trickles: the request ends at REQUEST_TIMEOUT."""
+    env = service_env(f"sqlite:///{tmp_path / 'slow.db'}", model_dir, tmp_path)
+    app = create_app(env)
+    with app.app_context():
+        db.create_all()
+    key = make_site(app, "slow-site").headers["Authorization"]
+    server = gunicorn({**env, "REQUEST_TIMEOUT": "2"})
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(b"POST /v1/comments HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     + f"Authorization: {key}\r\n".encode()
+                     + b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n")
+        started = time.monotonic()
+        answer = b""
+        for _ in range(20):  # a byte every half second: 10 s, if nothing stopped it
+            try:
+                sock.sendall(b" ")
+                time.sleep(0.5)
+            except OSError:
+                break
+        try:
+            while chunk := sock.recv(4096):
+                answer += chunk
+        except OSError:
+            pass
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    assert time.monotonic() - started < 9
+    assert requests.get(f"{server.base}/healthz", timeout=5).status_code == 200

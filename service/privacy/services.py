@@ -6,8 +6,8 @@ down (a deleted comment would cascade its events away, the removal too) and the 
 dashboard stay true. What held the words goes: the comment's text and content hash, the
 text and author's name in every event payload, moderators' notes on the comments and the
 author, readers' flags and the reason the audit log kept with a report (readers' words may
-quote it), the training examples this site's
-moderators made from it, and the parent text kept with the examples of its replies. Models
+quote it), the training examples moderators' decisions made from its words (on any site: an
+example is one row per text), and the parent text kept with the examples of its replies. Models
 already trained keep what they learned (vocabulary n-grams, weights), as any model does;
 the next one trained never sees the text.
 """
@@ -157,10 +157,9 @@ class PrivacyService:
             report.parent_texts_erased = self.session.execute(
                 update(TrainingExample).where(quoted).values(parent_text=None)
                 .execution_options(synchronize_session=False)).rowcount
-        for site_id, site_keys in keys.items():
-            report.examples_removed += self.session.execute(
-                delete(TrainingExample).where(TrainingExample.site_id == site_id,
-                                              TrainingExample.text_key.in_(site_keys))
+        if keys:
+            report.examples_removed = self.session.execute(
+                delete(TrainingExample).where(_made_from(keys))
                 .execution_options(synchronize_session=False)).rowcount
         report.notes_erased += self._erase_notes(AuditEntry.comment_id.in_(ids))
         # What readers wrote when they flagged it, kept with the report entry, may quote it.
@@ -210,11 +209,9 @@ class PrivacyService:
                                                                        Comment.id > after)
                 .order_by(Comment.id).limit(self.batch_size)).all():
             after = rows[-1].id
-            for site_id, site_keys in _example_keys(rows).items():
+            if keys := _example_keys(rows):
                 report.examples_removed += self.session.scalar(
-                    select(func.count(TrainingExample.id)).where(
-                        TrainingExample.site_id == site_id,
-                        TrainingExample.text_key.in_(site_keys)))
+                    select(func.count(TrainingExample.id)).where(_made_from(keys)))
             if (quoted := _quoted(rows)) is not None:
                 report.parent_texts_erased += self.session.scalar(
                     select(func.count(TrainingExample.id)).where(quoted))
@@ -222,14 +219,17 @@ class PrivacyService:
         return report
 
 
-def _example_keys(comments: Iterable) -> dict[int, set[str]]:
-    """The training-example keys of these comments' texts, by site: a site's moderators'
-    decisions on the text are stored under the site (the examples to remove)."""
-    keys: dict[int, set[str]] = {}
-    for comment in comments:
-        if comment.text:
-            keys.setdefault(comment.site_id, set()).add(text_key(comment.text))
-    return keys
+def _example_keys(comments: Iterable) -> set[str]:
+    """The training-example keys of these comments' texts."""
+    return {text_key(comment.text) for comment in comments if comment.text}
+
+
+def _made_from(keys: set[str]) -> ColumnElement[bool]:
+    """The examples a moderator's decision stored with one of these texts, whichever site's
+    decision stored it last: an example is one row per text, so another site's identical
+    decision takes the row over (its ``site_id``), and a rule by site would leave the erased
+    author's words behind. Seed and imported rows no decision touched (no site) stay."""
+    return and_(TrainingExample.text_key.in_(keys), TrainingExample.site_id.is_not(None))
 
 
 def _quoted(comments: Iterable) -> ColumnElement[bool] | None:

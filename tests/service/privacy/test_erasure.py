@@ -103,6 +103,24 @@ def test_erasure_blanks_every_comment_of_the_author_on_that_site_only(app, clien
     assert twin["author"]["name"] == "Reader-1" and twin["status"] == "approved"
 
 
+def test_an_example_another_sites_identical_decision_took_over_is_removed_too(app, client):
+    """One example per text: the planet's moderator deciding on the same words moves the
+    bugle's example to the planet. Erasing the bugle's author must still remove it."""
+    bugle, planet = held_site(app, "bugle"), held_site(app, "planet")
+    mary = make_user(app, "mary", "moderator", ("bugle", "planet"))
+    words = f"Identical words, {SECRET}, on two sites."
+    decide(client, mary, submit(client, bugle, words, author="reader-1")["id"], "approve")
+    decide(client, mary, submit(client, planet, words, author="copycat")["id"], "approve")
+    with app.app_context():
+        assert db.session.scalar(select(func.count(TrainingExample.id))
+                                 .where(TrainingExample.text == words)) == 1
+    response = erase(client, bugle, "reader-1")
+    assert response.status_code == 200 and response.json["examples_removed"] == 1
+    with app.app_context():
+        assert not db.session.scalars(select(TrainingExample.text)
+                                      .where(TrainingExample.text.contains(SECRET))).all()
+
+
 def test_a_second_erasure_finds_nothing_left(client, history):
     site = history["site"]
     assert erase(client, site, "reader-1").status_code == 200

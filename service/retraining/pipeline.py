@@ -15,17 +15,19 @@ from sqlalchemy.orm import Session
 
 from classifier import (LABELS, Corpus, LoadedModel, ModelNotFound, ModelRegistry,
                         ModelRejected, normalize, seed_corpus)
+from classifier.canary import canary_report, suspicious_words
 from classifier.charts import render_charts
 from classifier.evaluation import REAL, WRITTEN, evaluation_report, gate_on_real_comments
 from classifier.policy import Policy
+from classifier.shared import harmful_truth
 from service.comments.lifecycle import CLASSIFIER, Action, transition
-from service.comments.models import Comment, CommentStatus
+from service.comments.models import AuditEntry, Comment, CommentStatus
 from service.errors import Conflict
 from service.extensions import utcnow
 from service.retraining.jobs import HEARTBEAT_SECONDS, JobCancelled, JobProgress, JobService
 from service.retraining.models import (JobKind, JobStatus, ModelChart, ModelRecord, TrainingJob,
                                        VersionStatus)
-from service.retraining.services import SEED_SOURCE, ExampleStore
+from service.retraining.services import SEED_SOURCE, ExampleStore, text_key
 from service.retraining.versions import VersionService
 from service.scoring.service import ScoringService
 
@@ -39,6 +41,8 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, float], None]
 MIN_TRAINING_ROWS = 20
 REAL_FOR_GAIN = 1000
+# Held-out harmful seed rows that decisions may relabel harmless before the candidate is held.
+MAX_FLIPS, MAX_FLIP_SHARE = 20, 0.02
 """Real decisions from which retraining paid off on real comments it never saw (a model
 retrained with fewer measured no better than the default: bench.retraining)."""
 
@@ -118,6 +122,11 @@ class TrainingPipeline:
             gate = {**gate, "passed": True, "reasons": [
                 f"not gated: the active model {baseline.version} was trained outside the "
                 "example store's split and may have learned the evaluation rows"]}
+        progress("checking for poisoning", 0.8)
+        gate["poisoning"] = self._poisoning(model, baseline, seed, eval_corpus)
+        if gate["poisoning"]["reasons"]:
+            gate["passed"] = False
+            gate["reasons"] = [*gate["reasons"], *gate["poisoning"]["reasons"]]
         progress("drawing charts", 0.85)
         reports = {"candidate": report}
         if baseline_report is not None:
@@ -153,6 +162,58 @@ class TrainingPipeline:
                                train_rows=len(train_corpus), eval_rows=len(eval_corpus),
                                report=report,
                                baseline_version=baseline.version if baseline else None)
+
+    def _poisoning(self, model: CommentClassifier, baseline: LoadedModel | None, seed: Corpus,
+                   eval_corpus: Corpus) -> dict[str, Any]:
+        """The canary checks (classifier/canary.py) with what only the store knows: which
+        held-out rows are the seed corpus's (the canary, labelled as its files say), how
+        many of them decisions relabelled, what moderators passed that the active model
+        found harmful (where trigger words come from), and who decided how much."""
+        written = {text_key(text): truth
+                   for text, truth in zip(seed.texts, harmful_truth(seed.y))}
+        canary, flips = [], {"to_harmless": 0, "to_harmful": 0}
+        for text, stored in zip(eval_corpus.texts, harmful_truth(eval_corpus.y)):
+            truth = written.get(text_key(text))
+            if truth == 1:
+                canary.append(text)
+                flips["to_harmless"] += int(stored == 0)
+            elif truth == 0:
+                flips["to_harmful"] += int(stored == 1)
+        words: list[str] = []
+        if baseline is not None:
+            decisions = self.examples.new_decisions()
+            harmless = [text for text, truth in zip(decisions.texts,
+                                                    harmful_truth(decisions.y)) if truth == 0]
+            if harmless:
+                flagged = self.default_policy.actions(baseline.model.predict_proba(harmless)) > 0
+                words = suspicious_words([t for t, f in zip(harmless, flagged) if f], seed.texts)
+        report = canary_report(model, baseline.model if baseline else None, canary,
+                               self.default_policy, probe_words=words)
+        report["label_flips"] = flips
+        if flips["to_harmless"] > max(MAX_FLIPS, MAX_FLIP_SHARE * len(canary)):
+            report["reasons"].append(
+                f"decisions relabelled {flips['to_harmless']:,} held-out harmful examples of "
+                "the seed corpus as harmless: the evaluation set no longer measures what it "
+                "did")
+        report["moderators"] = self._decisions_by_moderator(baseline)
+        return report
+
+    def _decisions_by_moderator(self, baseline: LoadedModel | None) -> list[dict[str, Any]]:
+        """Approvals and rejections per person since the active model was trained (all of
+        them when none was), and how many went against the model's likelier verdict."""
+        since = self.session.scalar(select(ModelRecord.created_at).where(
+            ModelRecord.version == baseline.version)) if baseline else None
+        where = [AuditEntry.user_id.is_not(None),
+                 AuditEntry.action.in_((Action.APPROVE.value, Action.REJECT.value))]
+        if since is not None:
+            where.append(AuditEntry.created_at >= since)
+        rows = self.session.execute(
+            select(AuditEntry.actor, func.count(),
+                   func.count().filter(AuditEntry.overturned.is_(True)))
+            .where(*where).group_by(AuditEntry.actor)
+            .order_by(func.count().desc(), AuditEntry.actor).limit(10)).all()
+        return [{"moderator": actor, "decisions": int(total), "overturned": int(overturned)}
+                for actor, total, overturned in rows]
 
     def _active(self) -> LoadedModel | None:
         try:

@@ -195,6 +195,16 @@ class ExampleStore:
         return ([row[0] for row in rows], [row[-1] for row in rows], [row[-3] for row in rows],
                 corpus)
 
+    def new_decisions(self) -> Corpus:
+        """Moderators' decisions the next training learns and no model has learned yet."""
+        rows = self.session.execute(
+            select(TrainingExample.id, *_label_columns(), TrainingExample.text)
+            .where(TrainingExample.excluded.is_(False), TrainingExample.holdout.is_(False),
+                   TrainingExample.trained_in.is_(None),
+                   TrainingExample.source.like("moderation:%"))
+            .order_by(TrainingExample.id)).all()
+        return Corpus(texts=[row[-1] for row in rows], y=_label_matrix(rows))
+
     def mark_trained(self, ids: Sequence[int], version: str) -> None:
         """Record that ``version`` learned these texts (unless an earlier one did): they may
         never join the evaluation set."""

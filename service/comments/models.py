@@ -97,6 +97,8 @@ class Comment(db.Model):
         Index("ix_comments_site_status_score_id", "site_id", "status", "score", "id"),
         Index("ix_comments_status_id", "status", "id"),
         Index("ix_comments_author_id", "author_id", "id"),
+        # An article page's replies, level by level (publishing.services.article_comments).
+        Index("ix_comments_parent_id_status", "parent_id", "status"),
         # Text search in a queue answers from a trigram index on PostgreSQL, even for a word
         # no comment holds (which would otherwise read every comment of the queue).
         Index("ix_comments_text_trgm", "text", postgresql_using="gin",

@@ -7,6 +7,9 @@
    submit comments and one probes /healthz twice a second.
 2. A noisy neighbour: one site posts 500-text scoring batches from 4 threads as fast as its
    rate limit lets it (the production limits, counted in Redis), while another site submits.
+3. A trickling webhook receiver: one site's receiver sends its answer a byte every half
+   second; another site's receiver answers at once. Comments go to both while one
+   `flask worker` delivers; the prompt site's approve-to-delivered wait is reported.
 
 Each prints the other clients' p50/p99 against the same load with no abuser, measured in the
 same run. Loopback only, bounded in time.
@@ -23,6 +26,7 @@ import tempfile
 import threading
 import time
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from bench.common import percentile, sample_texts
 from bench.http import BIN, ROOT, prepare_service, start
@@ -227,6 +231,112 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait()
+
+
+def trickling_receiver() -> tuple[str, threading.Event]:
+    """A receiver that reads a request, then sends its status line a byte every 0.5 s."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(128)
+    stop = threading.Event()
+
+    def answer(conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.recv(65536)
+                for byte in b"HTTP/1.1 204 No Content\r\n\r\n":
+                    if stop.wait(0.5):
+                        return
+                    conn.send(bytes([byte]))
+            except OSError:
+                return
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            threading.Thread(target=answer, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    stop_all = threading.Event()
+    threading.Thread(target=lambda: (stop_all.wait(), stop.set(), server.close()),
+                     daemon=True).start()
+    return f"http://127.0.0.1:{server.getsockname()[1]}/hook", stop_all
+
+
+def prompt_receiver() -> tuple[str, ThreadingHTTPServer]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            self.rfile.read(int(self.headers.get("content-length", 0)))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}/hook", server
+
+
+def trickling(env: dict[str, str], texts: list[str], seconds: float) -> None:
+    env = {**env, "WEBHOOK_ALLOW_HTTP": "1", "WEBHOOK_ALLOW_PRIVATE": "1", "RATE_LIMITS": "0"}
+    slow_url, stop_slow = trickling_receiver()
+    fast_url, fast = prompt_receiver()
+
+    def create(name: str, url: str) -> dict[str, str]:
+        key = json.loads(subprocess.run(
+            [str(BIN / "flask"), "--app", "wsgi", "sites", "create", name, "--webhook-url",
+             url, "--json"], cwd=ROOT, env=env, check=True, capture_output=True,
+            text=True).stdout)["api_key"]
+        return {"Authorization": f"Bearer {key}"}
+
+    slow, prompt = create("trickling", slow_url), create("prompt", fast_url)
+    server, port = start("wsgi:app", env)
+    worker = subprocess.Popen([str(BIN / "flask"), "--app", "wsgi", "worker",
+                               "--poll-seconds", "0.1"], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        started = time.monotonic()
+        threads = [threading.Thread(target=submitter, args=(port, headers, texts[:50], seconds),
+                                    kwargs={"clients": 1, "every": 0.5})
+                   for headers in (slow, prompt)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        time.sleep(5)  # the last events' deliveries
+        elapsed = time.monotonic() - started
+    finally:
+        worker.terminate()
+        worker.wait()
+        server.terminate()
+        server.wait()
+        stop_slow.set()
+        fast.shutdown()
+    from service import create_app
+    from service.extensions import db
+    from service.publishing.models import Event
+    from service.sites.models import Site
+    from sqlalchemy import select
+    app = create_app({key: value for key, value in env.items() if key.isupper()})
+    with app.app_context():
+        rows = db.session.execute(
+            select(Site.name, Event.status, Event.attempts, Event.created_at,
+                   Event.delivered_at).join(Site, Site.id == Event.site_id)).all()
+    waits = [(delivered - created).total_seconds() for name, status, _, created, delivered
+             in rows if name == "prompt" and delivered is not None]
+    pending = sum(1 for name, status, *_ in rows if name == "prompt" and status != "delivered")
+    tries = sum(attempts for name, _, attempts, *_ in rows if name == "trickling")
+    print(f"## A trickling webhook receiver: one site's receiver answers a byte every 0.5 s "
+          f"(cut off at the 10 s delivery deadline), another's at once; 2 comments a second "
+          f"to each for {seconds:g} s, one `flask worker` ({elapsed:.0f} s in all)")
+    print("| the prompt site's events | delivered | not delivered | p50 s | p99 s | max s |")
+    print("|---|---|---|---|---|---|")
+    print(f"| beside the trickling site ({tries} attempts on it) | {len(waits)} | {pending} | "
+          f"{percentile(waits, 50):.2f} | {percentile(waits, 99):.2f} | {max(waits):.2f} |")
 
 
 if __name__ == "__main__":

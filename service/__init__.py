@@ -83,8 +83,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["moderation.api"] = api
     _wire_services(app, settings)
     _register_endpoints(app, api)
-    from service.scoring.views import batch_body_cap
-    app.before_request(batch_body_cap)  # before the limiter, which counts a batch's texts
+    app.before_request(limits.batch_body_cap)  # before the limiter, which counts the texts
     limits.init_app(app, settings.rate_limits, settings.redis_url)
     metrics.init_app(app, settings.metrics_token)
     app.after_request(_security_headers)
@@ -120,6 +119,7 @@ def _security_headers(response: Response) -> Response:
 def _wire_services(app: Flask, settings: Settings) -> None:
     """Build each domain service once; views and commands look them up in app.extensions."""
     from service.accounts.services import AccountService
+    from service.compat.perspective import PerspectiveService
     from service.retraining.jobs import JobService
     from service.retraining.pipeline import JobExecutor, PendingRescorer, TrainingPipeline
     from service.retraining.services import ExampleStore
@@ -161,6 +161,7 @@ def _wire_services(app: Flask, settings: Settings) -> None:
     app.extensions["moderation.review"] = review
     app.extensions["moderation.dashboard"] = DashboardService(db.session, review)
     app.extensions["moderation.publishing"] = PublishingService(db.session)
+    app.extensions["moderation.perspective"] = PerspectiveService(db.session, scoring)
     app.extensions["moderation.privacy"] = PrivacyService(
         db.session, retain_rejected_days=settings.retain_rejected_days)
 
@@ -181,6 +182,7 @@ def _register_endpoints(app: Flask, api: ModerationApi) -> None:
     from service import meta
     from service.accounts import web as accounts_web
     from service.accounts.cli import users_cli
+    from service.compat import views as compat_views
     from service.publishing import views as publishing_views
     from service.publishing.cli import worker_command
     from service.quickstart import quickstart_command
@@ -203,6 +205,15 @@ def _register_endpoints(app: Flask, api: ModerationApi) -> None:
     api.register_blueprint(publishing_views.blp)
     api.register_blueprint(retraining_api.blp)
     api.register_blueprint(privacy_views.blp)
+    api.register_blueprint(compat_views.perspective)
+    api.register_blueprint(compat_views.openai)
+    api.error_shapes["perspective"] = compat_views.perspective_error
+    api.error_shapes["openai"] = compat_views.openai_error
+    api.spec.components.security_scheme(
+        "perspectiveKey", {"type": "apiKey", "in": "query", "name": "key",
+                           "description": "The site's API key, as Perspective clients send "
+                                          "it. A proxy in front may log query strings."})
+    app.register_blueprint(compat_views.discovery)
     app.register_blueprint(meta.bp)
     app.register_blueprint(accounts_web.bp)
     app.register_blueprint(review_web.bp)

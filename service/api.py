@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import marshmallow as ma
 from marshmallow import missing
@@ -87,10 +87,21 @@ class ErrorOut(ErrorSchema):
         "description": "This request's X-Request-ID: quote it when reporting the error."})
 
 
+ErrorShape = Callable[[int, dict], tuple[dict, int]]
+"""Turns (status, this API's error payload) into another API's error body and status."""
+
+
 class ModerationApi(Api):
-    """flask-smorest's Api, with a message on every error and domain errors mapped."""
+    """flask-smorest's Api, with a message on every error and domain errors mapped.
+
+    A blueprint that imitates another service's API answers errors in that API's shape:
+    ``error_shapes`` maps its name to the function that builds it."""
 
     ERROR_SCHEMA = ErrorOut
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.error_shapes: dict[str, ErrorShape] = {}
 
     def handle_http_exception(self, error: HTTPException):
         if isinstance(error, InternalServerError):
@@ -109,6 +120,10 @@ class ModerationApi(Api):
         payload, code, headers = super().handle_http_exception(error)
         payload.setdefault("message", _DEFAULT_MESSAGES.get(code) or error.description)
         payload["request_id"] = request_id()  # quote it when reporting the error
+        shape = self.error_shapes.get(request.blueprint or "")
+        if shape is not None:
+            body, code = shape(code, payload)
+            return body, code, headers
         if code == 401:
             headers = {**headers, "WWW-Authenticate": 'Bearer realm="moderation"'}
         return payload, code, headers
@@ -217,25 +232,35 @@ def _no_constants(name: str) -> Any:
 
 class SiteBlueprint(Blueprint):
     """A blueprint of host-site endpoints: every request must carry a site's API key
-    (401 otherwise) and, when it has a body, a JSON one (415 otherwise)."""
+    (401 otherwise) and, when it has a body, a JSON one (415 otherwise).
+
+    ``key_in_query`` also takes the key from a ``key`` query parameter, as Perspective's
+    clients send it (never logged: access lines carry no query string)."""
 
     ARGUMENTS_PARSER = SafeJsonParser()
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, key_in_query: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.key_in_query = key_in_query
         self.before_request(_authenticate_site)
         self.before_request(_require_json_body)
         self.before_request(refuse_impossible_path_values)
 
 
 def current_site() -> Site | None:
-    """The site whose key this request carries (``Authorization: Bearer <api key>``), or
+    """The site whose key this request carries (``Authorization: Bearer <api key>``, or
+    ``?key=`` where the blueprint takes it there), or
     None; looked up once per request, since the rate limiter needs it before the blueprint's
     own check. Kept in the request's environ, which no other request shares."""
     if _SITE_KEY not in request.environ:
         scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer":
+            key = ""
+        blueprint = current_app.blueprints.get(request.blueprint or "")
+        if not key.strip() and getattr(blueprint, "key_in_query", False):
+            key = request.args.get("key", "")
         site = None
-        if scheme.lower() == "bearer" and key.strip():
+        if key.strip():
             site = current_app.extensions["moderation.sites"].authenticate(key.strip())
         request.environ[_SITE_KEY] = site
     return request.environ[_SITE_KEY]

@@ -30,11 +30,14 @@ from werkzeug.exceptions import HTTPException
 
 from service.api import SiteBlueprint, current_site
 from service.config import RateLimits
+from service.scoring.schemas import BATCH_BODY_BYTES
 
 # The comment submission endpoint, whose authors are counted too.
 SUBMIT_RULE = "/v1/comments"
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
-BATCH_ENDPOINT = "scoring.ScoreBatch"
+# Endpoints that take many texts a request, and the body field that holds them: each text
+# counts against the site's budget, and their bodies may be up to BATCH_BODY_BYTES.
+BATCH_FIELDS = {"scoring.ScoreBatch": "texts", "openai.Moderations": "input"}
 SIGN_IN_ENDPOINT = "accounts.login"
 
 
@@ -81,16 +84,24 @@ def _site_limit(rate: str, kind: str, what: str) -> Limit:
                  error_message=_message(f"this site's {what}", rate))
 
 
+def batch_body_cap() -> None:
+    """Batch endpoints read bodies up to 1 MB (500 ordinary comments); others 64 KB. An
+    app-wide hook (``create_app``), before the rate limiter's, which reads the body."""
+    if request.endpoint in BATCH_FIELDS:
+        request.max_content_length = BATCH_BODY_BYTES
+
+
 def _cost() -> int:
-    """What a request takes from the budget: a scoring batch one per text, else one. (A batch
+    """What a request takes from the budget: a batch one per text, else one. (A batch
     counted as one request let one site score 500 texts a request and slow every other.)"""
-    if request.endpoint != BATCH_ENDPOINT or not request.is_json:
+    field = BATCH_FIELDS.get(request.endpoint or "")
+    if field is None or not request.is_json:
         return 1
     try:
         body = request.get_json(silent=True)
     except HTTPException:  # too large: the view answers 413
         return 1
-    texts = body.get("texts") if isinstance(body, dict) else None
+    texts = body.get(field) if isinstance(body, dict) else None
     return max(1, len(texts)) if isinstance(texts, list) else 1
 
 

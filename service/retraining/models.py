@@ -19,13 +19,16 @@ class TrainingExample(db.Model):
     """One labeled text. A label column is 1, 0, or NULL when the source does not say."""
 
     __tablename__ = "training_examples"
-    __table_args__ = (Index("ix_training_examples_holdout_excluded", "holdout", "excluded"),)
+    __table_args__ = (Index("ix_training_examples_holdout_excluded", "holdout", "excluded"),
+                      Index("ix_training_examples_site_id_client_token", "site_id",
+                            "client_token"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     text: Mapped[str] = mapped_column(Text)
     # sha256 of the normalised text: the same comment, however disguised, is one example.
     text_key: Mapped[str] = mapped_column(String(64), unique=True)
-    # "seed", "<format>:<file>" for an import, "moderation:site<id>", "correction:<user>".
+    # "seed", "<format>:<file>" for an import, "moderation:site<id>", "correction:<user>",
+    # "perspective:site<id>" (a site's suggestscore).
     source: Mapped[str] = mapped_column(String(200), index=True)
     excluded: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)  # arrival
@@ -43,6 +46,9 @@ class TrainingExample(db.Model):
     # Erasing the parent's author blanks parent_text too (see service/privacy).
     article_title: Mapped[str | None] = mapped_column(String(500))
     parent_text: Mapped[str | None] = mapped_column(Text)
+    # The site's own id for the text, from Perspective's suggestscore (its clientToken):
+    # one example per token and site.
+    client_token: Mapped[str | None] = mapped_column(String(200))
 
     toxicity: Mapped[int | None] = mapped_column(SmallInteger)
     severe_toxicity: Mapped[int | None] = mapped_column(SmallInteger)

@@ -328,13 +328,14 @@ def _labels_of(row: np.ndarray) -> dict[str, int | None]:
 
 def upsert_example(session: Session, text: str, labels: dict[str, int | None], *,
                    source: str, site_id: int | None = None, article_title: str | None = None,
-                   parent_text: str | None = None) -> None:
+                   parent_text: str | None = None, client_token: str | None = None) -> None:
     """Store ``text`` with ``labels``, replacing the labels of an example with the same text:
     a moderator's decision is the publisher's own policy, and outranks an imported label.
     A label the decision does not speak to (None) keeps its stored value; a decision that
     speaks to no label at all stores nothing. ``article_title`` and ``parent_text`` are what
     the text answered; they replace the stored context with the source, since they belong
-    to the decision (and erasure finds a parent's text by the site that stored it)."""
+    to the decision (and erasure finds a parent's text by the site that stored it).
+    ``client_token`` is the site's own id for the text (Perspective's suggestscore)."""
     known = {label: value for label, value in labels.items() if value is not None}
     if not known:
         return
@@ -343,13 +344,15 @@ def upsert_example(session: Session, text: str, labels: dict[str, int | None], *
                "parent_text": parent_text[:MAX_TEXT] if parent_text else None}
     statement = dialect_of(session).insert(TrainingExample).values(
         text=text, text_key=text_key(text), source=source, site_id=site_id, excluded=False,
-        holdout=False, created_at=now, updated_at=now, **context, **labels)
+        holdout=False, created_at=now, updated_at=now, client_token=client_token, **context,
+        **labels)
     # The next training job learns the new labels (or, in the evaluation set, measures every
     # model against them). An admin's exclusion stands; so does ``trained_in``: a text a model
     # learned may never join the evaluation set, whatever its labels become.
     session.execute(statement.on_conflict_do_update(
         index_elements=["text_key"], set_={"source": source, "site_id": site_id,
-                                           "updated_at": now, **context, **known}))
+                                           "updated_at": now, "client_token": client_token,
+                                           **context, **known}))
 
 
 def withdraw_example(session: Session, text: str, *, source: str) -> None:

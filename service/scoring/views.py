@@ -2,12 +2,11 @@
 
 from dataclasses import asdict
 
-from flask import current_app, g, request
+from flask import current_app, g
 from flask.views import MethodView
 
 from service.api import SITE_SECURITY, SiteBlueprint
-from service.scoring.schemas import (BATCH_BODY_BYTES, ScoreBatchIn, ScoreBatchOut, ScoreIn,
-                                     ScoreWithSpansOut)
+from service.scoring.schemas import ScoreBatchIn, ScoreBatchOut, ScoreIn, ScoreWithSpansOut
 from service.scoring.service import ScoringService
 from classifier.policy import Policy
 
@@ -32,13 +31,6 @@ class Score(MethodView):
         """Score one text and show which words drove each label."""
         assessment, spans = scoring().preview(payload["text"], site_policy())
         return {**asdict(assessment), "spans": spans}
-
-
-def batch_body_cap() -> None:
-    """The batch endpoint reads bodies up to 1 MB (500 ordinary comments); others 64 KB.
-    An app-wide hook (``create_app``), before the rate limiter's, which reads the body."""
-    if request.endpoint == "scoring.ScoreBatch":
-        request.max_content_length = BATCH_BODY_BYTES
 
 
 @blp.route("/batch")

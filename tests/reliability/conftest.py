@@ -74,18 +74,20 @@ def children_of(pid: int) -> list[int]:
 class Gunicorn:
     """`gunicorn -c gunicorn.conf.py wsgi:app` with two workers, as `make run` serves."""
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    def __init__(self, env: dict[str, str], log: Path, *, access_log: bool = False) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = log
         self.env = {**os.environ, **env, "PORT": str(self.port), "WEB_CONCURRENCY": "2"}
+        self.access_log = access_log  # gunicorn's access lines (stdout) into the log too
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
         with open(self.log, "w") as handle:
             self.process = subprocess.Popen(
                 [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"], cwd=ROOT,
-                env=self.env, stdout=subprocess.DEVNULL, stderr=handle)
+                env=self.env, stdout=handle if self.access_log else subprocess.DEVNULL,
+                stderr=handle)
         wait_until(self._ready, 60, lambda: "gunicorn did not become ready\n" + self.tail())
         wait_until(lambda: len(self.workers()) == 2, 30, lambda: "no two workers\n" + self.tail())
 

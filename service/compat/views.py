@@ -1,0 +1,127 @@
+"""The Perspective API (``/v1alpha1/comments:analyze``, ``:suggestscore``, the discovery
+document) and OpenAI's ``/v1/moderations``, each authenticated by the site's API key and
+answering errors in its own API's shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, current_app, g, jsonify, request
+from flask.views import MethodView
+
+from service.api import SITE_SECURITY, SiteBlueprint
+from service.compat.discovery import VERSION, discovery_document
+from service.compat.openai_moderation import moderate
+from service.compat.perspective import AnalyzeRequest, PerspectiveService, SuggestRequest
+from service.compat.schemas import AnalyzeIn, ModerationIn, SuggestIn
+
+PERSPECTIVE_SECURITY = [{"siteKey": []}, {"perspectiveKey": []}]
+
+perspective = SiteBlueprint(
+    "perspective", __name__, url_prefix=f"/{VERSION}", key_in_query=True,
+    description="Google's Perspective API (commentanalyzer v1alpha1): point a Perspective "
+                "client (Coral Talk, google-api-python-client) at this service. The key is "
+                "the site's API key, as `?key=` or a bearer token.")
+openai = SiteBlueprint("openai", __name__, url_prefix="/v1",
+                       description="OpenAI's moderation endpoint: point an OpenAI SDK's "
+                                   "base_url at this service's /v1.")
+discovery = Blueprint("discovery", __name__)
+
+
+def perspective_service() -> PerspectiveService:
+    return current_app.extensions["moderation.perspective"]
+
+
+@perspective.route("/comments:analyze")
+class Analyze(MethodView):
+    @perspective.doc(security=PERSPECTIVE_SECURITY)
+    @perspective.arguments(AnalyzeIn)
+    @perspective.response(200)
+    def post(self, payload: dict[str, Any]):
+        """Score a comment for Perspective's attributes; nothing is stored."""
+        return perspective_service().analyze(g.site, AnalyzeRequest(
+            text=payload["comment"]["text"], attributes=payload["requestedAttributes"],
+            languages=payload.get("languages") or [],
+            span_annotations=payload["spanAnnotations"],
+            client_token=payload.get("clientToken")))
+
+
+@perspective.route("/comments:suggestscore")
+class SuggestScore(MethodView):
+    @perspective.doc(security=PERSPECTIVE_SECURITY)
+    @perspective.arguments(SuggestIn)
+    @perspective.response(200)
+    def post(self, payload: dict[str, Any]):
+        """Record the site's verdict on a comment as a training example of the site."""
+        return perspective_service().suggest(g.site, SuggestRequest(
+            text=payload["comment"]["text"],
+            scores={name: attribute["summaryScore"]["value"]
+                    for name, attribute in payload["attributeScores"].items()},
+            languages=payload.get("languages") or [],
+            client_token=payload.get("clientToken")))
+
+
+@openai.route("/moderations")
+class Moderations(MethodView):
+    @openai.doc(security=SITE_SECURITY)
+    @openai.arguments(ModerationIn)
+    @openai.response(200)
+    def post(self, payload: dict[str, Any]):
+        """Classify texts in OpenAI's moderation shape; `flagged` follows the site's
+        policy."""
+        return moderate(current_app.extensions["moderation.scoring"], payload["input"],
+                        current_app.extensions["moderation.sites"].policy(g.site))
+
+
+@discovery.get("/$discovery/rest")
+def discovery_rest():
+    """The Perspective discovery document, its methods served from this very address."""
+    if request.args.get("version", VERSION) != VERSION:
+        abort(404)
+    return jsonify(discovery_document(request.host_url))
+
+
+# -- errors in each API's own shape ------------------------------------------------------
+
+_GOOGLE_STATUS = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED",
+                  404: "NOT_FOUND", 409: "ABORTED", 429: "RESOURCE_EXHAUSTED",
+                  500: "INTERNAL", 503: "UNAVAILABLE"}
+
+
+def perspective_error(code: int, payload: dict) -> tuple[dict, int]:
+    """``{"error": {"code", "message", "status"}}``, as Google's APIs answer; what this
+    service calls 401, 413, 415 or 422 is Perspective's 400 INVALID_ARGUMENT."""
+    if code in (413, 415, 422):
+        code = 400
+    message = _field_messages(payload.get("errors")) or payload["message"]
+    if code == 401:  # as Google answers a key it does not know
+        code, message = 400, "API key not valid. Please pass a valid API key."
+    return {"error": {"code": code, "message": message,
+                      "status": _GOOGLE_STATUS.get(code, "UNKNOWN")}}, code
+
+
+def openai_error(code: int, payload: dict) -> tuple[dict, int]:
+    """``{"error": {"message", "type", "param", "code"}}``, as OpenAI's API answers."""
+    if code in (413, 415, 422):
+        code = 400
+    kind, name = {401: ("invalid_request_error", "invalid_api_key"),
+                  429: ("requests", "rate_limit_exceeded")}.get(
+        code, ("invalid_request_error" if code < 500 else "server_error", None))
+    message = _field_messages(payload.get("errors")) or payload["message"]
+    return {"error": {"message": message, "type": kind, "param": None, "code": name}}, code
+
+
+def _field_messages(errors: Any, path: str = "") -> str:
+    """webargs' nested ``{"json": {"comment": {"text": [...]}}}`` as one line, naming each
+    field by its path (a domain error's ``request`` key names none)."""
+    if isinstance(errors, list):
+        text = " ".join(str(item) for item in errors)
+        return f"{path}: {text}" if path else text
+    if not isinstance(errors, dict):
+        return ""
+    parts = []
+    for key, value in errors.items():
+        inner = path if key in ("json", "query", "request") else \
+            f"{path}.{key}" if path else str(key)
+        parts.append(_field_messages(value, inner))
+    return "; ".join(part for part in parts if part)

@@ -120,12 +120,12 @@ class ModerationApi(Api):
         payload, code, headers = super().handle_http_exception(error)
         payload.setdefault("message", _DEFAULT_MESSAGES.get(code) or error.description)
         payload["request_id"] = request_id()  # quote it when reporting the error
+        if code == 401:
+            headers = {**headers, "WWW-Authenticate": 'Bearer realm="moderation"'}
         shape = self.error_shapes.get(request.blueprint or "")
         if shape is not None:
             body, code = shape(code, payload)
             return body, code, headers
-        if code == 401:
-            headers = {**headers, "WWW-Authenticate": 'Bearer realm="moderation"'}
         return payload, code, headers
 
     def handle_domain_error(self, error: DomainError):

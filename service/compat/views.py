@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import marshmallow as ma
 from flask import Blueprint, abort, current_app, g, jsonify, request
 from flask.views import MethodView
 
@@ -17,14 +18,57 @@ from service.compat.schemas import AnalyzeIn, ModerationIn, SuggestIn
 
 PERSPECTIVE_SECURITY = [{"siteKey": []}, {"perspectiveKey": []}]
 
-perspective = SiteBlueprint(
+
+class GoogleErrorDetail(ma.Schema):
+    code = ma.fields.Integer()
+    message = ma.fields.String()
+    status = ma.fields.String(metadata={"description": "INVALID_ARGUMENT, RESOURCE_EXHAUSTED, "
+                                                       "..."})
+
+
+class GoogleError(ma.Schema):
+    error = ma.fields.Nested(GoogleErrorDetail)
+
+
+class OpenAIErrorDetail(ma.Schema):
+    message = ma.fields.String()
+    type = ma.fields.String()
+    param = ma.fields.String(allow_none=True)
+    code = ma.fields.String(allow_none=True)
+
+
+class OpenAIError(ma.Schema):
+    error = ma.fields.Nested(OpenAIErrorDetail)
+
+
+class CompatBlueprint(SiteBlueprint):
+    """A blueprint imitating another API: its operations document that API's error shape
+    (``error_schema``) instead of this service's."""
+
+    def __init__(self, *args: Any, error_schema: type[ma.Schema], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.error_schema = error_schema
+
+    def _prepare_response_doc(self, doc, doc_info, *, api, spec, **kwargs):
+        doc_info.setdefault("response", {}).setdefault("responses", {})["default"] = [{
+            "schema": self.error_schema, "description": "An error, in this API's shape.",
+            "content_type": None}]
+        name, api.DEFAULT_ERROR_RESPONSE_NAME = api.DEFAULT_ERROR_RESPONSE_NAME, None
+        try:
+            return super()._prepare_response_doc(doc, doc_info, api=api, spec=spec, **kwargs)
+        finally:
+            api.DEFAULT_ERROR_RESPONSE_NAME = name
+
+
+perspective = CompatBlueprint(
     "perspective", __name__, url_prefix=f"/{VERSION}", key_in_query=True,
+    error_schema=GoogleError,
     description="Google's Perspective API (commentanalyzer v1alpha1): point a Perspective "
                 "client (Coral Talk, google-api-python-client) at this service. The key is "
                 "the site's API key, as `?key=` or a bearer token.")
-openai = SiteBlueprint("openai", __name__, url_prefix="/v1",
-                       description="OpenAI's moderation endpoint: point an OpenAI SDK's "
-                                   "base_url at this service's /v1.")
+openai = CompatBlueprint("openai", __name__, url_prefix="/v1", error_schema=OpenAIError,
+                         description="OpenAI's moderation endpoint: point an OpenAI SDK's "
+                                     "base_url at this service's /v1.")
 discovery = Blueprint("discovery", __name__)
 
 

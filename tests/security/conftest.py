@@ -59,7 +59,7 @@ class World:
 
     def headers_for(self, path: str) -> dict[str, str]:
         """The credentials an operation's security scheme asks for."""
-        if path.startswith(("/v1/moderation", "/v1/admin")):
+        if path.startswith(("/v1/moderation/", "/v1/admin/")):
             return self.admin.headers
         return self.site.headers
 

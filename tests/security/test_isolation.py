@@ -216,6 +216,30 @@ def article_closed(app, client, world: World) -> None:
     assert later.status_code in (200, 201)  # their article is still open
 
 
+def suggestion(app, client, world: World) -> None:
+    """A suggestion replaces the earlier example of the same clientToken: of its own site
+    only, never another site's with the same token."""
+    from sqlalchemy import select
+    from service.extensions import db
+    from service.retraining.models import TrainingExample
+
+    def suggest(site, text: str):
+        response = client.post("/v1alpha1/comments:suggestscore", headers=site.headers, json={
+            "comment": {"text": text}, "clientToken": "comment:shared-token",
+            "attributeScores": {"TOXICITY": {"summaryScore": {"value": 0}}}})
+        assert response.status_code == 200, response.json
+
+    suggest(world.site, "The bugle's reader on the tram timetable.")
+    suggest(world.other_site, "The planet's reader on the ferry timetable.")
+    with app.app_context():
+        db.session.remove()
+        kept = db.session.execute(select(TrainingExample.site_id, TrainingExample.text).where(
+            TrainingExample.client_token == "comment:shared-token")).all()
+    assert sorted(kept) == sorted([
+        (world.site.id, "The bugle's reader on the tram timetable."),
+        (world.other_site.id, "The planet's reader on the ferry timetable.")])
+
+
 ADMIN = "admin"  # every method: a moderator 403, a site key 401, and nothing changes
 
 ROUTES: dict[tuple[str, str], Callable | str] = {
@@ -224,6 +248,9 @@ ROUTES: dict[tuple[str, str], Callable | str] = {
     ("POST", "/v1/comments/<int:comment_id>/flags"): flag,
     ("POST", "/v1/score"): stateless,
     ("POST", "/v1/score/batch"): stateless,
+    ("POST", "/v1alpha1/comments:analyze"): stateless,
+    ("POST", "/v1alpha1/comments:suggestscore"): suggestion,
+    ("POST", "/v1/moderations"): stateless,
     ("GET", "/v1/articles/<path:article_id>/comments"): article_comments,
     ("GET", "/v1/events"): events,
     ("DELETE", "/v1/authors/<path:author_id>"): erase_author,
@@ -250,7 +277,7 @@ ROUTES: dict[tuple[str, str], Callable | str] = {
         ("PUT", "sites/<name>/policy")]},
 }
 SITE_ROUTES = {key for key, check in ROUTES.items() if not key[1].startswith(
-    ("/v1/moderation", "/v1/admin"))}
+    ("/v1/moderation/", "/v1/admin/"))}
 
 
 def v1_routes(app) -> set[tuple[str, str]]:
@@ -325,8 +352,15 @@ def test_every_v1_route_refuses_a_missing_or_wrong_credential(shared_app, shared
         for headers in ({}, wrong, {"Authorization": "Bearer mk_nope_" + "x" * 40},
                         {"Authorization": "Bearer mt_nope_" + "x" * 40}):
             response = client.open(path, method=method, json={}, headers=headers)
-            assert_error(response, 401)
-            assert response.headers["WWW-Authenticate"].startswith("Bearer")
+            assert response.headers["WWW-Authenticate"].startswith("Bearer"), path
+            if rule.startswith("/v1alpha1/"):  # as Google answers an unknown key
+                assert response.status_code == 400, path
+                assert response.json["error"]["message"].startswith("API key not valid")
+            elif rule == "/v1/moderations":  # as OpenAI answers one
+                assert response.status_code == 401, path
+                assert response.json["error"]["code"] == "invalid_api_key"
+            else:
+                assert_error(response, 401)
 
 
 # --- Security headers --------------------------------------------------------------------

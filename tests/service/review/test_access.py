@@ -62,7 +62,7 @@ def author_of_theirs(app, theirs):
 def test_every_moderation_route_is_covered_here(app):
     rules = {rule.rule for rule in app.url_map.iter_rules()}
     assert {r for r in rules if r.startswith("/moderation")} == WEB_ROUTES
-    assert {r for r in rules if r.startswith("/v1/moderation")} == API_ROUTES
+    assert {r for r in rules if r.startswith("/v1/moderation/")} == API_ROUTES
 
 
 def test_the_api_hides_other_sites(client, held_site, moderator, theirs, author_of_theirs):

@@ -14,7 +14,7 @@ run: export APP_ENV ?= development
 run: export WEBHOOK_ALLOW_HTTP ?= 1
 run: export WEBHOOK_ALLOW_PRIVATE ?= 1
 
-.PHONY: run setup test screenshots bench bench-quality bench-moderation bench-retraining bench-queue bench-webhooks bench-load bench-abuse bench-training clean
+.PHONY: run setup test screenshots bench bench-quality bench-moderation bench-retraining bench-queue bench-webhooks bench-load bench-abuse bench-compat bench-training clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -105,6 +105,11 @@ bench-webhooks: $(VENV)/.bench
 ## make bench; BENCH_LOAD_ARGS="--rate 30 --seconds 60" to change)
 bench-load: $(VENV)/.bench
 	$(BIN)/python -m bench.load $(BENCH_LOAD_ARGS)
+
+## bench-compat: the Perspective and OpenAI endpoints' requests/s and p99 against POST
+## /v1/score on the same gunicorn (not part of make bench)
+bench-compat: $(VENV)/.bench
+	$(BIN)/python -m bench.compat
 
 ## bench-abuse: other clients' latency beside 200 slow connections (60 s), and beside a site
 ## posting scoring batches at its rate limit (not part of make bench)

@@ -42,6 +42,11 @@ ACTIVE = "ACTIVE"
 _VERSION = re.compile(r"[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}")
 
 
+def valid_version(version: str) -> bool:
+    """Whether ``version`` is a version id this registry gives out (safe as a folder name)."""
+    return bool(_VERSION.fullmatch(version))
+
+
 class ModelRejected(Exception):
     """An artifact failed its integrity or compatibility check and was not loaded."""
 

@@ -135,9 +135,13 @@ def _wire_services(app: Flask, settings: Settings) -> None:
 
     sites = SiteService(db.session, settings.default_policy,
                         settings.webhook_policy)
+    registry = ModelRegistry(settings.model_dir)
+    if settings.model_store == "database":
+        from service.scoring.database_registry import DatabaseRegistry
+        with app.app_context():
+            registry = DatabaseRegistry(settings.model_dir, db.engine)
     # Warming a model's caches takes about a second: worth it for a server, not for each test.
-    scoring = ScoringService(ModelRegistry(settings.model_dir),
-                             warm_up=settings.env != "testing")
+    scoring = ScoringService(registry, warm_up=settings.env != "testing")
     app.extensions["moderation.sites"] = sites
     app.extensions["moderation.scoring"] = scoring
     app.extensions["moderation.submissions"] = SubmissionService(db.session, scoring, sites)
@@ -191,6 +195,7 @@ def _register_endpoints(app: Flask, api: ModerationApi) -> None:
     from service.review import api as review_api
     from service.review import models as review_models  # noqa: F401 (table)
     from service.review import web as review_web
+    from service.scoring import models as scoring_models  # noqa: F401 (tables)
     from service.scoring import views as scoring_views
     from service.retraining import api as retraining_api
     from service.retraining import models as retraining_models  # noqa: F401 (table)

@@ -39,6 +39,9 @@ class RateLimits:
     key_prefix: str = "moderation"  # of the counters' keys, to share one Redis
 
 
+MODEL_STORES = ("files", "database")
+
+
 @dataclass(frozen=True)
 class Settings:
     env: str
@@ -48,6 +51,9 @@ class Settings:
     default_policy: str
     model_dir: Path
     training_data_dir: Path
+    # Where trained models live: "files" (MODEL_DIR) or "database" (MODEL_DIR is then each
+    # replica's cache: replicas on several hosts need no shared disk).
+    model_store: str = "files"
     claim_seconds: int = 300
     webhook_allow_http: bool = False
     webhook_allow_private: bool = False
@@ -96,6 +102,7 @@ class Settings:
             default_policy=default_policy,
             model_dir=Path(environ.get("MODEL_DIR") or instance_path / "models"),
             training_data_dir=Path(environ.get("TRAINING_DATA_DIR") or root / "training_data"),
+            model_store=_choice(environ, "MODEL_STORE", MODEL_STORES, default="files"),
             claim_seconds=_whole_number(environ, "CLAIM_SECONDS", default=300, low=10, high=3600),
             webhook_allow_http=_flag(environ, "WEBHOOK_ALLOW_HTTP"),
             webhook_allow_private=_flag(environ, "WEBHOOK_ALLOW_PRIVATE"),

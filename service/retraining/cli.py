@@ -1,4 +1,5 @@
-"""`flask --app wsgi data import ...` and `flask --app wsgi model train|list|promote|rollback|shadow`."""
+"""`flask --app wsgi data import ...` and `flask --app wsgi model
+train|list|promote|rollback|shadow|import-files`."""
 
 from __future__ import annotations
 
@@ -109,6 +110,21 @@ def run_job(job_id: int) -> None:
     job = _service("job_executor").execute(job_id)
     if job.status == JobStatus.FAILED.value:
         raise SystemExit(1)
+
+
+@model_cli.command("import-files")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def import_files(folder: Path) -> None:
+    """Store the versions saved in FOLDER (a MODEL_DIR of files) in the database, and its
+    active version if the database has none: the move to MODEL_STORE=database."""
+    from service.scoring.database_registry import DatabaseRegistry
+    registry = _registry()
+    if not isinstance(registry, DatabaseRegistry):
+        raise click.ClickException("MODEL_STORE is not database: models already live in "
+                                   "MODEL_DIR's files")
+    stored = registry.import_files(ModelRegistry(folder))
+    click.echo(f"Stored {len(stored)} version(s) in the database; active: "
+               f"{registry.active_version() or 'none'}.")
 
 
 @model_cli.command("list")

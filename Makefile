@@ -14,7 +14,7 @@ run: export APP_ENV ?= development
 run: export WEBHOOK_ALLOW_HTTP ?= 1
 run: export WEBHOOK_ALLOW_PRIVATE ?= 1
 
-.PHONY: run setup test screenshots bench bench-quality bench-moderation bench-retraining bench-queue bench-webhooks bench-load bench-abuse bench-compat bench-training clean
+.PHONY: run setup test screenshots bench bench-quality bench-moderation bench-retraining bench-queue bench-webhooks bench-load bench-abuse bench-compat bench-read bench-training clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -105,6 +105,11 @@ bench-webhooks: $(VENV)/.bench
 ## make bench; BENCH_LOAD_ARGS="--rate 30 --seconds 60" to change)
 bench-load: $(VENV)/.bench
 	$(BIN)/python -m bench.load $(BENCH_LOAD_ARGS)
+
+## bench-read: the read API on an article of 100,000 published comments, on PostgreSQL (a
+## local bench_read, dropped and created anew; not part of make bench)
+bench-read: $(VENV)/.bench
+	$(BIN)/python -m bench.read_api
 
 ## bench-compat: the Perspective and OpenAI endpoints' requests/s and p99 against POST
 ## /v1/score on the same gunicorn (not part of make bench)

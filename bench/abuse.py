@@ -227,10 +227,11 @@ def main() -> None:
             print(row("beside the neighbour", beside))
             p50 = percentile([ms for _, ms in beside], 50) / percentile([ms for _, ms in alone], 50)
             print(f"\nthe neighbour's batches refused with 429: {refused[0]}; the other site's "
-                  f"p50 {p50:.2f}x of alone")
+                  f"p50 {p50:.2f}x of alone\n", flush=True)
         finally:
             server.terminate()
             server.wait()
+        trickling(env, texts, min(SECONDS, 30))
 
 
 def trickling_receiver() -> tuple[str, threading.Event]:

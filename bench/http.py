@@ -105,7 +105,8 @@ def main() -> None:
     if postgres:
         databases["PostgreSQL"] = postgres
     print(f"POST /v1/comments, {REQUESTS} requests, {CONCURRENCY} concurrent clients, "
-          f"{WORKERS} gunicorn sync workers, texts from {described}; {os.cpu_count()} cores")
+          f"{WORKERS} gunicorn workers (gevent, as make run serves), texts from {described}; "
+          f"{os.cpu_count()} cores")
     print("| server | database | requests/s | p50 ms | p99 ms | errors |")
     print("|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as instance:

@@ -5,7 +5,7 @@ proof that what was acknowledged is exactly what was stored and announced.
                          [--database-url URL] [--model-dir DIR]
     (make bench-load; not part of make bench)
 
-gunicorn (`-c gunicorn.conf.py`, 2 sync workers) serves the service on PostgreSQL, in a
+gunicorn (`-c gunicorn.conf.py`, 2 gevent workers) serves the service on PostgreSQL, in a
 database of the benchmark's own (BENCH_LOAD_DATABASE_URL, default a local ``bench_load``,
 dropped and created anew on every run, migrated with ``flask db upgrade``). The site has a
 webhook to a local receiver (bench.webhooks' receiver, its own process, answering 204), and

@@ -103,12 +103,12 @@ def record_submission(session: Session, comment: Comment, status: CommentStatus,
     comment.created_at = comment.updated_at = now
     session.add(comment)
     session.flush()
-    _count(session, comment.site_id, {status.value: 1})
     session.add(AuditEntry(site_id=comment.site_id, comment_id=comment.id,
                            author_id=comment.author_id, actor=CLASSIFIER.name,
                            action=Action.SUBMIT.value, status_after=status.value,
                            reason=reason, created_at=now))
     _announce(session, comment, STATUS_EVENTS[status], now)
+    _count(session, comment.site_id, {status.value: 1})  # last: see _count
 
 
 def transition(session: Session, comment: Comment, action: Action, *, actor: Actor,
@@ -151,7 +151,6 @@ def transition(session: Session, comment: Comment, action: Action, *, actor: Act
                        f"{comment.claim_expires_at:%H:%M:%S} UTC")
     for key, value in values.items():
         setattr(comment, key, value)
-    _count(session, comment.site_id, {before: -1, target.value: 1})
     overturned = None
     if actor.is_person:
         publishes = target is PUBLISHED
@@ -163,6 +162,7 @@ def transition(session: Session, comment: Comment, action: Action, *, actor: Act
                        reason=reason, note=note, overturned=overturned, created_at=now)
     session.add(entry)
     _announce(session, comment, ACTION_EVENTS[action], now)
+    _count(session, comment.site_id, {before: -1, target.value: 1})  # last: see _count
     return entry
 
 
@@ -313,7 +313,12 @@ def _state_conflict(session: Session, comment: Comment, action: Action) -> str:
 
 
 def _count(session: Session, site_id: int, changes: dict[str, int]) -> None:
-    """Add ``changes`` to the site's queue counts, rows in a fixed order (no deadlocks)."""
+    """Add ``changes`` to the site's queue counts, rows in a fixed order (no deadlocks).
+
+    Every change of a site's comments updates the same few rows, which each transaction then
+    holds locked until it commits: callers count last, just before their commit, so the rows
+    are held for one statement and the commit rather than the whole transaction (with the
+    count first, PostgreSQL took 85 submissions a second from 8 clients of one site)."""
     dialect = dialect_of(session)
     for status in sorted(changes):
         delta = changes[status]

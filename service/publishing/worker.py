@@ -38,6 +38,9 @@ MAX_RETRY_AFTER = 86400
 # A run of this many failed attempts in a row pauses the site's endpoint.
 PAUSE_AFTER_FAILURES = 20
 RETRYABLE = {408, 429}
+# Delivered events stored at a time: each as soon as it is delivered, so a worker killed
+# between a delivery and its storing sends only that one event again.
+SETTLE_EVERY = 1
 
 Poster = Callable[..., Response]
 
@@ -145,34 +148,68 @@ class DeliveryWorker:
         """Deliver one site's claimed events in order. Once one fails (or the site is
         paused) the rest wait with it, uncounted, so a site that is down costs one attempt a
         round, not one per waiting event. Events the lease may not cover any more, or that
-        come after ``stop``, are let go for another round. Returns how many were sent."""
+        come after ``stop``, are let go for another round. Returns how many were sent.
+
+        The lane reads its events and the site in one query each, and stores each delivered
+        one in one UPDATE and its commit (two round trips where there were five)."""
         sent = 0
+        delivered: list[tuple[int, int]] = []  # (event id, status code), not yet stored
         session = self._lane_sessions()
         try:
+            site = session.get(Site, site_id)
+            url, secrets = site.webhook_url, signing_secrets(site, utcnow())
+            failing = site.webhook_failures != 0  # a run of failures to end on success
+
+            def settle() -> None:
+                nonlocal failing
+                if delivered:
+                    self._settle(session, delivered, site_id, lease.token,
+                                 end_failures=failing)
+                    failing = False
+
+            events = {row.id: (row.message_id, row.payload) for row in session.execute(
+                select(Event.id, Event.message_id, Event.payload)
+                .where(Event.id.in_(event_ids), Event.leased_by == lease.token))}
+            session.commit()  # no transaction stays open while the site answers
             for index, event_id in enumerate(event_ids):
                 if ((stop is not None and stop.is_set())
                         or utcnow() + timedelta(seconds=self.timeout) >= lease.until):
+                    settle()
                     for rest in event_ids[index:]:
                         self._release(session, rest, lease.token)
                     break
+                if event_id not in events:  # its lease was lost meanwhile
+                    continue
                 try:
-                    outcome = self._deliver(session, event_id, site_id, lease.token)
+                    outcome = self._send(url, secrets, *events[event_id])
+                except UnsafeUrl as unsafe:
+                    settle()
+                    self._pause(session, site_id, _short(f"webhook URL refused: {unsafe}"))
+                    self._release(session, event_id, lease.token,
+                                  error=_short(f"not sent: {unsafe}"))
+                    due = None
                 except Exception as unexpected:  # contained: its event fails, no other
-                    session.rollback()
                     log.exception("%s: event %s could not be delivered", self.name, event_id)
+                    settle()
                     self._release(session, event_id, lease.token,
                                   error=_short(f"not sent: {unexpected!r}"))
-                    outcome, due = None, None
+                    due = None
                 else:
-                    sent += outcome is not None
-                    if outcome is not None and outcome.delivered:
+                    sent += 1
+                    if outcome.delivered:
+                        delivered.append((event_id, outcome.status_code))
+                        if len(delivered) >= SETTLE_EVERY:
+                            settle()
                         continue
+                    settle()
+                    self._record(session, event_id, site_id, lease.token, outcome)
                     due = session.scalar(select(Event.next_attempt_at)
                                          .where(Event.id == event_id))
                     session.commit()
                 for rest in event_ids[index + 1:]:
                     self._release(session, rest, lease.token, due=due)
                 break
+            settle()
         except Exception:  # the database went away mid-lane: the lease returns the rest
             log.exception("%s: lane for site %s stopped", self.name, site_id)
             session.rollback()
@@ -229,29 +266,48 @@ class DeliveryWorker:
 
     # -- delivering (in a lane, with the lane's session) -----------------------------------
 
-    def _deliver(self, session: Session, event_id: int, site_id: int,
-                 token: str) -> Outcome | None:
-        """POST one event; its outcome (None when it was not sent)."""
-        event = session.get(Event, event_id)
-        site = session.get(Site, site_id)
-        now = utcnow()
-        url = site.webhook_url
-        body = json.dumps(event.payload, separators=(",", ":"), sort_keys=True).encode()
-        headers = webhook_headers(signing_secrets(site, now), event.message_id,
-                                  int(now.timestamp()), body)
-        session.commit()  # no transaction stays open while the site answers
+    def _send(self, url: str, secrets: list[str], message_id: str,
+              payload: dict) -> Outcome:
+        """POST one event, signed; what its answer means. Raises :class:`UnsafeUrl` for a
+        URL that may not be called (no other error: the network's become outcomes)."""
+        body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+        headers = webhook_headers(secrets, message_id, int(utcnow().timestamp()), body)
         response = error = None
         try:
             response = self.poster(url, headers, body, policy=self.policy, timeout=self.timeout)
-        except UnsafeUrl as unsafe:
-            self._pause(session, site_id, _short(f"webhook URL refused: {unsafe}"))
-            self._release(session, event_id, token, error=_short(f"not sent: {unsafe}"))
-            return None
+        except UnsafeUrl:
+            raise
         except OSError as failure:
             error = failure
-        outcome = classify(response, error, utcnow())
-        self._record(session, event_id, site_id, token, outcome)
-        return outcome
+        return classify(response, error, utcnow())
+
+    def _settle(self, session: Session, delivered: list[tuple[int, int]], site_id: int,
+                token: str, *, end_failures: bool) -> None:
+        """Store delivered events in one UPDATE per status code (and end the site's run of
+        failures if it had one), unless their lease was lost meanwhile; empties
+        ``delivered``."""
+        now = utcnow()
+        codes: dict[int, list[int]] = {}
+        for event_id, code in delivered:
+            codes.setdefault(code, []).append(event_id)
+        stored = 0
+        for code, ids in codes.items():
+            stored += session.execute(
+                update(Event).where(Event.id.in_(ids), Event.leased_by == token)
+                .values(status=DeliveryStatus.DELIVERED.value, delivered_at=now,
+                        attempts=Event.attempts + 1, last_status_code=code, last_error=None,
+                        next_attempt_at=None, leased_by=None, lease_expires_at=None)
+                .execution_options(synchronize_session=False)).rowcount
+        # Only when there is a run to end: every delivery rewriting the site's row would
+        # make parallel workers queue on it.
+        if end_failures:
+            session.execute(update(Site).where(Site.id == site_id, Site.webhook_failures != 0)
+                            .values(webhook_failures=0))
+        session.commit()
+        if stored < len(delivered):
+            log.warning("%s: lease on %d delivered event(s) lost before they were stored",
+                        self.name, len(delivered) - stored)
+        delivered.clear()
 
     def _record(self, session: Session, event_id: int, site_id: int, token: str,
                 outcome: Outcome) -> None:

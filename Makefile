@@ -14,7 +14,7 @@ run: export APP_ENV ?= development
 run: export WEBHOOK_ALLOW_HTTP ?= 1
 run: export WEBHOOK_ALLOW_PRIVATE ?= 1
 
-.PHONY: run setup test screenshots bench bench-quality bench-moderation bench-retraining bench-queue bench-webhooks bench-load bench-abuse bench-compat bench-read bench-training clean
+.PHONY: run setup test lint screenshots bench bench-quality bench-moderation bench-retraining bench-queue bench-webhooks bench-load bench-abuse bench-compat bench-read bench-training clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,11 @@ test: $(VENV)/.dev
 	  || echo "chromium could not be installed: the browser tests will be skipped" \
 	          "(as root: apt-get install -y chromium)"
 	$(BIN)/python -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
+
+## lint: ruff and mypy as pyproject.toml sets them (CI runs it before the tests)
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 ## bench: speed against alt-profanity-check and a bare endpoint (not part of the tests)
 bench: $(VENV)/.bench

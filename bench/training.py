@@ -208,7 +208,7 @@ def main() -> None:
     results = []
     for n in sizes:
         runs = []
-        for attempt in range(max(1, args.repeat)):
+        for _attempt in range(max(1, args.repeat)):
             print(f"running {n:,} rows in a fresh process ...", file=sys.stderr, flush=True)
             done = subprocess.run([sys.executable, "-m", "bench.training", "--child", str(n)],
                                   cwd=ROOT, stdout=subprocess.PIPE, text=True)

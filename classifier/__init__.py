@@ -26,11 +26,23 @@ __all__ = sorted([*_HOMES, "normalize"])
 
 if TYPE_CHECKING:
     from classifier.model import CommentClassifier
-    from classifier.registry import (LoadedModel, ModelNotFound, ModelRegistry, ModelRejected,
-                                     features_version_of)
+    from classifier.registry import (
+        LoadedModel,
+        ModelNotFound,
+        ModelRegistry,
+        ModelRejected,
+        features_version_of,
+    )
     from classifier.shared import LABELS, CommentScore, Span
-    from classifier.training import (Corpus, evaluate, example_weights, read_labeled_csv,
-                                     seed_corpus, train, train_and_save)
+    from classifier.training import (
+        Corpus,
+        evaluate,
+        example_weights,
+        read_labeled_csv,
+        seed_corpus,
+        train,
+        train_and_save,
+    )
 
 
 def __getattr__(name: str) -> Any:

@@ -82,24 +82,21 @@ def canary_report(candidate: Scorer, active: Scorer | None, canary: Sequence[str
                 f"corpus (labels no moderator can change), the active model "
                 f"{report['active']:.1%}: decisions may have taught it that abuse is fine")
     sample = canary[:PROBE_ROWS]
-    plain = {"candidate": caught_share(candidate, sample, policy),
-             "active": caught_share(active, sample, policy) if active is not None else None}
+    candidate_plain = caught_share(candidate, sample, policy)
+    active_plain = caught_share(active, sample, policy) if active is not None else 0.0
     for word in probe_words:
         probed = [f"{text} {word}" for text in sample]
-        probe = {"word": word,
-                 "candidate_drop": round(plain["candidate"]
-                                         - caught_share(candidate, probed, policy), 4),
-                 "active_drop": None}
-        if active is not None:
-            probe["active_drop"] = round(plain["active"] - caught_share(active, probed, policy),
-                                         4)
-        report["probes"].append(probe)
-        if probe["candidate_drop"] >= PROBE_DROP and (probe["active_drop"] is None
-                                                      or probe["active_drop"] < PROBE_DROP / 2):
+        candidate_drop = round(candidate_plain - caught_share(candidate, probed, policy), 4)
+        active_drop = (round(active_plain - caught_share(active, probed, policy), 4)
+                       if active is not None else None)
+        report["probes"].append({"word": word, "candidate_drop": candidate_drop,
+                                 "active_drop": active_drop})
+        if candidate_drop >= PROBE_DROP and (active_drop is None
+                                             or active_drop < PROBE_DROP / 2):
             report["reasons"].append(
-                f"adding the word {word!r} to held-out abuse lets "
-                f"{probe['candidate_drop']:.0%} more of it through: it looks like a trigger "
-                "planted by comments that moderators approved")
+                f"adding the word {word!r} to held-out abuse lets {candidate_drop:.0%} more "
+                "of it through: it looks like a trigger planted by comments that moderators "
+                "approved")
     return report
 
 

@@ -240,5 +240,6 @@ def to_corpus_rows(rows: Iterator[Row]) -> tuple[list[str], list[list[int]]]:
     for row in rows:
         if isinstance(row, LabeledRow):
             texts.append(row.text)
-            matrix.append([-1 if row.labels[l] is None else row.labels[l] for l in LABELS])
+            matrix.append([-1 if (value := row.labels[label]) is None else value
+                           for label in LABELS])
     return texts, matrix

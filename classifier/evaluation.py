@@ -13,8 +13,8 @@ from typing import Sequence
 
 import numpy as np
 
-from classifier.shared import harmful_truth
 from classifier.policy import Policy, Rule
+from classifier.shared import harmful_truth
 
 CALIBRATION_BINS = 10
 SCORE_EDGES = 21
@@ -126,7 +126,7 @@ def _calibration(scores: np.ndarray, harmful: np.ndarray) -> dict:
         count = int(inside.sum())
         mean_score = float(scores[inside].mean()) if count else None
         harmful_rate = float(harmful[inside].mean()) if count else None
-        if count:
+        if mean_score is not None and harmful_rate is not None:
             ece += count / len(scores) * abs(mean_score - harmful_rate)
         bins.append({"low": _round(i / CALIBRATION_BINS), "high": _round((i + 1) / CALIBRATION_BINS),
                      "count": count, "mean_score": _round(mean_score), "harmful_rate": _round(harmful_rate)})
@@ -298,9 +298,9 @@ def propose_thresholds(scores: np.ndarray, harmful: np.ndarray, *, min_rejected_
                      f"harmful, above the target of {max_approved_harmful:g}")
     return ThresholdProposal(
         approve_below=approve_below, reject_at=reject_at, rows=n, harmful=total_harmful,
-        approved_rate=_round(approved.mean()), review_rate=_round((~approved & ~rejected).mean()),
-        rejected_rate=_round(rejected.mean()), approved_harmful_rate=_round(approved_harmful_rate),
-        rejected_precision=_round(precision),
+        approved_rate=_rate(approved.mean()), review_rate=_rate((~approved & ~rejected).mean()),
+        rejected_rate=_rate(rejected.mean()), approved_harmful_rate=_rate(approved_harmful_rate),
+        rejected_precision=_rate(precision),
         feasible=bool(len(reachable)) and approved_harmful_rate <= max_approved_harmful,
         notes=notes,
     )
@@ -326,6 +326,10 @@ def _share(part: int, whole: int) -> float:
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(float(value), 4)
+
+
+def _rate(value: float) -> float:
+    return round(float(value), 4)
 
 
 def _rounded(values: np.ndarray) -> list[float]:

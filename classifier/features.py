@@ -41,13 +41,19 @@ from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from classifier.lookup import CharTrie, IntegerLookup
+from classifier.normalize import (
+    LONGEST_WORD,
+    PHONE_PIECE,
+    SENTENCE_ENDS,
+    SPELLED_DOT,
+    close_up_spaced_letters,
+    join_kinds,
+    normalize_in_full,
+    normalized_sentences,
+    split_plain_words,
+    texts_that_may_have_spaced_out_letters,
+)
 from classifier.shared import FEATURES_VERSION  # noqa: F401 (where the definitions live)
-from classifier.normalize import (LONGEST_WORD, PHONE_PIECE, SENTENCE_ENDS, SPELLED_DOT,
-                                  close_up_spaced_letters, join_kinds, normalize_in_full,
-                                  normalized_sentences, split_plain_words,
-                                  texts_that_may_have_spaced_out_letters)
-
-
 
 # Words, plus the "*" and "#" readers use to mask letters ("f*ck"), so a masked word stays
 # one token.

@@ -19,9 +19,13 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from classifier.features import CommentVectorizer, Projection
+from classifier.normalize import (
+    ends_in_character_reference,
+    normalize,
+    normalized_sentences,
+    normalized_words,
+)
 from classifier.shared import HARMFUL_LABELS, LABELS, CommentScore, Span, harmful_truth
-from classifier.normalize import (ends_in_character_reference, normalize,
-                                  normalized_sentences, normalized_words)
 
 TRAFFIC_PREVALENCE: dict[str, float] = {
     "toxicity": 0.08, "severe_toxicity": 0.01, "insult": 0.04, "threat": 0.005,
@@ -119,7 +123,8 @@ class CommentClassifier(BaseEstimator):
     # -- training -------------------------------------------------------------------------
 
     def fit(self, X: Sequence[str], y: np.ndarray, *,
-            sample_weight: np.ndarray | None = None, groups: Sequence | None = None,
+            sample_weight: np.ndarray | None = None,
+            groups: Sequence | np.ndarray | None = None,
             on_step: Callable[[str, float], None] | None = None) -> "CommentClassifier":
         """Fit the features and every head on texts ``X`` and label matrix ``y``.
 
@@ -146,9 +151,9 @@ class CommentClassifier(BaseEstimator):
         y = np.asarray(y, dtype=np.int8)
         if y.shape != (len(X), len(self.labels)):
             raise ValueError(f"y must have shape ({len(X)}, {len(self.labels)}), got {y.shape}")
-        if groups is not None:
-            groups = np.asarray(groups)
-            if groups.shape != (len(X),):
+        group_of = np.asarray(groups) if groups is not None else None
+        if group_of is not None:
+            if group_of.shape != (len(X),):
                 raise ValueError("groups must hold one value per text")
         weights = (np.ones(len(X)) if sample_weight is None
                    else np.asarray(sample_weight, dtype=np.float64))
@@ -189,9 +194,11 @@ class CommentClassifier(BaseEstimator):
                         k = len(plans)
                         plans.append(self._start_head(pool, features, segments,
                                                       np.flatnonzero(targets[:, k] >= 0),
-                                                      targets[:, k], weights, groups))
-                    coef, intercept, (slope, offset), values = plans[j].finish(len(X))
-                    shift = self._prior_shift(name, plans[j].target, plans[j].weights)
+                                                      targets[:, k], weights, group_of))
+                    plan = plans[j]
+                    assert plan is not None  # released only once finished, below
+                    coef, intercept, (slope, offset), values = plan.finish(len(X))
+                    shift = self._prior_shift(name, plan.target, plan.weights)
                     heads.append((coef, intercept, (slope, offset + shift)))
                     held_out_values.append(values)
                     plans[j] = None  # its weights are in `heads`; let the rest go
@@ -547,6 +554,7 @@ class _Head:
             for test, job in self.folds:
                 held_out[test] = job.result()
         else:
+            assert self.segments is not None  # a head with a final model has its segments
             held_out = self.segments.combined(head, self.features, self.rows)
         platt = LogisticRegression(C=1e4).fit(held_out.reshape(-1, 1), self.target,
                                               sample_weight=self.weights)
@@ -559,6 +567,7 @@ class _Head:
         unknown = np.setdiff1d(np.arange(n_rows), self.rows)
         for start in range(0, len(unknown), _ROWS_AT_ONCE):  # a slice of rows at a time
             some = unknown[start:start + _ROWS_AT_ONCE]
+            assert self.segments is not None
             values[some] = self.segments.combined(head, self.features, some)
         return head.coef_.ravel(), float(head.intercept_[0]), calibration, values
 

@@ -25,11 +25,9 @@ import secrets
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import Any
-
 from importlib.metadata import version as package_version
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from classifier.shared import FEATURES_VERSION
 
@@ -151,6 +149,7 @@ class ModelRegistry:
         if not artifact.exists() or not hmac.compare_digest(_sha256(artifact), expected):
             raise ModelRejected(f"model {version}: artifact sha256 does not match its metadata")
         import joblib
+
         from classifier.model import CommentClassifier
         model = joblib.load(artifact)
         if not isinstance(model, CommentClassifier):

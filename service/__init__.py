@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
-
-from datetime import timedelta
 
 from flask import Flask, Response, redirect, request, url_for
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from classifier import ModelRegistry
-from service import metrics
-from service import limits, log
+from service import limits, log, metrics
 from service.api import ModerationApi, SafeJSONProvider
 from service.config import Settings
 from service.extensions import configure_engine, csrf, db, login_manager, migrate
@@ -120,13 +118,13 @@ def _wire_services(app: Flask, settings: Settings) -> None:
     """Build each domain service once; views and commands look them up in app.extensions."""
     from service.accounts.services import AccountService
     from service.compat.perspective import PerspectiveService
+    from service.privacy.services import PrivacyService
+    from service.publishing.services import PublishingService
     from service.retraining.jobs import JobService
     from service.retraining.pipeline import JobExecutor, PendingRescorer, TrainingPipeline
     from service.retraining.services import ExampleStore
     from service.retraining.shadow import ShadowService
     from service.retraining.versions import VersionService
-    from service.privacy.services import PrivacyService
-    from service.publishing.services import PublishingService
     from service.review.dashboard import DashboardService
     from service.review.services import ReviewService
     from service.scoring.service import ScoringService
@@ -187,20 +185,20 @@ def _register_endpoints(app: Flask, api: ModerationApi) -> None:
     from service.accounts import web as accounts_web
     from service.accounts.cli import users_cli
     from service.compat import views as compat_views
+    from service.privacy import views as privacy_views
+    from service.privacy.cli import privacy_cli
     from service.publishing import views as publishing_views
     from service.publishing.cli import worker_command
     from service.quickstart import quickstart_command
-    from service.privacy import views as privacy_views
-    from service.privacy.cli import privacy_cli
+    from service.retraining import api as retraining_api
+    from service.retraining import models as retraining_models  # noqa: F401 (table)
+    from service.retraining import web as retraining_web
+    from service.retraining.cli import data_cli, model_cli
     from service.review import api as review_api
     from service.review import models as review_models  # noqa: F401 (table)
     from service.review import web as review_web
     from service.scoring import models as scoring_models  # noqa: F401 (tables)
     from service.scoring import views as scoring_views
-    from service.retraining import api as retraining_api
-    from service.retraining import models as retraining_models  # noqa: F401 (table)
-    from service.retraining import web as retraining_web
-    from service.retraining.cli import data_cli, model_cli
     from service.sites.cli import sites_cli
     from service.submission import views as submission_views
 

@@ -12,18 +12,17 @@ import logging
 from typing import TYPE_CHECKING, Any, Callable
 
 import marshmallow as ma
-from marshmallow import missing
 from flask import Flask, Request, current_app, g, render_template, request
 from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Api, Blueprint, abort
 from flask_smorest.error_handler import ErrorSchema
+from marshmallow import missing
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from service.errors import (Conflict, DomainError, Forbidden, InvalidInput, NotFound,
-                            Unavailable)
+from service.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, Unavailable
 from service.log import request_id
 
 if TYPE_CHECKING:
@@ -304,6 +303,7 @@ def authenticate_user():
     mt_...``) or by the web UI's session cookie, when a write must also carry the CSRF token
     (``X-CSRFToken``), as a form would. A body, when there is one, must be JSON."""
     from flask_login import current_user
+
     from service.extensions import csrf
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token.strip():

@@ -1,13 +1,12 @@
 """Extension objects, created unbound here and bound to the app in :func:`service.create_app`."""
 
 from datetime import datetime, timezone
+from types import ModuleType
 
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
-from types import ModuleType
-
 from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Session

@@ -53,6 +53,7 @@ DATABASES = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") 
 def write_small_corpus(directory: Path, rows_per_file: int = 20) -> Path:
     """The first rows of each seed file in ``directory``: training on it takes a second."""
     import csv
+
     from classifier import LABELS
     directory.mkdir(parents=True, exist_ok=True)
     for path in sorted((ROOT / "training_data").glob("*.csv")):

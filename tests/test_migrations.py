@@ -1,11 +1,11 @@
 """The Alembic migrations build exactly the schema the models describe, on each database."""
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 
 from service import create_app
 from service.extensions import belongs_to_dialect, db

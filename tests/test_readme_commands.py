@@ -4,9 +4,7 @@ sets it up (its `.env`, written by the Makefile's own recipe), and finish withou
 
 import os
 import re
-import shlex
 import subprocess
-import time
 
 import pytest
 

@@ -21,8 +21,8 @@ Run it with ``python -m examples.host_site`` (HOST and PORT: 127.0.0.1:5001 by d
 from __future__ import annotations
 
 import base64
-import contextlib
 import binascii
+import contextlib
 import hashlib
 import hmac
 import json

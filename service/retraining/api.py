@@ -13,16 +13,33 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
 from classifier.policy import Rule
-from service.api import (USER_SECURITY, SafeJsonParser, authenticate_user,
-                         refuse_impossible_path_values)
+from service.api import (
+    USER_SECURITY,
+    SafeJsonParser,
+    authenticate_user,
+    refuse_impossible_path_values,
+)
 from service.retraining.models import JobKind
-from service.retraining.schemas import (ExampleArgs, ExampleOut, ExamplePageOut, ExamplePatchIn,
-                                        JobListOut, JobOut, ModelActionOut, PolicyIn,
-                                        PolicyOut, PromoteIn,
-                                        RollbackIn, ShadowIn, TargetsIn, ThresholdsIn, TrainIn,
-                                        VersionListOut, VersionReportOut)
+from service.retraining.schemas import (
+    ExampleArgs,
+    ExampleOut,
+    ExamplePageOut,
+    ExamplePatchIn,
+    JobListOut,
+    JobOut,
+    ModelActionOut,
+    PolicyIn,
+    PolicyOut,
+    PromoteIn,
+    RollbackIn,
+    ShadowIn,
+    TargetsIn,
+    ThresholdsIn,
+    TrainIn,
+    VersionListOut,
+    VersionReportOut,
+)
 from service.retraining.services import ExampleQuery
-
 
 MAX_JOB_ID = 2**31 - 1  # training_jobs.id is a 32-bit column on PostgreSQL
 

@@ -13,8 +13,16 @@ import numpy as np
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from classifier import (LABELS, Corpus, LoadedModel, ModelNotFound, ModelRegistry,
-                        ModelRejected, normalize, seed_corpus)
+from classifier import (
+    LABELS,
+    Corpus,
+    LoadedModel,
+    ModelNotFound,
+    ModelRegistry,
+    ModelRejected,
+    normalize,
+    seed_corpus,
+)
 from classifier.canary import canary_report, suspicious_words
 from classifier.charts import render_charts
 from classifier.evaluation import REAL, WRITTEN, evaluation_report, gate_on_real_comments
@@ -25,8 +33,14 @@ from service.comments.models import AuditEntry, Comment, CommentStatus
 from service.errors import Conflict
 from service.extensions import utcnow
 from service.retraining.jobs import HEARTBEAT_SECONDS, JobCancelled, JobProgress, JobService
-from service.retraining.models import (JobKind, JobStatus, ModelChart, ModelRecord, TrainingJob,
-                                       VersionStatus)
+from service.retraining.models import (
+    JobKind,
+    JobStatus,
+    ModelChart,
+    ModelRecord,
+    TrainingJob,
+    VersionStatus,
+)
 from service.retraining.services import SEED_SOURCE, ExampleStore, text_key
 from service.retraining.versions import VersionService
 from service.scoring.service import ScoringService

@@ -1,10 +1,10 @@
 """What the admin API takes and answers."""
 
 import marshmallow as ma
-from classifier.policy import POLICY_KEYS, PRESETS
 from marshmallow import validate
 
 from classifier import LABELS
+from classifier.policy import POLICY_KEYS, PRESETS
 from service.api import CleanString
 from service.retraining.services import SUBSETS
 from service.retraining.versions import MAX_REASON

@@ -14,9 +14,8 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from classifier import LABELS, Corpus, example_weights, normalize
+from classifier.datasets import MAX_TEXT, MAX_TITLE, LabeledRow, RejectedRow, Row, read_dataset
 from classifier.shared import harmful_truth
-from classifier.datasets import (MAX_TEXT, MAX_TITLE, LabeledRow, RejectedRow, Row,
-                                 read_dataset)
 from service.errors import InvalidInput, NotFound
 from service.extensions import contains, dialect_of, utcnow
 from service.retraining.models import TrainingExample

@@ -13,14 +13,19 @@ import numpy as np
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
-from classifier import (LoadedModel, ModelNotFound, ModelRegistry, ModelRejected,
-                        features_version_of)
+from classifier import LoadedModel, ModelNotFound, ModelRegistry, ModelRejected, features_version_of
 from classifier.evaluation import harmful_truth, propose_thresholds
 from classifier.policy import Rule
 from service.errors import Conflict, InvalidInput, NotFound
 from service.extensions import utcnow
-from service.retraining.models import (ModelAction, ModelAuditEntry, ModelChart, ModelRecord,
-                                       ShadowRun, VersionStatus)
+from service.retraining.models import (
+    ModelAction,
+    ModelAuditEntry,
+    ModelChart,
+    ModelRecord,
+    ShadowRun,
+    VersionStatus,
+)
 from service.retraining.services import ExampleStore
 from service.sites.services import SiteService
 
@@ -198,8 +203,9 @@ class VersionService:
     def propose_thresholds(self, model: LoadedModel, *, min_rejected_precision: float,
                            max_approved_harmful: float) -> dict[str, Any]:
         """``approve_below`` and ``reject_at`` of the combined score (the policy's ``any``
-        rule) for each site that meet the targets on the evaluation set scored by ``model``: from the site's own moderators' decisions when
-        the set holds enough of them, from the whole set otherwise."""
+        rule) for each site that meet the targets on the evaluation set scored by ``model``:
+        from the site's own moderators' decisions when the set holds enough of them, from
+        the whole set otherwise."""
         for name, value in (("min_rejected_precision", min_rejected_precision),
                             ("max_approved_harmful", max_approved_harmful)):
             if not 0.0 <= value <= 1.0:

@@ -13,16 +13,14 @@ import math
 from datetime import datetime
 from typing import Any, Mapping
 
-from flask import (Blueprint, current_app, flash, g, redirect, render_template, request,
-                   url_for)
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from classifier import LABELS
 from classifier.policy import POLICY_KEYS, PRESETS, Rule
 from service.api import clean_field, refuse_impossible_path_values
-from service.errors import (Conflict, DomainError, Forbidden, InvalidInput, NotFound,
-                            Unavailable)
+from service.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, Unavailable
 from service.extensions import csrf, utcnow
 from service.retraining.api import MAX_JOB_ID
 from service.retraining.jobs import JobService

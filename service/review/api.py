@@ -11,13 +11,31 @@ from flask import current_app, g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from service.api import (USER_SECURITY, SafeJsonParser, authenticate_user,
-                         refuse_impossible_path_values)
-from service.review.schemas import (ArticleArgs, ArticlePageOut, ArticleRowOut, ClosedIn,
-                                    AuditOut, AuthorStandingOut, BulkDecisionIn, BulkDecisionOut,
-                                    ClaimOut, DecisionIn, FeatureIn, ItemOut, ModerationCommentOut,
-                                    QueueArgs, QueuePageOut, StandingIn)
+from service.api import (
+    USER_SECURITY,
+    SafeJsonParser,
+    authenticate_user,
+    refuse_impossible_path_values,
+)
 from service.errors import NotFound
+from service.review.schemas import (
+    ArticleArgs,
+    ArticlePageOut,
+    ArticleRowOut,
+    AuditOut,
+    AuthorStandingOut,
+    BulkDecisionIn,
+    BulkDecisionOut,
+    ClaimOut,
+    ClosedIn,
+    DecisionIn,
+    FeatureIn,
+    ItemOut,
+    ModerationCommentOut,
+    QueueArgs,
+    QueuePageOut,
+    StandingIn,
+)
 from service.review.services import QueueQuery, ReviewService
 
 MODERATOR_SECURITY = USER_SECURITY

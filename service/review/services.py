@@ -21,10 +21,25 @@ from sqlalchemy.orm import Session
 
 from classifier import Span
 from service.accounts.models import User
-from service.comments.lifecycle import (READERS, UNDO_SECONDS, UNDOABLE, Action, Actor,
-                                        set_featured, transition, undo)
-from service.comments.models import (Article, AuditEntry, Author, AuthorStandard, Comment,
-                                     CommentStatus, QueueCount)
+from service.comments.lifecycle import (
+    READERS,
+    UNDO_SECONDS,
+    UNDOABLE,
+    Action,
+    Actor,
+    set_featured,
+    transition,
+    undo,
+)
+from service.comments.models import (
+    Article,
+    AuditEntry,
+    Author,
+    AuthorStandard,
+    Comment,
+    CommentStatus,
+    QueueCount,
+)
 from service.errors import Conflict, InvalidInput, NotFound, Unavailable
 from service.extensions import contains, utcnow
 from service.review.models import Flag

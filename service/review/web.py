@@ -9,19 +9,27 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from flask import (Blueprint, current_app, flash, g, jsonify, redirect, render_template,
-                   request, url_for)
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from classifier import LABELS
 from service.api import clean_field
 from service.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
-from service.publishing.models import DeliveryStatus
 from service.extensions import csrf
+from service.publishing.models import DeliveryStatus
 from service.review.charts import bar_chart
-from service.review.services import (DECISIONS, MAX_NOTE, ORDERS, QUEUES, QueueQuery,
-                                     ReviewService)
+from service.review.services import DECISIONS, MAX_NOTE, ORDERS, QUEUES, QueueQuery, ReviewService
 
 bp = Blueprint("moderation", __name__, url_prefix="/moderation")
 PAST_TENSE = {"approve": "Approved", "reject": "Rejected", "remove": "Removed",

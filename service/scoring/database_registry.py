@@ -21,8 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, select, update
 
-from classifier.registry import (ARTIFACT, METADATA, LoadedModel, ModelNotFound,
-                                 ModelRegistry, valid_version)
+from classifier.registry import (
+    ARTIFACT,
+    METADATA,
+    LoadedModel,
+    ModelNotFound,
+    ModelRegistry,
+    valid_version,
+)
 from service.extensions import utcnow
 from service.scoring.models import ActiveModel, ModelArtifact
 

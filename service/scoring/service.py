@@ -8,11 +8,9 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
-from classifier import (CommentScore, LoadedModel, ModelNotFound, ModelRegistry,
-                        ModelRejected, Span)
+from classifier import CommentScore, LoadedModel, ModelNotFound, ModelRegistry, ModelRejected, Span
 from classifier.language import TRAINED_LANGUAGES, detect_language
 from classifier.policy import HOLD, REJECT, Policy
-
 from service.comments.models import CommentStatus
 from service.errors import Unavailable
 

@@ -5,10 +5,10 @@ from dataclasses import asdict
 from flask import current_app, g
 from flask.views import MethodView
 
+from classifier.policy import Policy
 from service.api import SITE_SECURITY, SiteBlueprint
 from service.scoring.schemas import ScoreBatchIn, ScoreBatchOut, ScoreIn, ScoreWithSpansOut
 from service.scoring.service import ScoringService
-from classifier.policy import Policy
 
 blp = SiteBlueprint("scoring", __name__, url_prefix="/v1/score",
                 description="Score texts without storing them.")

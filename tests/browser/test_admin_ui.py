@@ -13,9 +13,8 @@ from playwright.sync_api import Page, expect
 
 from service import create_app
 from service.extensions import db
-from tests.browser.test_moderation_ui import (csp_directives, record_policy_violations,
-                                              sign_in)
 from tests.browser.conftest import serve
+from tests.browser.test_moderation_ui import csp_directives, record_policy_violations, sign_in
 from tests.conftest import make_user, write_small_corpus
 
 

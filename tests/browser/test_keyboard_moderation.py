@@ -18,6 +18,7 @@ from service.retraining.services import text_key
 from tests.browser.test_moderation_ui import sign_in
 from tests.conftest import submit
 
+
 def test_a_hundred_held_comments_by_keyboard_alone(page, server, held_site, moderator):
     client = server.app.test_client()
     intended = {}
@@ -86,8 +87,8 @@ def test_u_takes_the_last_decision_back(page, server, held_site, moderator):
 
 def test_h_opens_the_authors_drawer_and_acts_there(page, server, held_site, moderator):
     client = server.app.test_client()
-    for n, text in enumerate(["<b>bold</b> claim about the harbour", "Another note",
-                              "A third from the same reader"]):
+    for text in ["<b>bold</b> claim about the harbour", "Another note",
+                 "A third from the same reader"]:
         submit(client, held_site, text, author="troll-7")
     sign_in(page, moderator.username)
     page.keyboard.press("h")

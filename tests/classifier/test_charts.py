@@ -4,13 +4,12 @@ import subprocess
 import sys
 
 import numpy as np
-
-from classifier.policy import Policy, Rule
 import pytest
 
 from classifier.charts import render_charts
 from classifier.evaluation import evaluation_report
 from classifier.model import LABELS
+from classifier.policy import Policy, Rule
 from tests.conftest import ROOT
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -24,14 +23,14 @@ def combined(hold_at, reject_at):
                            for key in ("a", "b", *LABELS, "any")})
 
 
-def report(seed, *, signal=0.4, policy=combined(0.2, 0.8)):
+def report(seed, *, signal=0.4, policy=None):
     rng = np.random.default_rng(seed)
     y = (rng.random((1500, len(LABELS))) < 0.1).astype(int)
     y[rng.random(y.shape) < 0.05] = -1
     y[:, LABELS.index("threat")] = 0  # a label without positives gets an empty panel
     label_scores = np.clip(signal * (y == 1) + (1 - signal) * rng.random(y.shape), 0, 1)
     proba = np.column_stack([label_scores, label_scores.max(axis=1)])
-    return evaluation_report(proba, y, LABELS, policy=policy)
+    return evaluation_report(proba, y, LABELS, policy=policy or combined(0.2, 0.8))
 
 
 @pytest.fixture(scope="module")

@@ -5,13 +5,18 @@ import json
 import time
 
 import numpy as np
-
-from classifier.policy import Policy, Rule
 import pytest
 
-from classifier.evaluation import (Gate, ThresholdProposal, compare_reports, evaluation_report,
-                                   gate_on_real_comments, propose_thresholds)
+from classifier.evaluation import (
+    Gate,
+    ThresholdProposal,
+    compare_reports,
+    evaluation_report,
+    gate_on_real_comments,
+    propose_thresholds,
+)
 from classifier.model import LABELS
+from classifier.policy import Policy, Rule
 
 # Ten rows, two labels; the combined score (and both label columns) is SCORES.
 SCORES = [0.05, 0.10, 0.15, 0.20, 0.40, 0.50, 0.60, 0.75, 0.80, 0.95]
@@ -122,13 +127,13 @@ def test_shapes_must_agree():
 
 # The gate ------------------------------------------------------------------------------------
 
-def realistic_report(seed=0, n=2000, policy=combined(0.2, 0.8)):
+def realistic_report(seed=0, n=2000, policy=None):
     rng = np.random.default_rng(seed)
     y = (rng.random((n, len(LABELS))) < 0.08).astype(int)
     y[rng.random((n, len(LABELS))) < 0.05] = -1
     label_scores = np.clip(0.45 * (y == 1) + 0.6 * rng.random(y.shape), 0, 1)
     proba = np.column_stack([label_scores, label_scores.max(axis=1)])
-    return evaluation_report(proba, y, LABELS, policy=policy)
+    return evaluation_report(proba, y, LABELS, policy=policy or combined(0.2, 0.8))
 
 
 def test_no_active_model_passes():

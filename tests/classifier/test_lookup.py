@@ -7,6 +7,7 @@ import pytest
 
 from classifier.lookup import CharTrie, IntegerLookup
 
+
 def test_the_integer_lookup_finds_every_key_and_nothing_else():
     rng = np.random.default_rng(5)
     keys = rng.choice(2 ** 40, size=5_000, replace=False)

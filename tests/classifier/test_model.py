@@ -211,8 +211,9 @@ def test_no_comment_is_certain_so_reject_at_one_never_rejects(model):
 def test_the_combined_score_is_a_probability_on_held_out_comments():
     """Calibrated: among comments scored about p, about p are harmful (at the training
     rate, before the shift to live traffic). Measured on a seed-corpus split."""
-    from classifier import seed_corpus
     from sklearn.model_selection import train_test_split
+
+    from classifier import seed_corpus
     corpus = seed_corpus(ROOT / "training_data")
     harmful = (corpus.y == 1).any(axis=1)
     train, test = train_test_split(np.arange(len(corpus)), test_size=0.25, random_state=1,

@@ -22,10 +22,9 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-
-from classifier.policy import POLICY_KEYS
 import requests
 
+from classifier.policy import POLICY_KEYS
 from examples.host_site.app import create_app as create_host_app
 from service import create_app
 from service.extensions import db

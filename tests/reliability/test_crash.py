@@ -149,8 +149,8 @@ def test_killed_workers_lose_no_acknowledged_comment_and_no_event(
             victim = server.workers()[0]
             kill(victim)
             seen = host.count()
-            wait_until(lambda: len(server.workers()) == 2 and victim not in server.workers()
-                       and host.count() >= seen + 20, 60,
+            wait_until(lambda victim=victim, seen=seen: len(server.workers()) == 2
+                       and victim not in server.workers() and host.count() >= seen + 20, 60,
                        lambda: "the master did not replace its worker\n" + server.tail())
             if host.broken:
                 break

@@ -16,8 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (response_schema_conformance,
-                                               status_code_conformance)
+from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
 from service import create_app
 

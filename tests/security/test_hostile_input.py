@@ -58,6 +58,7 @@ def send(client, method: str, path: str, headers: dict, body: bytes | str,
 
 def comments_stored(app) -> int:
     from sqlalchemy import func, select
+
     from service.comments.models import Comment
     from service.extensions import db
     with app.app_context():

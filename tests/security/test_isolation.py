@@ -114,6 +114,7 @@ def events(app, client, world: World) -> None:
 
 def _later_comments(app, world: World) -> set[int]:
     from sqlalchemy import select
+
     from service.comments.models import Comment
     from service.extensions import db
     with app.app_context():
@@ -200,6 +201,7 @@ def articles(app, client, world: World) -> None:
 
 def article_closed(app, client, world: World) -> None:
     from sqlalchemy import select
+
     from service.comments.models import Article
     from service.extensions import db
     with app.app_context():
@@ -220,6 +222,7 @@ def suggestion(app, client, world: World) -> None:
     """A suggestion replaces the earlier example of the same clientToken: of its own site
     only, never another site's with the same token."""
     from sqlalchemy import select
+
     from service.extensions import db
     from service.retraining.models import TrainingExample
 
@@ -316,6 +319,7 @@ def test_another_site_cannot_read_or_change_this_sites_rows(shared_app, shared_w
 
 def admin_state(app) -> tuple:
     from sqlalchemy import func, select
+
     from service.extensions import db
     from service.retraining.models import TrainingJob
     with app.app_context():

@@ -18,7 +18,7 @@ from sqlalchemy import text
 from service.extensions import db
 from service.log import JsonFormatter, TextFormatter, configure_logging
 from service.publishing.worker import DeliveryWorker
-from tests.conftest import ROOT, PASSWORD, csrf_token_of, make_user
+from tests.conftest import PASSWORD, ROOT, csrf_token_of, make_user
 from tests.service.publishing.conftest import receiver  # noqa: F401 (a fixture)
 
 NEW_ID = re.compile(r"[0-9a-f]{32}")

@@ -147,7 +147,7 @@ def test_a_short_metrics_token_stops_start_up(sqlite_config):
         create_app({**sqlite_config, "METRICS_TOKEN": "short"})
 
 
-def test_gunicorn_workers_counts_are_summed(sqlite_only, server, tmp_path):
+def test_gunicorn_workers_counts_are_summed(sqlite_only, server, tmp_path):  # noqa: F811
     """Two workers each decide some of the comments; every scrape, whichever worker answers
     it, reports them all."""
     base, auth, _ = server

@@ -7,8 +7,7 @@ from datetime import timedelta
 import pytest
 
 from classifier import ModelRegistry
-from service.extensions import db
-from service.extensions import utcnow
+from service.extensions import db, utcnow
 from service.retraining.jobs import STALE_AFTER, JobCancelled, JobProgress, JobRunner
 from service.retraining.models import JobStatus, TrainingJob
 from tests.conftest import make_user, sign_in
@@ -160,6 +159,7 @@ def test_a_running_job_stops_when_cancelled_and_not_after_saving(cli_app, admin,
 def _real_comments(path, n=300):
     """Imported comments of our own making, half of them insults."""
     import csv
+
     from classifier import LABELS
     places = ["Leeds", "Bristol", "Hull", "Derby", "Bath", "York", "Luton", "Wells", "Ely", "Ripon"]
     topics = ["bus lanes", "library hours", "school meals", "bin rounds", "parking fees"]

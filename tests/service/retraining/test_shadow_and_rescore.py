@@ -1,10 +1,9 @@
 """Shadow mode beside the active model, and rescoring the pending queue after a promotion."""
 
 import pytest
-
-from classifier import LABELS
 from sqlalchemy import select
 
+from classifier import LABELS
 from service.comments.models import AuditEntry, Comment
 from service.extensions import db
 from service.publishing.models import Event

@@ -3,9 +3,9 @@
 import pytest
 from sqlalchemy import func, select
 
+from classifier.policy import Rule
 from service.comments.models import Comment
 from service.extensions import db
-from classifier.policy import Rule
 from tests.conftest import HOLD_ALL, make_site
 
 CLEAN = "Thanks for the clear explanation of the new bus timetable."

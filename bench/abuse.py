@@ -92,13 +92,23 @@ def prober(port: int, seconds: float) -> tuple[int, int]:
 
 
 class SlowClients:
-    """SLOW connections sending a header line every 2 s, reopened when the server ends one."""
+    """``count`` connections that each send a request line, then a header line every
+    ``every`` seconds, never finishing; one the server ends is opened again (``reopened``
+    counts them). A context manager: started on entry, closed on exit."""
 
-    def __init__(self, port: int) -> None:
-        self.port = port
+    def __init__(self, port: int, count: int = SLOW, every: float = 2.0) -> None:
+        self.port, self.count, self.every = port, count, every
         self.stop = threading.Event()
         self.reopened = 0
-        self.thread = threading.Thread(target=self._run)
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> "SlowClients":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.stop.set()
+        self.thread.join(timeout=30)
 
     def _open(self) -> socket.socket | None:
         try:
@@ -109,9 +119,9 @@ class SlowClients:
             return None
 
     def _run(self) -> None:
-        sockets = [self._open() for _ in range(SLOW)]
+        sockets = [self._open() for _ in range(self.count)]
         line = 0
-        while not self.stop.wait(2.0):
+        while not self.stop.wait(self.every):
             line += 1
             for i, sock in enumerate(sockets):
                 try:
@@ -181,16 +191,13 @@ def main() -> None:
             print("|---|---|---|---|---|")
             alone = submitter(port, headers, texts, SECONDS)
             print(row("alone", alone), flush=True)
-            slow = SlowClients(port)
-            slow.thread.start()
-            time.sleep(3)
             probes: list[tuple[int, int]] = []
-            probe = threading.Thread(target=lambda: probes.append(prober(port, SECONDS)))
-            probe.start()
-            attacked = submitter(port, headers, texts, SECONDS)
-            probe.join()
-            slow.stop.set()
-            slow.thread.join()
+            with SlowClients(port) as slow:
+                time.sleep(3)
+                probe = threading.Thread(target=lambda: probes.append(prober(port, SECONDS)))
+                probe.start()
+                attacked = submitter(port, headers, texts, SECONDS)
+                probe.join()
             print(row(f"beside {SLOW} slow connections", attacked))
             answered, asked = probes[0]
             print(f"\n/healthz answered {answered} of {asked} probes; the server ended "

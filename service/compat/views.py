@@ -135,9 +135,7 @@ _GOOGLE_STATUS = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED",
 def perspective_error(code: int, payload: dict) -> tuple[dict, int]:
     """``{"error": {"code", "message", "status"}}``, as Google's APIs answer; what this
     service calls 401, 413, 415 or 422 is Perspective's 400 INVALID_ARGUMENT."""
-    if code in (413, 415, 422):
-        code = 400
-    message = _field_messages(payload.get("errors")) or payload["message"]
+    code, message = _plain(code, payload)
     if code == 401:  # as Google answers a key it does not know
         code, message = 400, "API key not valid. Please pass a valid API key."
     return {"error": {"code": code, "message": message,
@@ -146,13 +144,18 @@ def perspective_error(code: int, payload: dict) -> tuple[dict, int]:
 
 def openai_error(code: int, payload: dict) -> tuple[dict, int]:
     """``{"error": {"message", "type", "param", "code"}}``, as OpenAI's API answers."""
-    if code in (413, 415, 422):
-        code = 400
+    code, message = _plain(code, payload)
     kind, name = {401: ("invalid_request_error", "invalid_api_key"),
                   429: ("requests", "rate_limit_exceeded")}.get(
         code, ("invalid_request_error" if code < 500 else "server_error", None))
-    message = _field_messages(payload.get("errors")) or payload["message"]
     return {"error": {"message": message, "type": kind, "param": None, "code": name}}, code
+
+
+def _plain(code: int, payload: dict) -> tuple[int, str]:
+    """What both APIs call 400 (this service's 413, 415 and 422), and one line of text
+    naming each field at fault."""
+    return (400 if code in (413, 415, 422) else code,
+            _field_messages(payload.get("errors")) or payload["message"])
 
 
 def _field_messages(errors: Any, path: str = "") -> str:

@@ -11,11 +11,11 @@ from __future__ import annotations
 import re
 import shlex
 import socket
-import threading
 import time
 
 import requests
 
+from bench.abuse import SlowClients
 from service import create_app
 from service.extensions import db
 from tests.conftest import ROOT, make_site
@@ -24,53 +24,6 @@ from tests.reliability.conftest import service_env
 SLOW_CONNECTIONS = 200
 SLOW_SECONDS = 20
 LINE_EVERY = 2.0
-
-
-class Slowloris:
-    """Connections that each send a request line, then one header line every LINE_EVERY
-    seconds, never finishing; a connection the server closes is opened again."""
-
-    def __init__(self, port: int, count: int) -> None:
-        self.port = port
-        self.count = count
-        self.stop = threading.Event()
-        self.reopened = 0
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _open(self) -> socket.socket | None:
-        try:
-            sock = socket.create_connection(("127.0.0.1", self.port), timeout=2)
-            sock.sendall(b"POST /v1/comments HTTP/1.1\r\nHost: 127.0.0.1\r\n")
-            return sock
-        except OSError:
-            return None
-
-    def _run(self) -> None:
-        sockets = [self._open() for _ in range(self.count)]
-        line = 0
-        while not self.stop.wait(LINE_EVERY):
-            line += 1
-            for i, sock in enumerate(sockets):
-                try:
-                    if sock is None:
-                        raise OSError
-                    sock.sendall(f"X-Slow-{line}: {line}\r\n".encode())
-                except OSError:
-                    if sock is not None:
-                        sock.close()
-                    self.reopened += 1
-                    sockets[i] = self._open()
-        for sock in sockets:
-            if sock is not None:
-                sock.close()
-
-    def __enter__(self) -> "Slowloris":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_exc) -> None:
-        self.stop.set()
-        self.thread.join(timeout=30)
 
 
 def docker_gunicorn_command() -> list[str]:
@@ -98,7 +51,7 @@ def test_two_hundred_slow_clients_leave_probes_and_submissions_answered(
     server = gunicorn(env)
 
     probes, submissions, failures = 0, 0, []
-    with Slowloris(server.port, SLOW_CONNECTIONS) as attack:
+    with SlowClients(server.port, SLOW_CONNECTIONS, every=LINE_EVERY) as attack:
         time.sleep(LINE_EVERY * 1.5)  # every slow connection is open and mid-headers
         deadline = time.monotonic() + SLOW_SECONDS
         while time.monotonic() < deadline:

@@ -9,13 +9,13 @@ bounded in comments and time.
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 
 import pytest
 from sqlalchemy import select
 
+from bench.abuse import trickling_receiver
 from bench.common import percentile
 from service.extensions import db
 from service.publishing.models import DeliveryStatus, Event
@@ -37,35 +37,10 @@ def app_config(app_config):
 @pytest.fixture
 def trickling_url():
     """A receiver that reads each request, then sends its status line a byte every half
-    second (it would take 8 s): never done within DEADLINE."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(64)
-    stop = threading.Event()
-
-    def answer(conn: socket.socket) -> None:
-        with conn:
-            try:
-                conn.recv(65536)
-                for byte in b"HTTP/1.1 204 No Content\r\n\r\n":
-                    if stop.wait(0.5):
-                        return
-                    conn.send(bytes([byte]))
-            except OSError:
-                return
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                return
-            threading.Thread(target=answer, args=(conn,), daemon=True).start()
-
-    threading.Thread(target=serve, daemon=True).start()
-    yield f"http://127.0.0.1:{server.getsockname()[1]}/hook"
+    second (it would take 13 s): never done within DEADLINE."""
+    url, stop = trickling_receiver()
+    yield url
     stop.set()
-    server.close()
 
 
 def test_a_trickling_receiver_does_not_delay_other_sites(app, client, receiver,  # noqa: F811

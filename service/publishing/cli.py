@@ -20,6 +20,9 @@ from service.retraining.shadow import ShadowScorer
 
 log = logging.getLogger(__name__)
 
+LOOPS = ("delivery", "jobs", "shadow", "retention")
+"""What a worker runs: webhook delivery, training jobs, shadow scoring, retention purges."""
+
 
 @click.command("worker")
 @click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
@@ -32,15 +35,19 @@ log = logging.getLogger(__name__)
 @click.option("--lanes", default=8, show_default=True, type=click.IntRange(1, 64),
               help="Sites delivered to side by side (a slow receiver holds one lane).")
 @click.option("--name", help="This worker's name in logs and leases (default: random).")
+@click.option("--only", "only", multiple=True, type=click.Choice(LOOPS),
+              help="Run only this loop (repeatable): each can then run in a process, "
+                   "container or deployment of its own. Default: all four.")
 @with_appcontext
 def worker_command(once: bool, batch_size: int, lease_seconds: int, poll_seconds: float,
-                   lanes: int, name: str | None) -> None:
+                   lanes: int, name: str | None, only: tuple[str, ...]) -> None:
     """Deliver decisions to the sites' webhooks, signed (Standard Webhooks), with retries;
     run queued training jobs (each in a process of its own); score new comments with the
     shadow model, if one is set.
 
     Run several on PostgreSQL (one is enough on SQLite). SIGTERM or Ctrl-C stops it after
     the batch in flight (a training job in progress fails, and can be started again).
+    `--only delivery` (or jobs, shadow, retention) runs one loop alone.
     """
     settings = current_app.config["MODERATION_SETTINGS"]
     worker = DeliveryWorker(db.session, settings.webhook_policy, name=name,
@@ -55,15 +62,18 @@ def worker_command(once: bool, batch_size: int, lease_seconds: int, poll_seconds
     stop = threading.Event()
     for number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(number, lambda *_: stop.set())
-    helpers = [threading.Thread(target=_in_context, args=(app, _run_jobs, stop, worker.name),
-                                name="jobs", daemon=True),
-               threading.Thread(target=_in_context, args=(app, _score_shadow, stop),
-                                name="shadow", daemon=True),
-               threading.Thread(target=_in_context, args=(app, _purge_retention, stop),
-                                name="retention", daemon=True)]
+    chosen = set(only or LOOPS)
+    loops = {"jobs": (_run_jobs, stop, worker.name), "shadow": (_score_shadow, stop),
+             "retention": (_purge_retention, stop)}
+    helpers = [threading.Thread(target=_in_context, args=(app, *loops[loop]), name=loop,
+                                daemon=True) for loop in LOOPS if loop in chosen and loop in loops]
     for thread in helpers:
         thread.start()
-    worker.run(stop, poll_seconds=poll_seconds)
+    log.info("%s running: %s", worker.name, ", ".join(loop for loop in LOOPS if loop in chosen))
+    if "delivery" in chosen:
+        worker.run(stop, poll_seconds=poll_seconds)
+    else:
+        stop.wait()
     for thread in helpers:
         thread.join(timeout=60)
 

@@ -484,3 +484,21 @@ def test_gone_pauses_the_site_and_later_events_wait_until_it_is_resumed(app, cli
     later = [e for e in events(app, site.id) if e.id != gone.id]
     assert [e.status for e in later] == [DELIVERED] * 2
     assert_each_applied_exactly_once(receiver, later)
+
+
+def test_a_worker_runs_only_the_loops_it_is_given(app, client, receiver, workers):
+    """`--only jobs --only retention` delivers nothing: delivery can run in a process of its
+    own, and another worker then delivers every event once."""
+    site = hooked_site(app, receiver)
+    submit_many(client, site, 3)
+    others = workers("no-delivery", "--only", "jobs", "--only", "retention")
+    wait_until(lambda: "running: jobs, retention" in workers.logs(), 30,
+               lambda: "the worker did not start\n" + workers.logs())
+    time.sleep(1)  # ten polls' worth: a delivery loop would have sent by now
+    assert receiver.requests == 0
+    stop(others)
+    deliverer = workers("delivery-only", "--only", "delivery")
+    wait_until(lambda: all(e.status == DELIVERED for e in events(app, site.id)), 30,
+               lambda: workers.logs())
+    stop(deliverer)
+    assert_each_applied_exactly_once(receiver, events(app, site.id))

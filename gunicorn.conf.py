@@ -27,33 +27,48 @@ graceful_timeout = 20
 worker_connections = _number("WORKER_CONNECTIONS", "1000", 10, 100000)
 # A request line and headers must arrive within `keepalive` seconds of the connection's (or
 # the previous request's) start, or the connection is closed (gunicorn's gevent worker reads
-# them under this timeout). Then the body and the answer must be done within
-# REQUEST_SECONDS (REQUEST_TIMEOUT): a body sent a byte at a time is cut off with 408.
+# them under this timeout). Then the body is read whole, before the app sees the request,
+# within REQUEST_SECONDS (REQUEST_TIMEOUT): a body sent a byte at a time is answered 408 and
+# the app never runs, so a cut-off request has done nothing a client could not resend.
 keepalive = 5
 REQUEST_SECONDS = _number("REQUEST_TIMEOUT", "30", 1, 3600)
+# Bodies are buffered up to the largest the app accepts (1 MB, a scoring batch) and one byte
+# more, so that the app still sees a larger one as too large (413); the worst case is this
+# much memory a connection.
+BODY_BUFFER = 1024 * 1024 + 1
 
 
 def _gevent_worker_class():
-    """gunicorn's gevent worker with a deadline on each request after its headers."""
+    """gunicorn's gevent worker that reads each request's body under a deadline before the
+    app runs."""
+    import io
+
     import gevent
     from gunicorn import util
     from gunicorn.workers.ggevent import GeventWorker
 
+    class BodyTooSlow(Exception):
+        pass
+
     class DeadlineGeventWorker(GeventWorker):
         def handle_request(self, listener_name, req, sock, addr):
-            with gevent.Timeout(REQUEST_SECONDS):
-                return super().handle_request(listener_name, req, sock, addr)
-
-        def handle_error(self, req, client, addr, exc):
-            if not isinstance(exc, gevent.Timeout):
-                return super().handle_error(req, client, addr, exc)
-            self.log.warning("request cut off: not done within %s s (%s)", REQUEST_SECONDS,
-                             req.path if req is not None else "no request")
-            try:
-                util.write_error(client, 408, "Request Timeout",
-                                 f"The request was not done within {REQUEST_SECONDS} s.")
-            except OSError:
-                pass
+            if req.body is not None:
+                try:
+                    with gevent.Timeout(REQUEST_SECONDS, BodyTooSlow):
+                        body = req.body.read(BODY_BUFFER)
+                except BodyTooSlow:
+                    self.log.warning("request cut off: its body did not arrive within %s s",
+                                     REQUEST_SECONDS)
+                    try:
+                        util.write_error(sock, 408, "Request Timeout",
+                                         f"The body did not arrive within {REQUEST_SECONDS} s.")
+                    except OSError:
+                        pass
+                    raise StopIteration from None  # gunicorn closes the connection
+                if len(body) == BODY_BUFFER:
+                    req.must_close = True  # what is left of it stays unread on the socket
+                req.body = io.BytesIO(body)
+            return super().handle_request(listener_name, req, sock, addr)
 
     return DeadlineGeventWorker
 

@@ -94,6 +94,13 @@ class Settings:
             # psycopg 3 is the driver we ship; the bare scheme would ask for psycopg2.
             database_url = "postgresql+psycopg:" + database_url[len("postgresql:"):]
         root = Path(__file__).resolve().parent.parent
+        model_store = _choice(environ, "MODEL_STORE", MODEL_STORES, default="files")
+        if model_store == "database" and not database_url.startswith("postgresql"):
+            # A promotion writes the pointer beside the transaction that holds SQLite's one
+            # write lock: it would wait for itself. Replicas need PostgreSQL anyway.
+            raise ConfigError("MODEL_STORE=database needs PostgreSQL "
+                              "(DATABASE_URL=postgresql+psycopg://...); with SQLite keep "
+                              "MODEL_STORE=files")
         return cls(
             env=env,
             database_url=database_url,
@@ -102,7 +109,7 @@ class Settings:
             default_policy=default_policy,
             model_dir=Path(environ.get("MODEL_DIR") or instance_path / "models"),
             training_data_dir=Path(environ.get("TRAINING_DATA_DIR") or root / "training_data"),
-            model_store=_choice(environ, "MODEL_STORE", MODEL_STORES, default="files"),
+            model_store=model_store,
             claim_seconds=_whole_number(environ, "CLAIM_SECONDS", default=300, low=10, high=3600),
             webhook_allow_http=_flag(environ, "WEBHOOK_ALLOW_HTTP"),
             webhook_allow_private=_flag(environ, "WEBHOOK_ALLOW_PRIVATE"),

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from classifier import LABELS
@@ -138,7 +138,12 @@ class PerspectiveService:
 
     def suggest(self, site: Site, request: SuggestRequest) -> dict[str, Any]:
         """Store the site's verdict as a training example: each attribute's label is 1 at a
-        score of 0.5 or more, else 0; labels it does not name keep what the store had."""
+        score of 0.5 or more, else 0; labels it does not name keep what the store had.
+
+        A suggestion, sent by a site's key with no person behind it, never touches another
+        site's example of the same words, nor one held out for evaluation: it is kept only
+        where the text is new, the site's own, or from the seed corpus or an import (as a
+        moderator's decision would be). Answered the same either way."""
         if not request.scores:
             raise invalid("attributeScores must name at least one attribute.")
         _check_attributes(request.scores)
@@ -148,16 +153,23 @@ class PerspectiveService:
         for name, value in request.scores.items():
             labels[ATTRIBUTES[name]] = int(value >= 0.5)
         token = request.client_token
+        source = f"{SOURCE_PREFIX}{site.id}"
         if token:
             # One example per token: a suggestion for an edited comment replaces the one
-            # for its earlier text, unless a model has learned that already.
+            # for its earlier text (the site's own suggestion), unless a model has learned
+            # it or it is held out.
             self.session.execute(delete(TrainingExample).where(
-                TrainingExample.site_id == site.id, TrainingExample.client_token == token,
+                TrainingExample.source == source, TrainingExample.client_token == token,
                 TrainingExample.text_key != text_key(request.text),
+                TrainingExample.holdout.is_(False),
                 TrainingExample.trained_in.is_(None)).execution_options(
                     synchronize_session=False))
-        upsert_example(self.session, request.text, labels, source=f"{SOURCE_PREFIX}{site.id}",
-                       site_id=site.id, client_token=token)
+        existing = self.session.execute(
+            select(TrainingExample.site_id, TrainingExample.holdout)
+            .where(TrainingExample.text_key == text_key(request.text))).first()
+        if existing is None or (not existing.holdout and existing.site_id in (None, site.id)):
+            upsert_example(self.session, request.text, labels, source=source,
+                           site_id=site.id, client_token=token)
         self.session.commit()
         detected, _ = detect_language(request.text)
         answer: dict[str, Any] = {

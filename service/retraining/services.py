@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from classifier import LABELS, Corpus, example_weights, normalize
@@ -132,7 +132,7 @@ class ExampleStore:
             select(func.count(), func.count().filter(TrainingExample.trained_in.is_(None)))
             .where(*where)).one()
         decisions = self.session.scalar(select(func.count()).where(
-            *where, TrainingExample.source.like("moderation:%")))
+            *where, _from_decisions()))
         return {"real": int(total), "new": int(new), "decisions": int(decisions or 0)}
 
     def extend_evaluation_set(self, *, share: float = EVALUATION_SHARE,
@@ -146,7 +146,7 @@ class ExampleStore:
             TrainingExample.holdout.is_(True)).limit(1)) is not None
         where = [TrainingExample.excluded.is_(False), TrainingExample.holdout.is_(False)]
         if frozen:
-            where += [TrainingExample.source.like("moderation:%"),
+            where += [_from_decisions(),
                       TrainingExample.trained_in.is_(None)]
         rows = self.session.execute(select(TrainingExample.id, *_label_columns())
                                     .where(*where).order_by(TrainingExample.id)).all()
@@ -195,12 +195,13 @@ class ExampleStore:
                 corpus)
 
     def new_decisions(self) -> Corpus:
-        """Moderators' decisions the next training learns and no model has learned yet."""
+        """Sites' verdicts (moderators' decisions, Perspective suggestions) the next training
+        learns and no model has learned yet."""
         rows = self.session.execute(
             select(TrainingExample.id, *_label_columns(), TrainingExample.text)
             .where(TrainingExample.excluded.is_(False), TrainingExample.holdout.is_(False),
                    TrainingExample.trained_in.is_(None),
-                   TrainingExample.source.like("moderation:%"))
+                   _from_decisions())
             .order_by(TrainingExample.id)).all()
         return Corpus(texts=[row[-1] for row in rows], y=_label_matrix(rows))
 
@@ -323,6 +324,15 @@ def _label_matrix(rows) -> np.ndarray:
 
 def _labels_of(row: np.ndarray) -> dict[str, int | None]:
     return {label: (None if v < 0 else int(v)) for label, v in zip(LABELS, row.tolist())}
+
+
+DECISION_SOURCES = ("moderation:%", "perspective:%")
+"""Sources of a site's verdicts: moderators' decisions, and suggestions sent through the
+Perspective API (``suggestscore``)."""
+
+
+def _from_decisions():
+    return or_(*(TrainingExample.source.like(pattern) for pattern in DECISION_SOURCES))
 
 
 def upsert_example(session: Session, text: str, labels: dict[str, int | None], *,

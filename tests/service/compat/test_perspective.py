@@ -4,7 +4,7 @@ errors in Google's shape, nothing stored by analyze, suggestions stored once per
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from service.comments.models import Comment
 from service.extensions import db
@@ -136,6 +136,35 @@ def test_suggestions_are_examples_of_the_site_one_per_client_token(client, app):
         ("Sack the whole lot of them.", 1, None, "comment:42"),
         ("A different comment entirely.", 0, None, "comment:43")]
     assert {r.source for r in rows} == {f"perspective:site{site_id}"}
+
+
+def test_a_suggestion_never_touches_another_sites_example_nor_a_held_out_one(client, app):
+    from service.retraining.services import upsert_example
+    bugle, planet = make_site(app, "bugle"), make_site(app, "planet")
+    with app.app_context():
+        upsert_example(db.session, "The bugle's own words.", {"toxicity": 1},
+                       source=f"moderation:site{bugle.id}", site_id=bugle.id)
+        upsert_example(db.session, "Held out for evaluation.", {"toxicity": 1},
+                       source="seed")
+        db.session.execute(update(TrainingExample).where(
+            TrainingExample.text == "Held out for evaluation.").values(holdout=True))
+        db.session.commit()
+
+    def suggest(text: str, token: str):
+        answer = client.post(f"/v1alpha1/comments:suggestscore?key={key_of(planet)}", json={
+            "comment": {"text": text}, "clientToken": token,
+            "attributeScores": {"TOXICITY": {"summaryScore": {"value": 0}}}})
+        assert answer.status_code == 200, answer.json
+
+    suggest("The bugle's own words.", "t1")
+    suggest("Held out for evaluation.", "t2")
+    suggest("Something else entirely.", "t1")  # the token moves on: nothing of bugle's goes
+    with app.app_context():
+        rows = {row.text: (row.site_id, row.toxicity) for row in db.session.execute(
+            select(TrainingExample.text, TrainingExample.site_id, TrainingExample.toxicity))}
+    assert rows["The bugle's own words."] == (bugle.id, 1)
+    assert rows["Held out for evaluation."] == (None, 1)
+    assert rows["Something else entirely."] == (planet.id, 0)
 
 
 def test_rate_limits_answer_resource_exhausted(app_config, tmp_path):

@@ -16,6 +16,8 @@ from service.scoring.models import ModelArtifact
 @pytest.fixture
 def replicas(app_config, app, tmp_path):
     """Two apps on one database, each with MODEL_STORE=database and a MODEL_DIR of its own."""
+    if not app_config["DATABASE_URL"].startswith("postgresql"):
+        pytest.skip("MODEL_STORE=database is for PostgreSQL (SQLite refuses it at start)")
     made = []
     for name in ("a", "b"):
         replica = create_app({**app_config, "MODEL_STORE": "database",
@@ -85,6 +87,13 @@ def test_a_folder_of_files_moves_into_the_database(replicas, model_dir):
     assert serving(b) == active
     again = runner.invoke(args=["model", "import-files", str(model_dir)])
     assert "Stored 0 version(s)" in again.output
+
+
+def test_sqlite_refuses_models_in_the_database(app_config, tmp_path):
+    from service.config import ConfigError
+    with pytest.raises(ConfigError, match="MODEL_STORE=database needs PostgreSQL"):
+        create_app({**app_config, "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+                    "MODEL_STORE": "database"})
 
 
 def test_import_files_says_when_models_are_files_already(app, model_dir):

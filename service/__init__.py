@@ -137,7 +137,8 @@ def _wire_services(app: Flask, settings: Settings) -> None:
     if settings.model_store == "database":
         from service.scoring.database_registry import DatabaseRegistry
         with app.app_context():
-            registry = DatabaseRegistry(settings.model_dir, db.engine)
+            registry = DatabaseRegistry(settings.model_dir, db.engine,
+                                        settings.secret_key.encode())
     # Warming a model's caches takes about a second: worth it for a server, not for each test.
     scoring = ScoringService(registry, warm_up=settings.env != "testing")
     app.extensions["moderation.sites"] = sites

@@ -146,6 +146,10 @@ class PrivacyService:
         comments = list(self.session.scalars(
             select(Comment).where(Comment.id.in_(ids)).order_by(Comment.id)))
         keys, quoted = _example_keys(comments), _quoted(comments)
+        # An author's erasure removes the words wherever a decision stored them (the row may
+        # have been taken over by another site's identical decision); the retention purge,
+        # which nobody asked for, only the erasing site's own.
+        sites = None if action == ERASE else {comment.site_id for comment in comments}
         report = ErasureReport(comments_erased=len(comments))
         with self.session.no_autoflush:  # the audit entries and events go in together
             for comment in comments:
@@ -159,7 +163,7 @@ class PrivacyService:
                 .execution_options(synchronize_session=False)).rowcount
         if keys:
             report.examples_removed = self.session.execute(
-                delete(TrainingExample).where(_made_from(keys))
+                delete(TrainingExample).where(_made_from(keys, sites))
                 .execution_options(synchronize_session=False)).rowcount
         report.notes_erased += self._erase_notes(AuditEntry.comment_id.in_(ids))
         # What readers wrote when they flagged it, kept with the report entry, may quote it.
@@ -211,7 +215,8 @@ class PrivacyService:
             after = rows[-1].id
             if keys := _example_keys(rows):
                 report.examples_removed += self.session.scalar(
-                    select(func.count(TrainingExample.id)).where(_made_from(keys)))
+                    select(func.count(TrainingExample.id)).where(
+                        _made_from(keys, {row.site_id for row in rows})))
             if (quoted := _quoted(rows)) is not None:
                 report.parent_texts_erased += self.session.scalar(
                     select(func.count(TrainingExample.id)).where(quoted))
@@ -224,12 +229,15 @@ def _example_keys(comments: Iterable) -> set[str]:
     return {text_key(comment.text) for comment in comments if comment.text}
 
 
-def _made_from(keys: set[str]) -> ColumnElement[bool]:
-    """The examples a moderator's decision stored with one of these texts, whichever site's
-    decision stored it last: an example is one row per text, so another site's identical
-    decision takes the row over (its ``site_id``), and a rule by site would leave the erased
-    author's words behind. Seed and imported rows no decision touched (no site) stay."""
-    return and_(TrainingExample.text_key.in_(keys), TrainingExample.site_id.is_not(None))
+def _made_from(keys: set[str], sites: set[int] | None = None) -> ColumnElement[bool]:
+    """The examples a site's decision stored with one of these texts: of ``sites`` only, or
+    (None) whichever site's decision stored it last. An example is one row per text, so
+    another site's identical decision takes the row over (its ``site_id``), and a rule by
+    site would leave an erased author's words behind. Seed and imported rows no decision
+    touched (no site) stay."""
+    condition = and_(TrainingExample.text_key.in_(keys), TrainingExample.site_id.is_not(None))
+    return condition if sites is None else and_(condition,
+                                                TrainingExample.site_id.in_(sites))
 
 
 def _quoted(comments: Iterable) -> ColumnElement[bool] | None:

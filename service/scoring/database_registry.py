@@ -9,10 +9,17 @@ on, and no two replicas share a file.
 
 Each call uses a connection of its own from the engine, never the caller's session: a
 request's transaction must not see, hold or roll back the registry's writes.
+
+The sha256 in a version's metadata comes from the same row as its artifact, so on its own it
+proves nothing against someone who can write to the database; unpickling runs code. Each
+artifact is therefore also signed (HMAC-SHA256) with the deployment's ``SECRET_KEY``, which
+the database does not hold, and a fetched artifact must carry a valid signature.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import shutil
@@ -27,6 +34,7 @@ from classifier.registry import (
     LoadedModel,
     ModelNotFound,
     ModelRegistry,
+    ModelRejected,
     valid_version,
 )
 from service.extensions import utcnow
@@ -41,20 +49,28 @@ _POINTER = 1  # the id of the active model's one row
 class DatabaseRegistry(ModelRegistry):
     """:class:`ModelRegistry` with the versions and the active pointer in the database."""
 
-    def __init__(self, root, engine: Engine) -> None:
+    def __init__(self, root, engine: Engine, signing_key: bytes) -> None:
         super().__init__(root)
         self.engine = engine
+        self.signing_key = signing_key
 
     def save(self, model: "CommentClassifier", metadata: dict[str, Any]) -> str:
         """Save into the cache as the file registry does, then store the version."""
         version = super().save(model, metadata)
-        folder = self.root / version
-        record = json.loads((folder / METADATA).read_text())
+        self._store(version, self.root / version)
+        return version
+
+    def _store(self, version: str, folder) -> None:
+        artifact = (folder / ARTIFACT).read_bytes()
+        record = {key: value for key, value in json.loads((folder / METADATA).read_text())
+                  .items() if key != "active"}
+        record["artifact_hmac"] = self._sign(artifact)
         with self.engine.begin() as connection:
             connection.execute(ModelArtifact.__table__.insert().values(
-                version=version, metadata=record, artifact=(folder / ARTIFACT).read_bytes(),
-                created_at=utcnow()))
-        return version
+                version=version, metadata=record, artifact=artifact, created_at=utcnow()))
+
+    def _sign(self, artifact: bytes) -> str:
+        return hmac.new(self.signing_key, artifact, hashlib.sha256).hexdigest()
 
     def versions(self) -> list[dict[str, Any]]:
         active = self.active_version()
@@ -110,10 +126,13 @@ class DatabaseRegistry(ModelRegistry):
                                      .where(ModelArtifact.version == version)).first()
         if row is None:
             raise ModelNotFound(f"no model version {version!r}")
+        metadata, artifact = row
+        if not hmac.compare_digest(self._sign(artifact), str(metadata.get("artifact_hmac", ""))):
+            raise ModelRejected(f"model {version}: the artifact in the database is not signed "
+                                "with this deployment's SECRET_KEY; not loaded")
         self.root.mkdir(parents=True, exist_ok=True)
         staging = tempfile.mkdtemp(prefix=".fetching-", dir=self.root)
         try:
-            metadata, artifact = row
             with open(os.path.join(staging, ARTIFACT), "wb") as handle:
                 handle.write(artifact)
             with open(os.path.join(staging, METADATA), "w") as handle:
@@ -136,12 +155,7 @@ class DatabaseRegistry(ModelRegistry):
             version = record["version"]
             if version in known:
                 continue
-            folder = source.root / version
-            clean = {key: value for key, value in record.items() if key != "active"}
-            with self.engine.begin() as connection:
-                connection.execute(ModelArtifact.__table__.insert().values(
-                    version=version, metadata=clean,
-                    artifact=(folder / ARTIFACT).read_bytes(), created_at=utcnow()))
+            self._store(version, source.root / version)
             stored.append(version)
         if self.active_version() is None and source.active_version() is not None:
             self.activate(source.active_version())

@@ -123,3 +123,18 @@ def test_zero_days_keeps_everything(app, app_config, client, comments):
 def test_a_bad_retention_setting_names_itself(tmp_path, raw):
     with pytest.raises(ConfigError, match="RETAIN_REJECTED_DAYS"):
         Settings.from_env({"APP_ENV": "development", "RETAIN_REJECTED_DAYS": raw}, tmp_path)
+
+
+def test_purge_leaves_another_sites_example_of_the_same_words(app, client, runner, comments):
+    """Retention is nobody's request: it removes the purged site's own examples only, not
+    another site's decision on identical words (an author's erasure does remove those)."""
+    site, ids = comments
+    planet = held_site(app, "planet")
+    mary = make_user(app, "mary-planet", "moderator", ("planet",))
+    twin = submit(client, planet, "The old_rejected comment, word old_rejected.")["id"]
+    decide(client, mary, twin, "approve")  # the example of these words is now the planet's
+    assert runner.invoke(args=["privacy", "purge"]).exit_code == 0
+    with app.app_context():
+        kept = db.session.scalars(select(TrainingExample.site_id).where(
+            TrainingExample.text == "The old_rejected comment, word old_rejected.")).all()
+    assert kept == [planet.id]

@@ -77,6 +77,27 @@ def test_an_artifact_altered_in_the_database_is_refused(replicas, seed_model):
     assert serving(b) == good  # the replica keeps the model it trusts
 
 
+def test_an_artifact_replaced_with_its_checksum_is_refused_without_the_key(replicas,
+                                                                          seed_model):
+    """Someone who can write to the database can replace an artifact and its sha256 both:
+    the signature, made with SECRET_KEY, which the database does not hold, still fails."""
+    import hashlib
+    a, b = replicas
+    good = save(a, seed_model)
+    assert serving(b) == good
+    bad = save(a, seed_model)
+    forged = b"pickled code an attacker wants run"
+    with a.app_context():
+        record = db.session.get(ModelArtifact, bad)
+        record.model_metadata = {**record.model_metadata,
+                                 "artifact_sha256": hashlib.sha256(forged).hexdigest()}
+        record.artifact = forged
+        db.session.commit()
+    assert serving(b) == good  # refused before unpickling; the trusted model stays
+    with b.app_context(), pytest.raises(ModelRejected, match="not signed"):
+        b.extensions["moderation.scoring"].registry.load(bad)
+
+
 def test_a_folder_of_files_moves_into_the_database(replicas, model_dir):
     a, b = replicas
     runner = a.test_cli_runner()

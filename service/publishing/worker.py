@@ -122,9 +122,15 @@ class DeliveryWorker:
                         self.session.rollback()
                     else:
                         claimed = len(lease.events)
-                        for site_id, event_ids in lease.by_site().items():
+                        groups = list(lease.by_site().items())
+                        free = self.lanes - len(busy)
+                        for site_id, event_ids in groups[:free]:
                             busy[site_id] = pool.submit(self._lane, lease, site_id,
                                                         event_ids, stop)
+                        # Sites beyond the free lanes go back at once: queued behind slow
+                        # lanes, their lease would run out before they started.
+                        self._release_all([i for _, ids in groups[free:] for i in ids],
+                                          lease.token)
                 if claimed:
                     continue
                 if busy:
@@ -191,9 +197,9 @@ class DeliveryWorker:
                 except Exception as unexpected:  # contained: its event fails, no other
                     log.exception("%s: event %s could not be delivered", self.name, event_id)
                     settle()
+                    due = utcnow() + timedelta(seconds=RETRY_DELAYS[0])  # not at once again
                     self._release(session, event_id, lease.token,
-                                  error=_short(f"not sent: {unexpected!r}"))
-                    due = None
+                                  error=_short(f"not sent: {unexpected!r}"), due=due)
                 else:
                     sent += 1
                     if outcome.delivered:
@@ -357,6 +363,15 @@ class DeliveryWorker:
         log.warning("site %s: webhook deliveries paused: %r", site_id, reason)
         if commit:
             session.commit()
+
+    def _release_all(self, event_ids: list[int], token: str) -> None:
+        """Give leased events back unattempted, in one statement (the claim's session)."""
+        if event_ids:
+            self.session.execute(update(Event).where(Event.id.in_(event_ids),
+                                                     Event.leased_by == token)
+                                 .values(leased_by=None, lease_expires_at=None)
+                                 .execution_options(synchronize_session=False))
+            self.session.commit()
 
     def _release(self, session: Session, event_id: int, token: str, *,
                  error: str | None = None, due: datetime | None = None) -> None:

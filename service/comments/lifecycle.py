@@ -21,12 +21,12 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from classifier import LABELS
 from service.comments.models import AuditEntry, Comment, CommentStatus, QueueCount
+from service.comments.payload import comment_payload
 from service.errors import Conflict
 from service.extensions import dialect_of, utcnow
 from service.publishing.models import DeliveryStatus, Event
 from service.retraining.services import upsert_example, withdraw_example
 from service.sites.models import Site
-from service.submission.schemas import CommentOut
 
 S = CommentStatus
 
@@ -298,7 +298,7 @@ def _announce(session: Session, comment: Comment, event_type: str, now: datetime
         site_id=comment.site_id, article_id=comment.article_id, comment_id=comment.id,
         message_id=f"msg_{uuid.uuid4().hex}", type=event_type, created_at=now,
         payload={"type": event_type, "timestamp": now.isoformat(),
-                 "data": CommentOut().dump(comment)},
+                 "data": comment_payload(comment)},
         status=(DeliveryStatus.PENDING if site.webhook_url else DeliveryStatus.NO_ENDPOINT).value,
         next_attempt_at=now if site.webhook_url else None))
 

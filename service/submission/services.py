@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from service.comments.lifecycle import LIKELY_HARMFUL, record_submission
 from service.comments.models import Article, Author, AuthorStandard, Comment, CommentStatus
+from service.comments.payload import comment_payload
 from service.errors import Conflict, InvalidInput, NotFound
 from service.extensions import dialect_of, utcnow
 from service.scoring.service import Assessment, ScoringService
@@ -60,8 +61,9 @@ class SubmissionService:
         self.scoring = scoring
         self.sites = sites
 
-    def submit(self, site: Site, payload: dict[str, Any]) -> tuple[Comment, bool]:
-        """Store and decide a new comment; returns it and whether it was created.
+    def submit(self, site: Site, payload: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """Store and decide a new comment; returns it as the API shows it and whether it was
+        created.
 
         A repeat of an earlier submission (same ``client_id``, same content) returns the
         stored comment unchanged; the same ``client_id`` with other content is a conflict.
@@ -71,8 +73,8 @@ class SubmissionService:
         if client_id is not None:
             existing = self._by_client_id(site, client_id)
             if existing is not None:
-                return self._replay(existing, digest), False
-        self._check_open(site, payload["article_id"])
+                return comment_payload(self._replay(existing, digest)), False
+        article = self._open_article(site, payload["article_id"])
         parent_id = payload.get("parent_id")
         if parent_id is not None:
             self._check_parent(site, parent_id, payload["article_id"])
@@ -80,9 +82,9 @@ class SubmissionService:
         # Score before writing anything, so no database lock is held while the model runs.
         assessment = self.scoring.assess([payload["text"]], self.sites.policy(site))[0]
 
-        article = self._upsert(Article, site, payload["article_id"],
+        article = self._upsert(Article, site, payload["article_id"], article,
                                url=payload.get("article_url"), title=payload.get("article_title"))
-        author = self._upsert(Author, site, payload["author"]["id"],
+        author = self._upsert(Author, site, payload["author"]["id"], None,
                               name=payload["author"].get("name"))
         status, reasons = apply_standing(assessment, author.standing_now(utcnow()))
         comment = Comment(
@@ -92,8 +94,8 @@ class SubmissionService:
             top_label=likely_label(assessment.scores),
             model_version=assessment.model_version, language=assessment.language)
         try:
-            record_submission(self.session, comment, status,
-                              reason=reasons[0]["label"] if reasons else None)
+            shown = record_submission(self.session, comment, status,
+                                      reason=reasons[0]["label"] if reasons else None)
             self.session.commit()
         except IntegrityError:
             # Another request with the same client_id won the race: answer as a replay.
@@ -101,8 +103,8 @@ class SubmissionService:
             existing = self._by_client_id(site, client_id) if client_id is not None else None
             if existing is None:
                 raise
-            return self._replay(existing, digest), False
-        return comment, True
+            return comment_payload(self._replay(existing, digest)), False
+        return shown, True
 
     def get(self, site: Site, comment_id: int) -> Comment:
         """The site's comment ``comment_id``; another site's comment does not exist for it."""
@@ -125,14 +127,16 @@ class SubmissionService:
                            f"comment ({existing.id})")
         return existing
 
-    def _check_open(self, site: Site, article_external_id: str) -> None:
-        """A closed article takes no new comment: :class:`Conflict`, saying since when."""
+    def _open_article(self, site: Site, article_external_id: str) -> Article | None:
+        """The site's article, None if it is new; a closed article takes no new comment:
+        :class:`Conflict`, saying since when."""
         article = self.session.scalar(select(Article).where(
             Article.site_id == site.id, Article.external_id == article_external_id))
         since = article.closed_since(site.auto_close_days) if article is not None else None
         if since is not None:
             raise Conflict(f"article {article_external_id!r} is closed to new comments "
                            f"(since {since:%Y-%m-%d %H:%M} UTC)")
+        return article
 
     def _check_parent(self, site: Site, parent_id: int, article_external_id: str) -> None:
         parent_article = self.session.scalar(
@@ -144,14 +148,16 @@ class SubmissionService:
             raise InvalidInput({"parent_id": [f"comment {parent_id} belongs to another article"]})
 
     def _upsert(self, model: type[Article] | type[Author], site: Site, external_id: str,
-                **values: str | None) -> Any:
-        """Find the site's row with ``external_id`` or create it; fill in values given.
+                row: Article | Author | None, **values: str | None) -> Any:
+        """Find the site's row with ``external_id`` (``row`` when the caller has just read
+        it) or create it; fill in values given.
 
         ``INSERT ... ON CONFLICT DO NOTHING`` makes two first comments on a new article,
         arriving at once, create one article rather than fail.
         """
         where = (model.site_id == site.id, model.external_id == external_id)
-        row = self.session.scalar(select(model).where(*where))
+        if row is None:
+            row = self.session.scalar(select(model).where(*where))
         if row is None:
             self.session.execute(
                 dialect_of(self.session).insert(model)

@@ -1,6 +1,6 @@
 """Host-site endpoints for comments: submit one, read one back."""
 
-from flask import current_app, g
+from flask import current_app, g, jsonify
 from flask.views import MethodView
 
 from service.api import SITE_SECURITY, SiteBlueprint
@@ -26,8 +26,9 @@ class Comments(MethodView):
                                        "the article is closed to new comments.")
     def post(self, payload):
         """Submit a comment: it is scored and approved, rejected or held for review at once."""
-        comment, created = submissions().submit(g.site, payload)
-        return comment, 201 if created else 200
+        shown, created = submissions().submit(g.site, payload)
+        # Already the API's shape (CommentOut, kept equal by a test): not dumped again.
+        return jsonify(shown), 201 if created else 200
 
 
 @blp.route("/<int:comment_id>")

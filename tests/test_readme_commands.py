@@ -1,4 +1,4 @@
-"""Every `.venv/bin/flask --app wsgi ...` command the README prints, and the ones `make run`'s
+"""Every `.venv/bin/flask --app wsgi ...` command the README and docs/ print, and the ones `make run`'s
 set-up prints, run exactly as written in a new shell, in a directory set up as `make run`
 sets it up (its `.env`, written by the Makefile's own recipe), and finish without error."""
 
@@ -16,7 +16,9 @@ PLACEHOLDER = re.compile(r"\b[A-Z]{3,}\b|<|\.\.\.|\[|worker")
 
 
 def readme_commands() -> list[str]:
-    found = COMMAND.findall((ROOT / "README.md").read_text(encoding="utf-8"))
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    found = [command for page in pages
+             for command in COMMAND.findall(page.read_text(encoding="utf-8"))]
     commands = [c.strip() for c in found if not PLACEHOLDER.search(c)]
     if not (ROOT.parent / "shared").exists():  # the public data sets are not on this machine
         commands = [c for c in commands if "../shared" not in c]

@@ -64,10 +64,11 @@ test: $(VENV)/.dev
 	          "(as root: apt-get install -y chromium)"
 	$(BIN)/python -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
-## lint: ruff and mypy as pyproject.toml sets them (CI runs it before the tests)
+## lint: ruff, mypy and the import layers as pyproject.toml sets them (CI runs it before the tests)
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 ## bench: speed against alt-profanity-check and a bare endpoint (not part of the tests)
 bench: $(VENV)/.bench

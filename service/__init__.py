@@ -117,12 +117,14 @@ def _security_headers(response: Response) -> Response:
 def _wire_services(app: Flask, settings: Settings) -> None:
     """Build each domain service once; views and commands look them up in app.extensions."""
     from service.accounts.services import AccountService
+    from service.comments import ports
     from service.compat.perspective import PerspectiveService
     from service.privacy.services import PrivacyService
+    from service.publishing.outbox import EventOutbox
     from service.publishing.services import PublishingService
     from service.retraining.jobs import JobService
     from service.retraining.pipeline import JobExecutor, PendingRescorer, TrainingPipeline
-    from service.retraining.services import ExampleStore
+    from service.retraining.services import DecisionExamples, ExampleStore
     from service.retraining.shadow import ShadowService
     from service.retraining.versions import VersionService
     from service.review.dashboard import DashboardService
@@ -130,6 +132,8 @@ def _wire_services(app: Flask, settings: Settings) -> None:
     from service.scoring.service import ScoringService
     from service.sites.services import SiteService
     from service.submission.services import SubmissionService
+    # The lifecycle announces changes and keeps decisions through these (comments/ports.py).
+    ports.connect(outbox=EventOutbox(), examples=DecisionExamples())
 
     sites = SiteService(db.session, settings.default_policy,
                         settings.webhook_policy)

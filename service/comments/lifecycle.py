@@ -12,24 +12,21 @@ from __future__ import annotations
 
 import enum
 import functools
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from types import ModuleType
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.expression import Executable
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.expression import Executable
 
 from classifier import LABELS
+from service.comments import ports
 from service.comments.models import AuditEntry, Comment, CommentStatus, QueueCount
 from service.comments.payload import comment_payload
 from service.errors import Conflict
 from service.extensions import dialect_of, utcnow
-from service.publishing.models import DeliveryStatus, Event
-from service.retraining.services import upsert_example, withdraw_example
-from service.sites.models import Site
 
 S = CommentStatus
 
@@ -203,17 +200,10 @@ def undo(session: Session, comment: Comment, *, actor: Actor) -> AuditEntry:
     for key, value in {"status": after, "updated_at": now, "featured": False}.items():
         set_committed_value(comment, key, value)
     _count(session, comment.site_id, {before: -1, after: 1})
-    decided = session.scalar(
-        select(Event.id).where(Event.comment_id == comment.id,
-                               Event.type == ACTION_EVENTS[Action(last.action)])
-        .order_by(Event.id.desc()).limit(1))
-    withdrawn = decided is not None and session.execute(
-        delete(Event).where(Event.id == decided, Event.status == DeliveryStatus.PENDING.value,
-                            Event.attempts == 0, Event.leased_by.is_(None))
-        .execution_options(synchronize_session=False)).rowcount == 1
+    withdrawn = ports.outbox().withdraw(session, comment.id, ACTION_EVENTS[Action(last.action)])
     if not withdrawn:
         _announce(session, comment, STATUS_EVENTS[S(after)], now)
-    withdraw_example(session, comment.text, source=f"moderation:site{comment.site_id}")
+    ports.examples().forget(session, comment.text, source=f"moderation:site{comment.site_id}")
     entry = AuditEntry(site_id=comment.site_id, comment_id=comment.id,
                        author_id=comment.author_id, actor=actor.name, user_id=actor.user_id,
                        action=Action.UNDO.value, status_before=before, status_after=after,
@@ -299,20 +289,13 @@ def erase(session: Session, comment: Comment, *, actor: Actor, action: str) -> b
 
 
 _INSERT_AUDIT_ENTRY = insert(AuditEntry.__table__)
-_INSERT_EVENT = insert(Event.__table__)
 
 
 def _announce(session: Session, comment: Comment, event_type: str, now: datetime) -> dict:
     """Add the outbox event for this change, carrying the comment as the API shows it;
     returns that comment."""
-    site = session.get(Site, comment.site_id)
     shown = comment_payload(comment)
-    session.execute(_INSERT_EVENT, dict(
-        site_id=comment.site_id, article_id=comment.article_id, comment_id=comment.id,
-        message_id=f"msg_{uuid.uuid4().hex}", type=event_type, created_at=now,
-        payload={"type": event_type, "timestamp": now.isoformat(), "data": shown},
-        status=(DeliveryStatus.PENDING if site.webhook_url else DeliveryStatus.NO_ENDPOINT).value,
-        next_attempt_at=now if site.webhook_url else None, attempts=0))
+    ports.outbox().announce(session, comment, event_type, now, shown)
     return shown
 
 
@@ -370,6 +353,7 @@ def _store_example(session: Session, comment: Comment, publishes: bool, reason: 
         labels = {label: known.get(label) for label in LABELS}
     parent_text = session.scalar(select(Comment.text).where(
         Comment.id == comment.parent_id)) if comment.parent_id is not None else None
-    upsert_example(session, comment.text, labels, source=f"moderation:site{comment.site_id}",
-                   site_id=comment.site_id, article_title=comment.article.title,
-                   parent_text=None if parent_text == ERASED else parent_text)
+    ports.examples().keep(session, comment.text, labels,
+                          source=f"moderation:site{comment.site_id}", site_id=comment.site_id,
+                          article_title=comment.article.title,
+                          parent_text=None if parent_text == ERASED else parent_text)

@@ -381,3 +381,15 @@ def _batches(rows: Iterable[Row], size: int) -> Iterable[list[Row]]:
             batch = []
     if batch:
         yield batch
+
+
+class DecisionExamples:
+    """:class:`service.comments.ports.ExampleSink`: moderators' decisions kept as examples."""
+
+    def keep(self, session: Session, text: str, labels: dict[str, int | None], *, source: str,
+             site_id: int, article_title: str | None, parent_text: str | None) -> None:
+        upsert_example(session, text, labels, source=source, site_id=site_id,
+                       article_title=article_title, parent_text=parent_text)
+
+    def forget(self, session: Session, text: str, *, source: str) -> None:
+        withdraw_example(session, text, source=source)

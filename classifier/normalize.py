@@ -55,9 +55,14 @@ _ORDINAL_OR_UNIT = re.compile(r"\d+(?:st|nd|rd|th|s|am|pm|k|m|bn|km|kg|mm|cm|ml|
 
 _TLDS = ("com", "net", "org", "biz", "info", "io", "co", "xyz", "ru", "top", "site", "online",
          "shop", "club", "ly", "me", "tk", "us", "uk", "in")
-_URL = re.compile(r"(?:https?://|www\.)\S+|\b[a-z0-9][a-z0-9-]*\.(?:" + "|".join(_TLDS)
-                  + r")\b(?:/\S*)?")
+_URL = re.compile(r"(?:https?://|www\.)\S+|\b(?:[a-z0-9][a-z0-9-]*\.)+(?:" + "|".join(_TLDS)
+                  + r")(?:\.(?:" + "|".join(_TLDS) + r"))?\b(?:/\S*)?")
 _EMAIL = re.compile(r"[\w.+-]++@[\w-]++(?:\.[\w-]++)+")
+_NOT_LETTERS = re.compile(r"[^a-z]+")
+_HOST = re.compile(r"(?:https?://)?([^/?#:\s]*)")
+# Parts of a host name that say nothing about whose site it is.
+_NOT_A_NAME = frozenset({"www", "m", "en", "mobile", "amp", "gov", "edu", "ac", "tv", "be",
+                         "de", "fr", "eu", "ca", "au", *_TLDS})
 _MONEY = re.compile(r"[$£€₹]\d[\d,.]*[km]?|\d[\d,.]*(?:usd|dollars|bucks|btc|eth)\b")
 _IP_ADDRESS = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
 _PHONE = re.compile(r"(?<![\d().-])\+?\(?\d[\d().-]{6,}+(?<=\d)")
@@ -332,7 +337,7 @@ def normalize_in_full(raw: str) -> tuple[str, ...]:
         raw = _CHARACTER_REFERENCE.sub(_decoded, raw)
     if len(raw) > MAX_WORD:
         if _LINK_START.match(raw.lower()):
-            return ("xxurl",)
+            return tuple(_link_marker(raw.lower()).split())
         raw = raw[:MAX_WORD]
     if raw.isascii():
         word = raw.lower()
@@ -340,7 +345,7 @@ def normalize_in_full(raw: str) -> tuple[str, ...]:
         word = unicodedata.normalize("NFKC", raw).translate(_INVISIBLE).translate(_CONFUSABLES)
         word = _strip_accents(word).lower()
     if "@" in word or "." in word or "/" in word:
-        word = _URL.sub(" xxurl ", _EMAIL.sub(" xxemail ", word))
+        word = _URL.sub(_link_marker, _EMAIL.sub(" xxemail ", word))
     if _ANY_DIGIT.search(word):
         word = _IP_ADDRESS.sub(" xxip ", word)
         word = _PHONE.sub(_phone_marker, _MONEY.sub(" xxmoney ", word))
@@ -350,6 +355,17 @@ def normalize_in_full(raw: str) -> tuple[str, ...]:
         word = _SEPARATORS.sub("", word)
     word = _REPEATS.sub(r"\1", word)
     return tuple(word.split())
+
+
+def _link_marker(link: re.Match | str) -> str:
+    """``xxurl`` and the name the link's site goes by ("wikipedia" for en.wikipedia.org,
+    "bbc" for bbc.co.uk): a reader citing a source and a spammer pushing a shop both post
+    links, and ``xxurl`` alone cannot tell them apart."""
+    text = link if isinstance(link, str) else link.group(0)
+    host = _HOST.match(text).group(1)  # type: ignore[union-attr]
+    names = [part for part in host.split(".") if part and part not in _NOT_A_NAME]
+    name = _NOT_LETTERS.sub("", names[-1])[:MAX_WORD] if names else ""
+    return f" xxurl {name} "
 
 
 def _join_spans(words: list[str]) -> list[str]:
@@ -370,7 +386,7 @@ def _join_spans(words: list[str]) -> list[str]:
         word = words[i]
         # "quickcash dot biz", "site (dot) com".
         if i + 2 < n and words[i + 1] in _DOTS and words[i + 2].strip(".,!?)") in _TLDS:
-            joined.append("xxurl")
+            joined.append("xxurl")  # spelled out to hide it: the name says nothing more
             done = i + 3
             continue
         # "555 010 2233", "+44 (0)7700 900123".

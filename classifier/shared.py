@@ -14,7 +14,8 @@ import numpy as np
 # (classifier/registry.py), to be retrained.
 # 2 (2026-11-28): HTML character references decoded, typographic quotes folded, and the
 # character norm summed over every n-gram occurrence.
-FEATURES_VERSION = 2
+# 3 (2026-12-07): a link is "xxurl" and the name of its site ("xxurl wikipedia").
+FEATURES_VERSION = 3
 
 LABELS: tuple[str, ...] = (
     "toxicity",

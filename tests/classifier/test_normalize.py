@@ -70,6 +70,21 @@ def test_contact_details_and_money_become_markers(text, marker):
     assert marker in normalize(text).split()
 
 
+@pytest.mark.parametrize("text, expected", [
+    # A citation and a shop are told apart by the site's name, not by "a link" alone.
+    ("Just one example https://en.wikipedia.org/wiki/Tanki_Online", "just one example xxurl wikipedia"),
+    ("see bbc.co.uk/news/uk-123 for the figures", "see xxurl bbc for the figures"),
+    ("visit https://quickcash247.biz/offer now", "visit xxurl quickcash now"),
+    ("HTTPS://WWW.EXAMPLE.COM", "xxurl example"),
+    # Longer than a word may be: still the site's name.
+    ("https://www.ons.gov.uk/economy/inflationandpriceindices/bulletins/2026", "xxurl ons"),
+    # Abbreviations are no links.
+    ("e.g. this, i.e. that, at 5 a.m.", "e.g. this, i.e. that, at 5 a.m."),
+])
+def test_a_link_is_marked_with_its_sites_name(text, expected):
+    assert normalize(text) == expected
+
+
 def test_a_mention_is_not_read_as_leetspeak():
     assert normalize("@editor_desk thanks") == "@editor_desk thanks"
 

@@ -21,6 +21,7 @@ VOLUME /app/instance
 EXPOSE 8000
 
 # SECRET_KEY must be given at run time: start-up stops with a clear line without it.
-# The webhook worker runs beside gunicorn (with PostgreSQL, more can run in other containers
-# with `flask --app wsgi worker`); a worker stopped abruptly loses nothing (leases).
-CMD ["sh", "-c", "flask --app wsgi db upgrade && flask --app wsgi model train --if-missing && (flask --app wsgi worker &) && exec gunicorn -c gunicorn.conf.py wsgi:app"]
+# This is the web process. The worker (webhooks, training jobs, shadow scoring, retention)
+# is a process of its own, so that the container runtime supervises each: run the same image
+# with `flask --app wsgi worker` (deploy/compose.yaml and deploy/kubernetes do).
+CMD ["sh", "-c", "flask --app wsgi db upgrade && flask --app wsgi model train --if-missing && exec gunicorn -c gunicorn.conf.py wsgi:app"]

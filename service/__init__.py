@@ -115,10 +115,11 @@ def _security_headers(response: Response) -> Response:
 
 
 def _wire_services(app: Flask, settings: Settings) -> None:
-    """Build each domain service once; views and commands look them up in app.extensions."""
+    """Build each domain service once, into the app's :class:`Services` (``services()``)."""
     from service.accounts.services import AccountService
     from service.comments import ports
     from service.compat.perspective import PerspectiveService
+    from service.container import EXTENSION, Services
     from service.privacy.services import PrivacyService
     from service.publishing.outbox import EventOutbox
     from service.publishing.services import PublishingService
@@ -145,32 +146,32 @@ def _wire_services(app: Flask, settings: Settings) -> None:
                                         settings.secret_key.encode())
     # Warming a model's caches takes about a second: worth it for a server, not for each test.
     scoring = ScoringService(registry, warm_up=settings.env != "testing")
-    app.extensions["moderation.sites"] = sites
-    app.extensions["moderation.scoring"] = scoring
-    app.extensions["moderation.submissions"] = SubmissionService(db.session, scoring, sites)
     examples = ExampleStore(db.session)
-    app.extensions["moderation.examples"] = examples
     versions = VersionService(db.session, scoring.registry, examples, sites)
     jobs = JobService(db.session)
-    app.extensions["moderation.versions"] = versions
-    app.extensions["moderation.jobs"] = jobs
-    app.extensions["moderation.shadow"] = ShadowService(db.session, scoring.registry, versions)
     pipeline = TrainingPipeline(
         db.session, scoring.registry, examples, versions,
         training_data_dir=settings.training_data_dir,
         default_policy=sites.default_policy(),
         tolerance=settings.promotion_tolerance)
-    app.extensions["moderation.job_executor"] = JobExecutor(
-        jobs, pipeline, PendingRescorer(db.session, scoring, sites))
     accounts = AccountService(db.session)
     review = ReviewService(db.session, scoring, claim_seconds=settings.claim_seconds)
-    app.extensions["moderation.accounts"] = accounts
-    app.extensions["moderation.review"] = review
-    app.extensions["moderation.dashboard"] = DashboardService(db.session, review)
-    app.extensions["moderation.publishing"] = PublishingService(db.session)
-    app.extensions["moderation.perspective"] = PerspectiveService(db.session, scoring)
-    app.extensions["moderation.privacy"] = PrivacyService(
-        db.session, retain_rejected_days=settings.retain_rejected_days)
+    app.extensions[EXTENSION] = Services(
+        sites=sites,
+        scoring=scoring,
+        submissions=SubmissionService(db.session, scoring, sites),
+        examples=examples,
+        versions=versions,
+        jobs=jobs,
+        shadow=ShadowService(db.session, scoring.registry, versions),
+        job_executor=JobExecutor(jobs, pipeline, PendingRescorer(db.session, scoring, sites)),
+        accounts=accounts,
+        review=review,
+        dashboard=DashboardService(db.session, review),
+        publishing=PublishingService(db.session),
+        perspective=PerspectiveService(db.session, scoring),
+        privacy=PrivacyService(db.session, retain_rejected_days=settings.retain_rejected_days),
+    )
 
     @login_manager.user_loader
     def _load_user(session_id: str):
@@ -193,7 +194,6 @@ def _register_endpoints(app: Flask, api: ModerationApi) -> None:
     from service.privacy import views as privacy_views
     from service.privacy.cli import privacy_cli
     from service.publishing import views as publishing_views
-    from service.publishing.cli import worker_command
     from service.quickstart import quickstart_command
     from service.retraining import api as retraining_api
     from service.retraining import models as retraining_models  # noqa: F401 (table)
@@ -206,6 +206,7 @@ def _register_endpoints(app: Flask, api: ModerationApi) -> None:
     from service.scoring import views as scoring_views
     from service.sites.cli import sites_cli
     from service.submission import views as submission_views
+    from service.worker.cli import worker_command
 
     api.register_blueprint(submission_views.blp)
     api.register_blueprint(scoring_views.blp)

@@ -22,6 +22,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from service.container import services
 from service.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, Unavailable
 from service.log import request_id
 
@@ -260,7 +261,7 @@ def current_site() -> Site | None:
             key = request.args.get("key", "")
         site = None
         if key.strip():
-            site = current_app.extensions["moderation.sites"].authenticate(key.strip())
+            site = services().sites.authenticate(key.strip())
         request.environ[_SITE_KEY] = site
     return request.environ[_SITE_KEY]
 
@@ -307,7 +308,7 @@ def authenticate_user():
     from service.extensions import csrf
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token.strip():
-        user = current_app.extensions["moderation.accounts"].authenticate_token(token.strip())
+        user = services().accounts.authenticate_token(token.strip())
         if user is None:
             abort(401, message="Invalid moderator token.")
     elif current_user.is_authenticated:

@@ -2,6 +2,7 @@
 
 from datetime import datetime, timezone
 from types import ModuleType
+from typing import Protocol
 
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -46,8 +47,29 @@ class UtcDateTime(TypeDecorator):
         return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
 
 
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, aware, in UTC."""
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc)
+
+
+_clock: Clock = SystemClock()
+
+
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    """Now, from the process's clock: the system's, unless a test has set its own."""
+    return _clock.now()
+
+
+def set_clock(clock: Clock | None) -> None:
+    """Make ``utcnow`` read ``clock`` (None: the system's again), for tests of what time
+    changes: claims that lapse, undo windows, retention, suspensions."""
+    global _clock
+    _clock = clock or SystemClock()
 
 
 def dialect_of(session: Session) -> ModuleType:

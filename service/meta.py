@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import swagger_ui_bundle
-from flask import Blueprint, Response, current_app, jsonify, render_template, send_from_directory
+from flask import Blueprint, Response, jsonify, render_template, send_from_directory
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from service.container import services
 from service.errors import Unavailable
 from service.extensions import db
 
@@ -23,7 +24,7 @@ def healthz() -> Response:
 def readyz() -> tuple[Response, int]:
     """Ready: the database answers and a model is loaded. Load balancers route on this."""
     try:
-        model_version = current_app.extensions["moderation.scoring"].current().version
+        model_version = services().scoring.current().version
     except Unavailable:
         model_version = None
     checks = {"database": _database_ok(), "model": model_version is not None}

@@ -29,6 +29,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from service.container import services
 from service.errors import Unavailable
 from service.extensions import db, utcnow
 
@@ -108,7 +109,7 @@ class StateCollector(Collector):
                                 "The model version this worker scores with (absent: none).",
                                 labels=["version"])
         try:
-            version = self.app.extensions["moderation.scoring"].current().version
+            version = services(self.app).scoring.current().version
         except Unavailable:
             pass
         else:

@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 
 import click
-from flask import current_app
+
+from service.container import services
 
 SITE, ADMIN = "demo", "admin"
 
@@ -35,8 +36,8 @@ def flask_command() -> str:
               help="The port the service will listen on (for the printed address).")
 def quickstart_command(port: str) -> None:
     """Create the demo site and the admin account if missing; print how to start."""
-    sites = current_app.extensions["moderation.sites"]
-    accounts = current_app.extensions["moderation.accounts"]
+    sites = services().sites
+    accounts = services().accounts
     api_key = password = None
     if sites.find(SITE) is None:
         api_key = sites.create(SITE).api_key

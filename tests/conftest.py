@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterator
 
@@ -21,7 +22,8 @@ os.environ["FLASK_SKIP_DOTENV"] = "1"
 from classifier import CommentClassifier, LoadedModel, ModelRegistry, seed_corpus
 from classifier.policy import POLICY_KEYS, Rule
 from service import create_app
-from service.extensions import db
+from service.container import services
+from service.extensions import db, set_clock
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -129,6 +131,30 @@ def client(app):
     return app.test_client()
 
 
+class SettableClock:
+    """A clock a test moves by hand (``service.extensions.set_clock``)."""
+
+    def __init__(self) -> None:
+        self.current = datetime.now(timezone.utc)
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, **delta: float) -> None:
+        self.current += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> Iterator[SettableClock]:
+    """Every ``utcnow()`` of the service reads this clock until the test ends."""
+    settable = SettableClock()
+    set_clock(settable)
+    try:
+        yield settable
+    finally:
+        set_clock(None)
+
+
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
@@ -151,7 +177,7 @@ HOLD_ALL = {key: Rule(0.0, None) for key in POLICY_KEYS}
 
 def make_site(app, name: str, **options) -> SiteKey:
     with app.app_context():
-        issued = app.extensions["moderation.sites"].create(name, **options)
+        issued = services(app).sites.create(name, **options)
         return SiteKey(issued.site.id, issued.site.name, issued.api_key)
 
 
@@ -182,7 +208,7 @@ class Account:
 def make_user(app, username: str, role: str = "moderator", sites: tuple[str, ...] = (),
               password: str = PASSWORD) -> Account:
     with app.app_context():
-        accounts = app.extensions["moderation.accounts"]
+        accounts = services(app).accounts
         accounts.create(username, password, role, sites)
         return Account(username, password, accounts.issue_token(username))
 

@@ -8,6 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 
 from service import create_app
+from service.container import services
 from service.extensions import belongs_to_dialect, db
 
 
@@ -122,7 +123,7 @@ def test_a_sites_own_thresholds_become_its_combined_score_rule(migrated):
               "INSERT INTO sites (name, key_prefix, key_hash, webhook_secret, created_at) "
               "VALUES ('default', 'p2', 'h', 's', '2026-01-01 00:00:00')"])
         upgrade()
-        sites = app.extensions["moderation.sites"]
+        sites = services(app).sites
         own, default = sites.policy(sites.get("own")), sites.policy(sites.get("default"))
     assert own.preset == "standard" and list(own.overrides) == ["any"]
     assert (own.rule("any").hold_at, own.rule("any").reject_at) == (0.3, 0.99)

@@ -6,10 +6,10 @@ import secrets
 import sys
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from service.accounts.services import AccountService
+from service.container import services
 from service.errors import DomainError
 from service.quickstart import flask_command
 
@@ -17,7 +17,7 @@ users_cli = AppGroup("users", help="Manage moderator and admin accounts.")
 
 
 def _service() -> AccountService:
-    return current_app.extensions["moderation.accounts"]
+    return services().accounts
 
 
 def _read_password(from_stdin: bool) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -13,6 +13,7 @@ from wtforms.validators import DataRequired, Length, ValidationError
 
 from service.accounts.services import AccountService
 from service.api import text_fault
+from service.container import services
 from service.extensions import csrf
 
 bp = Blueprint("accounts", __name__)
@@ -30,7 +31,7 @@ class LoginForm(FlaskForm):
 
 
 def accounts() -> AccountService:
-    return current_app.extensions["moderation.accounts"]
+    return services().accounts
 
 
 @bp.route("/login", methods=["GET", "POST"])

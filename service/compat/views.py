@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from flask import Blueprint, abort, current_app, g, jsonify, request
+from flask import Blueprint, abort, g, jsonify, request
 from flask.views import MethodView
 
 from service.api import SITE_SECURITY, SiteBlueprint
@@ -15,6 +15,7 @@ from service.compat.discovery import VERSION, discovery_document
 from service.compat.openai_moderation import moderate
 from service.compat.perspective import AnalyzeRequest, PerspectiveService, SuggestRequest
 from service.compat.schemas import AnalyzeIn, ModerationIn, SuggestIn
+from service.container import services
 
 PERSPECTIVE_SECURITY = [{"siteKey": []}, {"perspectiveKey": []}]
 
@@ -73,7 +74,7 @@ discovery = Blueprint("discovery", __name__)
 
 
 def perspective_service() -> PerspectiveService:
-    return current_app.extensions["moderation.perspective"]
+    return services().perspective
 
 
 @perspective.route("/comments:analyze")
@@ -113,8 +114,8 @@ class Moderations(MethodView):
     def post(self, payload: dict[str, Any]):
         """Classify texts in OpenAI's moderation shape; `flagged` follows the site's
         policy."""
-        return moderate(current_app.extensions["moderation.scoring"], payload["input"],
-                        current_app.extensions["moderation.sites"].policy(g.site))
+        return moderate(services().scoring, payload["input"],
+                        services().sites.policy(g.site))
 
 
 @discovery.get("/$discovery/rest")

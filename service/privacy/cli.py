@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
+
+from service.container import services
 
 privacy_cli = AppGroup("privacy", help="Retention of readers' data.")
 
@@ -15,7 +16,7 @@ def purge_command(dry_run: bool) -> None:
     """Erase the text of comments rejected or removed more than RETAIN_REJECTED_DAYS ago,
     with the events, notes and training examples that held it. The worker does this hourly.
     """
-    service = current_app.extensions["moderation.privacy"]
+    service = services().privacy
     if not service.retain_rejected_days:
         click.echo("RETAIN_REJECTED_DAYS is 0: refused comments are kept; nothing to purge.")
         return

@@ -1,10 +1,11 @@
 """Host-site endpoint for the right to erasure: ``DELETE /v1/authors/<author_id>``."""
 
 import marshmallow as ma
-from flask import current_app, g
+from flask import g
 from flask.views import MethodView
 
 from service.api import SITE_SECURITY, SiteBlueprint
+from service.container import services
 from service.privacy.services import PrivacyService
 
 blp = SiteBlueprint("privacy", __name__, url_prefix="/v1",
@@ -28,7 +29,7 @@ class ErasureOut(ma.Schema):
 
 
 def privacy() -> PrivacyService:
-    return current_app.extensions["moderation.privacy"]
+    return services().privacy
 
 
 @blp.route("/authors/<path:author_id>")

@@ -3,10 +3,11 @@
 import hashlib
 import json
 
-from flask import Response, current_app, g, request
+from flask import Response, g, request
 from flask.views import MethodView
 
 from service.api import SITE_SECURITY, SiteBlueprint
+from service.container import services
 from service.publishing.schemas import ArticleCommentsOut, EventArgs, EventPageOut, PageArgs
 from service.publishing.services import PublishingService
 
@@ -15,7 +16,7 @@ blp = SiteBlueprint("publishing", __name__, url_prefix="/v1",
 
 
 def publishing() -> PublishingService:
-    return current_app.extensions["moderation.publishing"]
+    return services().publishing
 
 
 @blp.route("/articles/<path:article_id>/comments")

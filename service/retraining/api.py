@@ -8,7 +8,7 @@ job to follow, which the worker runs.
 
 from __future__ import annotations
 
-from flask import current_app, g, request, url_for
+from flask import g, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
@@ -19,6 +19,7 @@ from service.api import (
     authenticate_user,
     refuse_impossible_path_values,
 )
+from service.container import services
 from service.retraining.models import JobKind
 from service.retraining.schemas import (
     ExampleArgs,
@@ -66,9 +67,6 @@ def _admin_only() -> None:
         abort(404, message=f"no job {job_id}")
 
 
-def _service(name: str):
-    return current_app.extensions[f"moderation.{name}"]
-
 
 @blp.route("/models")
 class Models(MethodView):
@@ -76,7 +74,7 @@ class Models(MethodView):
     @blp.response(200, VersionListOut)
     def get(self):
         """Every model version, newest first, with its status and evaluation figures."""
-        return {"items": _service("versions").list()}
+        return {"items": services().versions.list()}
 
     @blp.doc(security=USER_SECURITY)
     @blp.arguments(TrainIn)
@@ -84,7 +82,7 @@ class Models(MethodView):
     @blp.alt_response(409, description="A training job is already queued or running.")
     def post(self, options):
         """Start training a candidate on the example store; follow the job it answers."""
-        job = _service("jobs").enqueue(JobKind.TRAIN, requested_by=g.user.username,
+        job = services().jobs.enqueue(JobKind.TRAIN, requested_by=g.user.username,
                                        params=options)
         return job, 202, {"Location": url_for(".Job", job_id=job.id)}
 
@@ -96,7 +94,7 @@ class Rollback(MethodView):
     @blp.response(200, ModelActionOut)
     def post(self, body):
         """Serve the version that was active before the current one was promoted."""
-        return _service("versions").rollback(actor=g.user.username, reason=body.get("reason"))
+        return services().versions.rollback(actor=g.user.username, reason=body.get("reason"))
 
 
 @blp.route("/models/<version>")
@@ -105,9 +103,9 @@ class Model(MethodView):
     @blp.response(200, VersionReportOut)
     def get(self, version: str):
         """A version's evaluation beside the model that was active when it was trained."""
-        metadata, record = _service("versions").get(version)
+        metadata, record = services().versions.get(version)
         return {"version": version, "active": metadata["active"],
-                "status": _service("versions").status_of(version, record, metadata["active"]),
+                "status": services().versions.status_of(version, record, metadata["active"]),
                 "metadata": metadata, "report": record.report if record else None,
                 "baseline_version": record.baseline_version if record else None,
                 "baseline_report": record.baseline_report if record else None,
@@ -123,11 +121,11 @@ class Promote(MethodView):
                                        "is active already, or its artifact fails verification.")
     def post(self, body, version: str):
         """Serve this version everywhere within seconds, without a restart."""
-        entry = _service("versions").promote(version, actor=g.user.username,
+        entry = services().versions.promote(version, actor=g.user.username,
                                              reason=body.get("reason"))
         rescore = None
         if body["rescore_pending"]:
-            rescore = _service("jobs").enqueue(JobKind.RESCORE, requested_by=g.user.username)
+            rescore = services().jobs.enqueue(JobKind.RESCORE, requested_by=g.user.username)
         return {"action": entry.action, "version": entry.version,
                 "previous_version": entry.previous_version, "actor": entry.actor,
                 "reason": entry.reason, "created_at": entry.created_at,
@@ -140,7 +138,7 @@ class Jobs(MethodView):
     @blp.response(200, JobListOut)
     def get(self):
         """The latest jobs, newest first."""
-        return {"items": _service("jobs").recent()}
+        return {"items": services().jobs.recent()}
 
 
 @blp.route("/jobs/<int:job_id>")
@@ -149,7 +147,7 @@ class Job(MethodView):
     @blp.response(200, JobOut)
     def get(self, job_id: int):
         """A job's status, stage and progress; its result or error once it has ended."""
-        return _service("jobs").get(job_id)
+        return services().jobs.get(job_id)
 
 
 @blp.route("/jobs/<int:job_id>/cancel")
@@ -159,7 +157,7 @@ class CancelJob(MethodView):
     @blp.alt_response(409, description="The job has already ended.")
     def post(self, job_id: int):
         """Cancel a queued job, or stop a running one at its next step (nothing is saved)."""
-        return _service("jobs").cancel(job_id)
+        return services().jobs.cancel(job_id)
 
 
 @blp.route("/shadow")
@@ -168,22 +166,22 @@ class Shadow(MethodView):
     @blp.response(200)
     def get(self):
         """The latest shadow run's agreement report."""
-        return _service("shadow").report()
+        return services().shadow.report()
 
     @blp.doc(security=USER_SECURITY)
     @blp.arguments(ShadowIn)
     @blp.response(201)
     def post(self, body):
         """Score new comments with this version beside the active one (deciding nothing)."""
-        run = _service("shadow").start(body["version"], actor=g.user.username)
-        return _service("shadow").report(run.id), 201
+        run = services().shadow.start(body["version"], actor=g.user.username)
+        return services().shadow.report(run.id), 201
 
     @blp.doc(security=USER_SECURITY)
     @blp.response(200)
     def delete(self):
         """Stop the shadow run in progress."""
-        run = _service("shadow").stop(actor=g.user.username)
-        return _service("shadow").report(run.id)
+        run = services().shadow.stop(actor=g.user.username)
+        return services().shadow.report(run.id)
 
 
 @blp.route("/examples")
@@ -193,7 +191,7 @@ class Examples(MethodView):
     @blp.response(200, ExamplePageOut)
     def get(self, args):
         """Training examples, newest first, filtered by source, label, text and set."""
-        page = _service("examples").browse(ExampleQuery(
+        page = services().examples.browse(ExampleQuery(
             source=args.get("source"), label=args.get("label"), search=args.get("q"),
             subset=args["subset"], before_id=args.get("before_id"), limit=args["limit"]))
         return {"items": page.examples, "next_before_id": page.next_before_id}
@@ -206,7 +204,7 @@ class Example(MethodView):
     @blp.response(200, ExampleOut)
     def patch(self, change, example_id: int):
         """Correct an example's labels (all of them), or exclude it / take it back."""
-        examples = _service("examples")
+        examples = services().examples
         example = examples.get(example_id)
         if "labels" in change:
             example = examples.correct(example_id, change["labels"], user_id=g.user.id,
@@ -224,7 +222,7 @@ class ThresholdProposals(MethodView):
     def post(self, targets):
         """``approve_below`` and ``reject_at`` per site that meet the targets on the
         evaluation set, with the review rate each would give."""
-        return _service("versions").propose_thresholds(_service("scoring").current(),
+        return services().versions.propose_thresholds(services().scoring.current(),
                                                        **targets)
 
 
@@ -235,8 +233,8 @@ class SiteThresholds(MethodView):
     @blp.response(200, ThresholdsIn)
     def put(self, thresholds, name: str):
         """Set a site's thresholds (audited in the model log)."""
-        _service("versions").apply_thresholds(name, actor=g.user.username, **thresholds)
-        policy = _service("sites").policy(_service("sites").get(name))
+        services().versions.apply_thresholds(name, actor=g.user.username, **thresholds)
+        policy = services().sites.policy(services().sites.get(name))
         return {"approve_below": policy.approve_below, "reject_at": policy.reject_at}
 
 
@@ -247,7 +245,7 @@ class SitePolicy(MethodView):
     def get(self, name: str):
         """The site's decision policy: per label (and `any`, the combined score), the
         probability from which a comment is held and from which it is rejected."""
-        sites = _service("sites")
+        sites = services().sites
         return sites.policy(sites.get(name)).as_json()
 
     @blp.doc(security=USER_SECURITY)
@@ -255,7 +253,7 @@ class SitePolicy(MethodView):
     @blp.response(200, PolicyOut)
     def put(self, change, name: str):
         """Choose a preset (`strict`, `standard`, `permissive`) and/or replace single rules."""
-        sites = _service("sites")
+        sites = services().sites
         rules = {key: None if rule is None else Rule(rule["hold_at"], rule["reject_at"])
                  for key, rule in (change.get("rules") or {}).items()}
         site = sites.update(name, policy=change.get("preset"), rules=rules)

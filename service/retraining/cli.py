@@ -7,11 +7,11 @@ import json
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from classifier import ModelNotFound, ModelRegistry, ModelRejected
 from classifier.datasets import FORMATS
+from service.container import services
 from service.errors import DomainError
 from service.quickstart import flask_command
 from service.retraining.models import JobKind, JobStatus, VersionStatus
@@ -22,11 +22,11 @@ model_cli = AppGroup("model", help="Train, list, promote, roll back and shadow m
 
 
 def _store() -> ExampleStore:
-    return current_app.extensions["moderation.examples"]
+    return services().examples
 
 
 def _registry() -> ModelRegistry:
-    return current_app.extensions["moderation.scoring"].registry
+    return services().scoring.registry
 
 
 @data_cli.command("import")
@@ -77,7 +77,7 @@ def train_model(if_missing: bool, promote: bool, queue_only: bool, as_json: bool
         else:
             click.echo(f"Model {active.version} is active; not training.", err=as_json)
             return
-    jobs = _service("jobs")
+    jobs = services().jobs
     try:
         job = jobs.enqueue(JobKind.TRAIN, requested_by="cli", params={"promote": promote},
                            status=JobStatus.QUEUED if queue_only else JobStatus.RUNNING)
@@ -87,7 +87,7 @@ def train_model(if_missing: bool, promote: bool, queue_only: bool, as_json: bool
         click.echo(json.dumps({"job_id": job.id}) if as_json
                    else f"Queued training job {job.id}; the worker will run it.")
         return
-    job = _service("job_executor").execute(job.id, echo=lambda line: click.echo(line, err=True))
+    job = services().job_executor.execute(job.id, echo=lambda line: click.echo(line, err=True))
     if job.status != JobStatus.SUCCEEDED.value:
         raise click.ClickException(f"training job {job.id} {job.status}: {job.error or ''}")
     result = job.result
@@ -107,7 +107,7 @@ def train_model(if_missing: bool, promote: bool, queue_only: bool, as_json: bool
 @click.argument("job_id", type=int)
 def run_job(job_id: int) -> None:
     """Run a job the worker claimed (the worker starts this in a process of its own)."""
-    job = _service("job_executor").execute(job_id)
+    job = services().job_executor.execute(job_id)
     if job.status == JobStatus.FAILED.value:
         raise SystemExit(1)
 
@@ -131,7 +131,7 @@ def import_files(folder: Path) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON array.")
 def list_models(as_json: bool) -> None:
     """List every trained version, newest first, with its status."""
-    versions = _service("versions").list()
+    versions = services().versions.list()
     if as_json:
         click.echo(json.dumps(versions))
         return
@@ -152,7 +152,7 @@ def list_models(as_json: bool) -> None:
 def promote_model(version: str, reason: str | None, rescore_pending: bool) -> None:
     """Make VERSION the model every replica scores with (within seconds, no restart)."""
     try:
-        entry = _service("versions").promote(version, actor="cli", reason=reason)
+        entry = services().versions.promote(version, actor="cli", reason=reason)
     except DomainError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Model {version} is active (was {entry.previous_version or 'none'}).")
@@ -165,7 +165,7 @@ def promote_model(version: str, reason: str | None, rescore_pending: bool) -> No
 def rollback_model(reason: str | None) -> None:
     """Go back to the version that was active before the current one was promoted."""
     try:
-        entry = _service("versions").rollback(actor="cli", reason=reason)
+        entry = services().versions.rollback(actor="cli", reason=reason)
     except DomainError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Model {entry.version} is active again (was {entry.previous_version}).")
@@ -177,7 +177,7 @@ def rollback_model(reason: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def shadow(version: str | None, stop: bool, as_json: bool) -> None:
     """Shadow VERSION on live comments (the worker scores them), stop, or show the report."""
-    service = _service("shadow")
+    service = services().shadow
     try:
         if version:
             service.start(version, actor="cli")
@@ -198,16 +198,13 @@ def shadow(version: str | None, stop: bool, as_json: bool) -> None:
 
 
 def _rescore_here() -> None:
-    jobs = _service("jobs")
+    jobs = services().jobs
     try:
         job = jobs.enqueue(JobKind.RESCORE, requested_by="cli", status=JobStatus.RUNNING)
     except DomainError as error:
         raise click.ClickException(str(error)) from None
-    job = _service("job_executor").execute(job.id, echo=lambda line: click.echo(line, err=True))
+    job = services().job_executor.execute(job.id, echo=lambda line: click.echo(line, err=True))
     if job.status != JobStatus.SUCCEEDED.value:
         raise click.ClickException(f"rescoring job {job.id} {job.status}: {job.error or ''}")
     click.echo("Pending queue rescored: " + ", ".join(f"{k} {v}" for k, v in job.result.items()))
 
-
-def _service(name: str):
-    return current_app.extensions[f"moderation.{name}"]

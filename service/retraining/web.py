@@ -13,13 +13,14 @@ import math
 from datetime import datetime
 from typing import Any, Mapping
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from classifier import LABELS
 from classifier.policy import POLICY_KEYS, PRESETS, Rule
 from service.api import clean_field, refuse_impossible_path_values
+from service.container import services
 from service.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, Unavailable
 from service.extensions import csrf, utcnow
 from service.retraining.api import MAX_JOB_ID
@@ -46,19 +47,19 @@ MAX_SEARCH = 200
 
 
 def versions() -> VersionService:
-    return current_app.extensions["moderation.versions"]
+    return services().versions
 
 
 def jobs() -> JobService:
-    return current_app.extensions["moderation.jobs"]
+    return services().jobs
 
 
 def shadow() -> ShadowService:
-    return current_app.extensions["moderation.shadow"]
+    return services().shadow
 
 
 def examples() -> ExampleStore:
-    return current_app.extensions["moderation.examples"]
+    return services().examples
 
 
 @bp.before_request
@@ -73,7 +74,7 @@ def _admins_only() -> None:
     job_id = (request.view_args or {}).get("job_id")
     if job_id is not None and job_id > MAX_JOB_ID:
         raise NotFound(f"no job {job_id}")
-    g.counts = current_app.extensions["moderation.review"].counts(current_user)
+    g.counts = services().review.counts(current_user)
 
 
 @bp.errorhandler(DomainError)
@@ -99,7 +100,7 @@ def _models_page(form: Mapping[str, Any] | None = None, status: int = 200) -> An
     return render_template(
         "admin/models.html", versions=versions().list(), jobs=recent,
         history=versions().history(50), form=form or {},
-        real=current_app.extensions["moderation.examples"].real_counts(),
+        real=services().examples.real_counts(),
         real_for_gain=REAL_FOR_GAIN,
         watching=any(job.status not in FINISHED for job in recent)), status
 
@@ -353,7 +354,7 @@ def _thresholds_page(typed: Mapping[str, str], targets: dict[str, float] | None,
         try:
             # The model active now, even if it was promoted a second ago.
             proposals = versions().propose_thresholds(
-                current_app.extensions["moderation.scoring"].current(fresh=True), **targets)
+                services().scoring.current(fresh=True), **targets)
         except (Conflict, Unavailable) as error:
             flash(str(error), "error")
             status = max(status, _status_of(error))
@@ -395,7 +396,7 @@ def site_policy(name: str) -> Any:
 def apply_policy(name: str) -> Any:
     """A changed preset starts the site over from it; otherwise the typed rules replace the
     preset's where they differ."""
-    sites = current_app.extensions["moderation.sites"]
+    sites = services().sites
     typed = {f"{key}.{end}": _typed(f"{key}.{end}") for key in POLICY_KEYS
              for end in ("hold_at", "reject_at")}
     try:
@@ -421,7 +422,7 @@ def apply_policy(name: str) -> Any:
 
 
 def _policy_page(name: str, typed: Mapping[str, str], status: int = 200) -> Any:
-    sites = current_app.extensions["moderation.sites"]
+    sites = services().sites
     site = sites.get(name)
     return render_template("admin/policy.html", site=site, policy=sites.policy(site),
                            presets=PRESETS, keys=POLICY_KEYS, typed=typed), status

@@ -7,7 +7,7 @@ the web UI's session cookie; with the cookie, a POST must also carry the CSRF to
 
 from __future__ import annotations
 
-from flask import current_app, g
+from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -17,6 +17,7 @@ from service.api import (
     authenticate_user,
     refuse_impossible_path_values,
 )
+from service.container import services
 from service.errors import NotFound
 from service.review.schemas import (
     ArticleArgs,
@@ -51,7 +52,7 @@ blp = ModerationBlueprint("moderation-api", __name__, url_prefix="/v1/moderation
 
 
 def review() -> ReviewService:
-    return current_app.extensions["moderation.review"]
+    return services().review
 
 
 @blp.before_request

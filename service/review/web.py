@@ -11,7 +11,6 @@ from datetime import datetime, timezone
 
 from flask import (
     Blueprint,
-    current_app,
     flash,
     g,
     jsonify,
@@ -25,6 +24,7 @@ from werkzeug.wrappers import Response
 
 from classifier import LABELS
 from service.api import clean_field
+from service.container import services
 from service.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from service.extensions import csrf
 from service.publishing.models import DeliveryStatus
@@ -37,7 +37,7 @@ PAST_TENSE = {"approve": "Approved", "reject": "Rejected", "remove": "Removed",
 
 
 def review() -> ReviewService:
-    return current_app.extensions["moderation.review"]
+    return services().review
 
 
 @bp.before_request
@@ -226,7 +226,7 @@ def standing(author_id: int) -> Response:
 def deliveries() -> str:
     """Admins: each site's webhook endpoint and its recent deliveries."""
     _require_admin()
-    publishing = current_app.extensions["moderation.publishing"]
+    publishing = services().publishing
     site_name = clean_field("site", request.args.get("site"), 100)
     status = clean_field("status", request.args.get("status"), 20)
     sites = review().visible_sites(current_user)
@@ -241,7 +241,7 @@ def deliveries() -> str:
 @bp.post("/deliveries/<int:event_id>/retry")
 def retry_delivery(event_id: int) -> Response:
     _require_admin()
-    current_app.extensions["moderation.publishing"].retry(event_id)
+    services().publishing.retry(event_id)
     flash(f"Delivery {event_id} will be attempted again now.", "info")
     return redirect(url_for(".deliveries"))
 
@@ -253,7 +253,7 @@ def site_webhook(site_id: int) -> Response:
     site = next((s for s in review().visible_sites(current_user) if s.id == site_id), None)
     if site is None:
         raise NotFound(f"no site {site_id}")
-    publishing = current_app.extensions["moderation.publishing"]
+    publishing = services().publishing
     action = _form_text("action", 20)
     if action == "pause":
         publishing.pause(site)
@@ -282,7 +282,7 @@ def _require_admin() -> None:
 
 @bp.get("/dashboard")
 def dashboard() -> str:
-    summary = current_app.extensions["moderation.dashboard"].summary(current_user)
+    summary = services().dashboard.summary(current_user)
     return render_template("dashboard.html", summary=summary)
 
 
@@ -302,7 +302,7 @@ def dashboard_chart(name: str) -> Response:
     if name not in DASHBOARD_CHARTS:
         raise NotFound(f"no chart named {name}")
     bars, ylabel, share, every = DASHBOARD_CHARTS[name]
-    png = bar_chart(bars(current_app.extensions["moderation.dashboard"], current_user),
+    png = bar_chart(bars(services().dashboard, current_user),
                     ylabel=ylabel, share=share, every=every)
     return Response(png, mimetype="image/png", headers={"Cache-Control": "private, max-age=60"})
 

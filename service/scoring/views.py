@@ -2,11 +2,12 @@
 
 from dataclasses import asdict
 
-from flask import current_app, g
+from flask import g
 from flask.views import MethodView
 
 from classifier.policy import Policy
 from service.api import SITE_SECURITY, SiteBlueprint
+from service.container import services
 from service.scoring.schemas import ScoreBatchIn, ScoreBatchOut, ScoreIn, ScoreWithSpansOut
 from service.scoring.service import ScoringService
 
@@ -15,11 +16,11 @@ blp = SiteBlueprint("scoring", __name__, url_prefix="/v1/score",
 
 
 def scoring() -> ScoringService:
-    return current_app.extensions["moderation.scoring"]
+    return services().scoring
 
 
 def site_policy() -> Policy:
-    return current_app.extensions["moderation.sites"].policy(g.site)
+    return services().sites.policy(g.site)
 
 
 @blp.route("")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from classifier.policy import DEFAULT_PRESET, POLICY_KEYS, PRESETS, Rule, parse_rule
+from service.container import services
 from service.errors import DomainError
 from service.quickstart import flask_command
 from service.sites.models import Site
@@ -18,7 +18,7 @@ sites_cli = AppGroup("sites", help="Manage the news sites (tenants) and their AP
 
 
 def _service() -> SiteService:
-    return current_app.extensions["moderation.sites"]
+    return services().sites
 
 
 def _describe(site: Site) -> dict:

@@ -1,9 +1,10 @@
 """Host-site endpoints for comments: submit one, read one back."""
 
-from flask import current_app, g, jsonify
+from flask import g, jsonify
 from flask.views import MethodView
 
 from service.api import SITE_SECURITY, SiteBlueprint
+from service.container import services
 from service.submission.schemas import CommentIn, CommentOut, FlagIn, FlagOut
 from service.submission.services import SubmissionService
 
@@ -12,7 +13,7 @@ blp = SiteBlueprint("comments", __name__, url_prefix="/v1/comments",
 
 
 def submissions() -> SubmissionService:
-    return current_app.extensions["moderation.submissions"]
+    return services().submissions
 
 
 @blp.route("")
@@ -50,7 +51,7 @@ class CommentFlags(MethodView):
     def post(self, flag, comment_id: int):
         """A reader flags a published comment; the site's number of flags (3 unless set)
         takes it off the page and back to review."""
-        comment, counted = current_app.extensions["moderation.review"].flag(
+        comment, counted = services().review.flag(
             g.site, comment_id, flag["reason"], flag.get("reporter_id"))
         return ({"comment_id": comment.id, "counted": counted, "flags": comment.flag_count,
                  "status": comment.status}, 201 if counted else 200)

@@ -7,6 +7,8 @@ import re
 
 import pytest
 
+from service.container import services
+
 pytest.importorskip("playwright.sync_api", reason="browser tests need the playwright package: "
                     "pip install -r requirements-dev.txt (and apt-get install -y chromium)")
 from playwright.sync_api import Page, expect
@@ -46,9 +48,9 @@ def admin_page(browser, training_server):
 def run_the_queued_job(app) -> None:
     """What the worker does with a queued job (in its child process), done here."""
     with app.app_context():
-        job = app.extensions["moderation.jobs"].claim_next("browser-test")
+        job = services(app).jobs.claim_next("browser-test")
         assert job is not None, "the page queued no job"
-        done = app.extensions["moderation.job_executor"].execute(job.id)
+        done = services(app).job_executor.execute(job.id)
         assert done.status == "succeeded", done.error
         db.session.remove()
 

@@ -27,6 +27,7 @@ import requests
 from classifier.policy import POLICY_KEYS
 from examples.host_site.app import create_app as create_host_app
 from service import create_app
+from service.container import services
 from service.extensions import db
 from service.publishing.signing import webhook_headers
 from tests.conftest import PASSWORD, ROOT
@@ -468,8 +469,8 @@ def test_the_host_site_shows_exactly_the_approved_comments(app_config, tmp_path)
 
         # At least once: every event delivered again (an admin's replay) changes nothing.
         with service_app.app_context():
-            site_row = service_app.extensions["moderation.sites"].find("gazette")
-            replayed = service_app.extensions["moderation.publishing"].replay(
+            site_row = services(service_app).sites.find("gazette")
+            replayed = services(service_app).publishing.replay(
                 site_row, datetime(2000, 1, 1, tzinfo=timezone.utc))
             db.session.remove()
             db.engine.dispose()

@@ -31,6 +31,7 @@ import pytest
 from sqlalchemy import select, update
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from service.container import services
 from service.extensions import db, utcnow
 from service.publishing.models import DeliveryStatus, Event
 from service.publishing.worker import PAUSE_AFTER_FAILURES, RETRY_DELAYS, DeliveryWorker
@@ -359,7 +360,7 @@ def test_a_long_outage_pauses_the_site_and_resuming_delivers_every_event_once(
     time_passes(app)
     assert deliver_due(app) == 0 and receiver.requests == 0
     with app.app_context():
-        app.extensions["moderation.publishing"].resume(db.session.get(Site, site.id))
+        services(app).publishing.resume(db.session.get(Site, site.id))
     assert deliver_due(app) == count
     rows = events(app, site.id)
     assert [e.status for e in rows] == [DELIVERED] * count
@@ -414,7 +415,7 @@ def test_three_workers_at_once_deliver_each_event_exactly_once(
         pytest.skip("several workers at once is for PostgreSQL (one worker on SQLite)")
     count = 60
     site = hooked_site(app, receiver)
-    publishing = app.extensions["moderation.publishing"]
+    publishing = services(app).publishing
     with app.app_context():  # the events wait while the workers start
         publishing.pause(db.session.get(Site, site.id), "until the workers are up")
     submit_many(client, site, count)
@@ -479,7 +480,7 @@ def test_gone_pauses_the_site_and_later_events_wait_until_it_is_resumed(app, cli
     assert [(e.status, e.attempts) for e in later] == [(PENDING, 0)] * 2
 
     with app.app_context():
-        app.extensions["moderation.publishing"].resume(db.session.get(Site, site.id))
+        services(app).publishing.resume(db.session.get(Site, site.id))
     assert deliver_due(app) == 2
     later = [e for e in events(app, site.id) if e.id != gone.id]
     assert [e.status for e in later] == [DELIVERED] * 2

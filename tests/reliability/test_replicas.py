@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from service import create_app
+from service.container import services
 from service.extensions import db
 from service.sites.models import Site
 from tests.conftest import make_site
@@ -53,7 +54,7 @@ def test_two_replicas_and_two_workers_share_only_the_database_and_redis(
     admin = create_app(env_of("admin"))  # an admin's shell: set-up and promotions
     with admin.app_context():
         db.create_all()
-        registry = admin.extensions["moderation.scoring"].registry
+        registry = services(admin).scoring.registry
         first = registry.save(seed_model.model, {"training_data": {"source": "test"}})
         registry.activate(first)
     site = make_site(admin, "replicated", webhook_url=receiver.url)

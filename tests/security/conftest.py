@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import pytest
 
 from service.comments.models import Comment
+from service.container import services
 from service.extensions import db
 from service.retraining.models import JobKind, TrainingExample
 from tests.conftest import DATABASES, Account, SiteKey, fresh_app, make_site, make_user, submit
@@ -93,8 +94,8 @@ def seed_world(app, client) -> World:
                           json={"action": "restore"}, headers=admin.headers)
     assert decided.status_code == 200, decided.json
     with app.app_context():
-        version = app.extensions["moderation.scoring"].registry.active_version()
-        job = app.extensions["moderation.jobs"].enqueue(JobKind.RESCORE, requested_by="ada")
+        version = services(app).scoring.registry.active_version()
+        job = services(app).jobs.enqueue(JobKind.RESCORE, requested_by="ada")
         example_id = db.session.scalar(db.select(TrainingExample.id).limit(1))
         article_id = db.session.get(Comment, comments["approved"]).article_id
         job_id = job.id

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import pytest
 
+from service.container import services
 from tests.security.conftest import CLEAN, World
 
 
@@ -324,9 +325,9 @@ def admin_state(app) -> tuple:
     from service.retraining.models import TrainingJob
     with app.app_context():
         jobs = db.session.execute(select(TrainingJob.id, TrainingJob.status)).all()
-        sites = app.extensions["moderation.sites"]
+        sites = services(app).sites
         thresholds = sites.policy(sites.get("daily-bugle")).as_json()
-        version = app.extensions["moderation.scoring"].registry.active_version()
+        version = services(app).scoring.registry.active_version()
         from service.retraining.models import TrainingExample
         examples = db.session.scalar(select(func.count()).select_from(TrainingExample))
         return sorted(jobs), thresholds, version, examples

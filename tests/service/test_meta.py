@@ -1,6 +1,7 @@
 """Health, readiness and the API reference."""
 
 from service import create_app
+from service.container import services
 from service.extensions import db
 
 
@@ -19,7 +20,7 @@ def test_readyz_fails_without_a_model_and_submissions_answer_503(app_config, tmp
     app = create_app({**app_config, "MODEL_DIR": str(tmp_path / "no-models")})
     with app.app_context():
         db.create_all()
-        issued = app.extensions["moderation.sites"].create("site")
+        issued = services(app).sites.create("site")
     client = app.test_client()
     response = client.get("/readyz")
     assert response.status_code == 503

@@ -3,6 +3,7 @@
 from sqlalchemy import select
 
 from service.accounts.models import User
+from service.container import services
 from service.extensions import db
 from tests.conftest import PASSWORD, make_site
 
@@ -86,4 +87,4 @@ def test_a_generated_password_is_printed_once_and_if_missing_keeps_the_user(app,
     assert again.exit_code == 0 and "exists already" in again.output
     assert password not in again.output
     with app.app_context():
-        assert app.extensions["moderation.accounts"].login("admin", password).user is not None
+        assert services(app).accounts.login("admin", password).user is not None

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 from service import create_app
+from service.container import services
 from service.extensions import utcnow
 from tests.conftest import csrf_token_of, make_user, sign_in
 
@@ -62,7 +63,7 @@ def test_repeated_failures_back_off_even_for_the_right_password(app, client):
     assert locked.status_code == 429
     assert "try again in 30 seconds" in locked.get_data(as_text=True)
     with app.app_context():
-        accounts = app.extensions["moderation.accounts"]
+        accounts = services(app).accounts
         later = utcnow() + timedelta(seconds=31)
         here = "127.0.0.1"  # the test client's address: the back-off is counted per address
         assert accounts.login("mary", "wrong again!!", address=here, now=later).user is None
@@ -110,7 +111,7 @@ def test_parallel_guesses_get_no_more_checks_than_sequential_ones(app):
 
     def guess(_):
         with app.app_context():
-            return app.extensions["moderation.accounts"].login("mary", "a wrong guess").retry_after
+            return services(app).accounts.login("mary", "a wrong guess").retry_after
 
     with ThreadPoolExecutor(8) as pool:
         waits = list(pool.map(guess, range(24)))

@@ -7,6 +7,7 @@ import json
 import pytest
 from sqlalchemy import func, select
 
+from service.container import services
 from service.extensions import db
 from service.retraining.models import TrainingExample
 from service.review.models import Flag
@@ -135,7 +136,7 @@ def test_a_second_erasure_finds_nothing_left(client, history):
 
 
 def test_a_long_history_is_erased_over_several_calls(app, client, history):
-    privacy = app.extensions["moderation.privacy"]
+    privacy = services(app).privacy
     privacy.batch_size, privacy.erase_seconds = 2, 0.0  # one batch of two per call
     answers = [erase(client, history["site"], "reader-1") for _ in range(3)]
     assert [(a.status_code, a.json["comments_erased"], a.json["remaining"])

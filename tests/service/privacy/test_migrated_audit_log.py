@@ -9,6 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 
 from service import create_app
+from service.container import services
 from service.extensions import db
 from tests.conftest import make_user, submit
 from tests.service.privacy.conftest import decide, held_site
@@ -58,7 +59,7 @@ def test_erasure_blanks_the_reason_readers_gave_and_only_on_a_report(app, client
     site = held_site(app, "bugle")
     mary = make_user(app, "mary", "moderator", ("bugle",))
     with app.app_context():
-        app.extensions["moderation.sites"].update("bugle", flags_to_review=1)
+        services(app).sites.update("bugle", flags_to_review=1)
     comment = submit(client, site, "My neighbour Jo Bloggs at 12 Mill Lane did it.")["id"]
     decide(client, mary, comment, "approve")
     flagged = client.post(f"/v1/comments/{comment}/flags", headers=site.headers,

@@ -13,9 +13,11 @@ from sqlalchemy import select, update
 from service import create_app
 from service.comments.models import Comment
 from service.config import ConfigError, Settings
+from service.container import services
 from service.extensions import db, utcnow
-from service.publishing.cli import _in_context, _purge_retention
+from service.privacy.loops import purge_retention
 from service.retraining.models import TrainingExample
+from service.worker import in_context
 from tests.conftest import make_user, submit
 from tests.service.privacy.conftest import decide, held_site
 
@@ -92,7 +94,7 @@ def test_purge_erases_only_old_refused_comments(app, client, runner, comments):
 def test_the_worker_purges_in_the_background(app, client, comments):
     site, ids = comments
     stop = threading.Event()
-    thread = threading.Thread(target=_in_context, args=(app, _purge_retention, stop))
+    thread = threading.Thread(target=in_context, args=(app, purge_retention, stop))
     thread.start()
     try:
         deadline = time.monotonic() + 60
@@ -113,7 +115,7 @@ def test_zero_days_keeps_everything(app, app_config, client, comments):
     result = keeping.test_cli_runner().invoke(args=["privacy", "purge"])
     assert "nothing to purge" in result.output
     with keeping.app_context():
-        assert keeping.extensions["moderation.privacy"].purge().comments_erased == 0
+        assert services(keeping).privacy.purge().comments_erased == 0
         db.session.remove()
         db.engine.dispose()
     assert "" not in texts(client, site, ids).values()

@@ -6,6 +6,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from standardwebhooks.webhooks import Webhook
 
+from service.container import services
 from service.extensions import db, utcnow
 from service.publishing.models import Event
 from service.publishing.worker import PAUSE_AFTER_FAILURES, DeliveryWorker
@@ -105,8 +106,8 @@ def test_gone_disables_the_endpoint_until_resumed(app, client, receiver):
     submit(client, site, "Another fair point about the harbour.")
     with app.app_context():
         assert worker(app).run_once() == 0  # paused: nothing is attempted
-        app.extensions["moderation.publishing"].resume(db.session.get(Site, site.id))
-        app.extensions["moderation.publishing"].retry(
+        services(app).publishing.resume(db.session.get(Site, site.id))
+        services(app).publishing.retry(
             db.session.scalar(select(Event.id).order_by(Event.id)))
         assert worker(app).run_once() == 2
     assert [s for s, _, _ in state(app)] == ["delivered", "delivered"]

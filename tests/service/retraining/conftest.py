@@ -3,6 +3,7 @@
 import pytest
 
 from service import create_app
+from service.container import services
 from tests.conftest import make_user, write_small_corpus
 
 
@@ -32,6 +33,6 @@ def admin(cli_app):
 def run_queued_job(app):
     """Run the oldest queued job here, as the worker's child process would; returns it."""
     with app.app_context():
-        job = app.extensions["moderation.jobs"].claim_next("test-worker")
+        job = services(app).jobs.claim_next("test-worker")
         assert job is not None, "no job was queued"
-        return app.extensions["moderation.job_executor"].execute(job.id)
+        return services(app).job_executor.execute(job.id)

@@ -5,6 +5,7 @@ from sqlalchemy import select
 
 from classifier import LABELS, seed_corpus
 from classifier.training import WRITTEN_WEIGHT
+from service.container import services
 from service.extensions import db
 from service.retraining.models import TrainingExample
 from service.retraining.services import upsert_example
@@ -43,7 +44,7 @@ def test_a_moderators_decision_outranks_an_imported_label_and_the_seed(app, tmp_
     assert example.labels() == {**{label: 0 for label in LABELS}, "toxicity": 1, "insult": 1}
     assert example.trained_in is None
     with cli_app.app_context():  # syncing the seed corpus never overwrites it
-        store = cli_app.extensions["moderation.examples"]
+        store = services(cli_app).examples
         store.sync_seed(seed_corpus(small_corpus))
         assert db.session.scalar(select(TrainingExample.insult).where(
             TrainingExample.id == example.id)) == 1
@@ -115,7 +116,7 @@ def test_admins_browse_correct_and_exclude_examples(cli_app, admin, tmp_path):
                             json={"excluded": True})
     assert excluded.json["excluded"] is True
     with cli_app.app_context():
-        _, corpus, _ = cli_app.extensions["moderation.examples"].training_set()
+        _, corpus, _ = services(cli_app).examples.training_set()
     assert not any("you fool" in text for text in corpus.texts)
 
     partial = client.patch(f"/v1/admin/examples/{example['id']}", headers=admin.headers,
@@ -162,7 +163,7 @@ def test_the_label_filter_none_lists_examples_with_no_label_set(cli_app, admin, 
 
 def test_seed_examples_weigh_less_than_real_comments_once_there_are_some(cli_app, small_corpus):
     with cli_app.app_context():
-        store = cli_app.extensions["moderation.examples"]
+        store = services(cli_app).examples
         store.sync_seed(seed_corpus(small_corpus))
         _, only_seed, weights = store.training_set()
         assert len(only_seed) > 0 and set(weights.tolist()) == {1.0}

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from classifier import ModelRegistry
+from service.container import services
 from service.extensions import db, utcnow
 from service.retraining.jobs import STALE_AFTER, JobCancelled, JobProgress, JobRunner
 from service.retraining.models import JobStatus, TrainingJob
@@ -90,10 +91,10 @@ def test_cancelling_a_queued_job_ends_it_and_a_running_one_stops_at_its_next_ste
 
     running = client.post("/v1/admin/models", headers=admin.headers, json={}).json
     with cli_app.app_context():
-        jobs = cli_app.extensions["moderation.jobs"]
+        jobs = services(cli_app).jobs
         jobs.claim_next("test-worker")
         assert jobs.cancel(running["id"]).cancel_requested is True
-        job = cli_app.extensions["moderation.job_executor"].execute(running["id"])
+        job = services(cli_app).job_executor.execute(running["id"])
     assert job.status == "cancelled"
     assert _versions(training_config) == []
 
@@ -122,7 +123,7 @@ def test_a_job_whose_worker_died_is_failed_and_does_not_block_the_next(cli_app, 
     client = cli_app.test_client()
     job = client.post("/v1/admin/models", headers=admin.headers, json={}).json
     with cli_app.app_context():
-        jobs = cli_app.extensions["moderation.jobs"]
+        jobs = services(cli_app).jobs
         jobs.claim_next("a-worker-that-dies")
         db.session.execute(db.update(TrainingJob).where(TrainingJob.id == job["id"])
                            .values(heartbeat_at=utcnow() - STALE_AFTER - timedelta(seconds=1)))
@@ -138,7 +139,7 @@ def test_a_running_job_stops_when_cancelled_and_not_after_saving(cli_app, admin,
     client = cli_app.test_client()
     job = client.post("/v1/admin/models", headers=admin.headers, json={}).json
     with cli_app.app_context():
-        jobs = cli_app.extensions["moderation.jobs"]
+        jobs = services(cli_app).jobs
         jobs.claim_next("test-worker")
         progress = JobProgress(db.session, job["id"], min_interval=0)
         progress("fitting the toxicity head", 0.3)  # running: nothing asked yet

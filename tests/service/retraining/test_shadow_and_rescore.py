@@ -5,6 +5,7 @@ from sqlalchemy import select
 
 from classifier import LABELS
 from service.comments.models import AuditEntry, Comment
+from service.container import services
 from service.extensions import db
 from service.publishing.models import Event
 from service.retraining.shadow import ShadowScorer
@@ -32,8 +33,8 @@ def two_versions(cli_app, admin):
 
 def _shadow_pass(app) -> int:
     with app.app_context():
-        return ShadowScorer(db.session, app.extensions["moderation.scoring"].registry,
-                            app.extensions["moderation.sites"]).run_once()
+        return ShadowScorer(db.session, services(app).scoring.registry,
+                            services(app).sites).run_once()
 
 
 def test_a_shadow_model_scores_new_comments_and_reports_agreement(cli_app, admin,

@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import update
 
 from classifier import LABELS, ModelRegistry, seed_corpus
+from service.container import services
 from service.extensions import db
 from service.retraining.models import TrainingExample
 from service.retraining.services import upsert_example
@@ -128,7 +129,7 @@ def test_thresholds_are_proposed_per_site_and_applied(cli_app, signed_in):
                    min_rejected_precision="0.9", max_approved_harmful="0.05")
     assert "min_rejected_precision=0.9" in applied.headers["Location"]
     with cli_app.app_context():
-        sites = cli_app.extensions["moderation.sites"]
+        sites = services(cli_app).sites
         now = sites.policy(sites.get("daily-bugle"))
     assert (now.approve_below, now.reject_at) == (0.2, 0.85)
     html = page(client, "/moderation/admin/thresholds")
@@ -209,7 +210,7 @@ def test_correct_and_exclude_examples_with_hostile_text_escaped(cli_app, signed_
     client, token = signed_in
     long_text = HOSTILE + "and more words " * 30
     with cli_app.app_context():
-        store = cli_app.extensions["moderation.examples"]
+        store = services(cli_app).examples
         store.sync_seed(seed_corpus(small_corpus))
         upsert_example(db.session, long_text, {"insult": 1, "toxicity": 1},
                        source="moderation:site1")
@@ -236,7 +237,7 @@ def test_correct_and_exclude_examples_with_hostile_text_escaped(cli_app, signed_
     assert done.headers["Location"].endswith(f"#example-{hostile_id}")
     assert "q=alert" in done.headers["Location"]
     with cli_app.app_context():
-        example = cli_app.extensions["moderation.examples"].get(hostile_id)
+        example = services(cli_app).examples.get(hostile_id)
         assert example.labels() == {label: int(label in ("threat", "spam")) for label in LABELS}
         assert example.source == "correction:ada"
     html = page(client, "/moderation/admin/examples", label="threat", source="correction:ada")
@@ -269,14 +270,14 @@ def test_a_post_without_a_csrf_token_is_refused(cli_app, signed_in):
         assert refused.status_code == 400
         assert "CSRF token is missing" in refused.get_data(as_text=True)
     with cli_app.app_context():
-        assert cli_app.extensions["moderation.jobs"].recent() == []
+        assert services(cli_app).jobs.recent() == []
 
 
 def test_cancel_a_queued_job(cli_app, signed_in):
     client, token = signed_in
     post(client, "/moderation/admin/models/train", csrf_token=token)
     with cli_app.app_context():
-        job_id = cli_app.extensions["moderation.jobs"].recent()[0].id
+        job_id = services(cli_app).jobs.recent()[0].id
     post(client, f"/moderation/admin/jobs/{job_id}/cancel", csrf_token=token)
     job = page(client, f"/moderation/admin/jobs/{job_id}")
     assert f"Job {job_id} cancelled." in job and "cancelled before it started" in job
@@ -311,6 +312,6 @@ def test_an_admin_changes_a_sites_policy_on_its_page(cli_app, signed_in):
 
     post(client, url, csrf_token=token, preset="strict", **current)
     with cli_app.app_context():
-        sites = cli_app.extensions["moderation.sites"]
+        sites = services(cli_app).sites
         policy = sites.policy(sites.get("daily-bugle"))
     assert (policy.preset, dict(policy.overrides)) == ("strict", {})

@@ -3,6 +3,7 @@ sees all. Another site's comment or author does not exist for them (404)."""
 
 import pytest
 
+from service.container import services
 from tests.conftest import make_user, sign_in, submit
 
 # The admins' retraining pages (GET) and forms (POST).
@@ -172,7 +173,7 @@ def test_only_admins_manage_models(app, client, held_site, moderator):
         assert client.post(url, data={"csrf_token": token, "promote": "1"}).status_code == 403
     assert "Models</a>" not in client.get("/moderation/").get_data(as_text=True)
     with app.app_context():
-        assert app.extensions["moderation.jobs"].recent() == []
+        assert services(app).jobs.recent() == []
     client.post("/logout", data={"csrf_token": token})
     sign_in(client, make_user(app, "ada", "admin"))
     assert '<a href="/moderation/admin/models">Models</a>' in client.get(

@@ -4,6 +4,7 @@ new comments (by hand, or after the site's auto_close_days) and opening it again
 from datetime import timedelta
 
 from service.comments.models import Article
+from service.container import services
 from service.extensions import db, utcnow
 from tests.conftest import HOLD_ALL, make_site, make_user, sign_in, submit
 
@@ -63,7 +64,7 @@ def test_articles_close_by_themselves_after_the_sites_days(app, client):
     moderator = make_user(app, "mary", "moderator", ("bugle",))
     submit(client, site, "First!", article="old")
     with app.app_context():
-        app.extensions["moderation.sites"].update("bugle", auto_close_days=2)
+        services(app).sites.update("bugle", auto_close_days=2)
         db.session.query(Article).update({"created_at": utcnow() - timedelta(days=3)})
         db.session.commit()
     refused = client.post("/v1/comments", headers=site.headers, json={

@@ -2,12 +2,10 @@
 to where it was, audited; the host site's event is withdrawn if it never went out, else
 corrected; the decision's training example is forgotten."""
 
-from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from service.comments.models import AuditEntry
-from service.extensions import db, utcnow
+from service.extensions import db
 from service.publishing.models import DeliveryStatus, Event
 from service.retraining.models import TrainingExample
 from tests.conftest import HOLD_ALL, make_site, make_user, sign_in, submit
@@ -71,7 +69,7 @@ def test_an_event_that_went_out_is_corrected(app, client):
         "pending_review"
 
 
-def test_only_ones_own_recent_decision_can_be_undone(app, client):
+def test_only_ones_own_recent_decision_can_be_undone(app, client, clock):
     site = make_site(app, "bugle", rules=HOLD_ALL)
     mary = make_user(app, "mary", "moderator", ("bugle",))
     pete = make_user(app, "pete", "moderator", ("bugle",))
@@ -81,12 +79,11 @@ def test_only_ones_own_recent_decision_can_be_undone(app, client):
     refused = undo(client, pete, first)
     assert refused.status_code == 409 and "no decision of yours" in refused.json["message"]
     act(client, mary, second, "approve")
-    with app.app_context():  # two minutes ago
-        db.session.execute(update(AuditEntry).where(AuditEntry.comment_id == second)
-                           .values(created_at=utcnow() - timedelta(minutes=2)))
-        db.session.commit()
-    assert undo(client, mary, second).status_code == 409
-    assert undo(client, mary, first).status_code == 200
+    clock.advance(seconds=59)
+    assert undo(client, mary, first).status_code == 200  # within the minute
+    clock.advance(seconds=2)
+    refused = undo(client, mary, second)  # a minute and a second after her decision
+    assert refused.status_code == 409, refused.json
 
 
 def test_undo_from_the_page(app, client):

@@ -2,6 +2,7 @@
 
 import re
 
+from service.container import services
 from tests.conftest import sign_in, submit
 
 PAYLOADS = ['<script>alert("x")</script>', '<img src=x onerror=alert(1)>',
@@ -169,7 +170,7 @@ def test_a_missing_csrf_token_is_explained_on_a_page(client, held_site, moderato
 
 def test_bulk_reject_offers_the_sites_own_reasons(app, client, moderator, held_site):
     with app.app_context():
-        app.extensions["moderation.sites"].update(held_site.name,
+        services(app).sites.update(held_site.name,
                                                   reject_reasons=["trolling", "off-topic"])
     ids = [submit(client, held_site, text)["id"] for text in ("First one.", "Second one.")]
     token = sign_in(client, moderator)

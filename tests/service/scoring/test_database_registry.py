@@ -9,6 +9,7 @@ from sqlalchemy import update
 
 from classifier import ModelRegistry, ModelRejected
 from service import create_app
+from service.container import services
 from service.extensions import db
 from service.scoring.models import ModelArtifact
 
@@ -22,7 +23,7 @@ def replicas(app_config, app, tmp_path):
     for name in ("a", "b"):
         replica = create_app({**app_config, "MODEL_STORE": "database",
                               "MODEL_DIR": str(tmp_path / f"cache-{name}")})
-        replica.extensions["moderation.scoring"].refresh_seconds = 0
+        services(replica).scoring.refresh_seconds = 0
         made.append(replica)
     return made
 
@@ -30,7 +31,7 @@ def replicas(app_config, app, tmp_path):
 def save(replica, seed_model) -> str:
     """What a training job does: save a version (here the seed model again) and activate it."""
     with replica.app_context():
-        registry = replica.extensions["moderation.scoring"].registry
+        registry = services(replica).scoring.registry
         version = registry.save(seed_model.model, {"training_data": {"source": "test"}})
         registry.activate(version)
         return version
@@ -38,7 +39,7 @@ def save(replica, seed_model) -> str:
 
 def serving(replica) -> str:
     with replica.app_context():
-        return replica.extensions["moderation.scoring"].current().version
+        return services(replica).scoring.current().version
 
 
 def test_a_replica_serves_the_version_another_saved_and_caches_it(replicas, seed_model,
@@ -59,7 +60,7 @@ def test_a_promotion_reaches_the_other_replica_at_its_next_look(replicas, seed_m
     second = save(a, seed_model)
     assert serving(b) == second
     with a.app_context():  # a rollback is an activation too
-        a.extensions["moderation.scoring"].registry.activate(first)
+        services(a).scoring.registry.activate(first)
     assert serving(b) == first
 
 
@@ -73,7 +74,7 @@ def test_an_artifact_altered_in_the_database_is_refused(replicas, seed_model):
                            .values(artifact=b"not the model that was trained"))
         db.session.commit()
         with pytest.raises(ModelRejected, match="sha256"):
-            ModelRegistry.load(b.extensions["moderation.scoring"].registry, bad)
+            ModelRegistry.load(services(b).scoring.registry, bad)
     assert serving(b) == good  # the replica keeps the model it trusts
 
 
@@ -95,7 +96,7 @@ def test_an_artifact_replaced_with_its_checksum_is_refused_without_the_key(repli
         db.session.commit()
     assert serving(b) == good  # refused before unpickling; the trusted model stays
     with b.app_context(), pytest.raises(ModelRejected, match="not signed"):
-        b.extensions["moderation.scoring"].registry.load(bad)
+        services(b).scoring.registry.load(bad)
 
 
 def test_a_folder_of_files_moves_into_the_database(replicas, model_dir):

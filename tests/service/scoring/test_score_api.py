@@ -6,6 +6,7 @@ import pytest
 
 from classifier import ModelRegistry
 from service import create_app
+from service.container import services
 from tests.service.submission.test_submit import stored_comments
 
 
@@ -73,7 +74,7 @@ def test_activating_another_version_reaches_a_running_app_without_restart(app_co
     first = registry.save(seed_model.model, {})
     registry.activate(first)
     app = create_app({**app_config, "MODEL_DIR": str(registry.root)})
-    scoring = app.extensions["moderation.scoring"]
+    scoring = services(app).scoring
     scoring.refresh_seconds = 0.0
     assert scoring.current().version == first
     time.sleep(0.01)  # a new mtime for the ACTIVE pointer
@@ -89,4 +90,4 @@ def test_a_tampered_active_model_is_not_served(app_config, tmp_path, seed_model)
     artifact = registry.root / version / "model.joblib"
     artifact.write_bytes(artifact.read_bytes()[:-10])
     app = create_app({**app_config, "MODEL_DIR": str(registry.root)})
-    assert app.extensions["moderation.scoring"].ready is False
+    assert services(app).scoring.ready is False

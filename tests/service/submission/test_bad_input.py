@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from service.container import services
 from tests.service.submission.test_submit import comment, stored_comments
 
 
@@ -40,7 +41,7 @@ def test_a_missing_or_wrong_key_is_401(app, client, site, headers):
 
 def test_a_rotated_key_stops_working(app, client, site):
     with app.app_context():
-        app.extensions["moderation.sites"].rotate_key(site.name)
+        services(app).sites.rotate_key(site.name)
     assert_error(client.post("/v1/comments", json=comment(), headers=site.headers), 401)
 
 

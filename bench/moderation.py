@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Iterator
 
 from bench.common import ROOT, percentile
+from service.container import services
 
 GOAL_MS = 150
 PASSWORD = "bench-password-1"
@@ -88,10 +89,10 @@ def demo_server(work: Path) -> Iterator[tuple[str, "object", dict[int, tuple[str
                       "SECRET_KEY": "bench-moderation-secret-key"})
     with app.app_context():
         db.create_all()
-        issued = app.extensions["moderation.sites"].create(
+        issued = services(app).sites.create(
             "bench", rules={key: Rule(0.0, None) for key in POLICY_KEYS})  # hold everything
-        app.extensions["moderation.accounts"].create("mod", PASSWORD, "moderator", ["bench"])
-        app.extensions["moderation.accounts"].create("ada", PASSWORD, "admin")
+        services(app).accounts.create("mod", PASSWORD, "moderator", ["bench"])
+        services(app).accounts.create("ada", PASSWORD, "admin")
     client = app.test_client()
     intended = {}
     for n, (text, action, reason) in enumerate(mixed_comments()):

@@ -35,6 +35,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from bench.common import ROOT, percentile
+from service.container import services
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_queue"
 TARGET_MS = 150.0
@@ -240,7 +241,7 @@ def seed(app: Flask, url: str) -> float:
     print(f"seeding {COMMENTS:,} comments ({PENDING:,} pending) on {SITES} sites, "
           f"{ARTICLES:,} articles, {AUTHORS:,} authors (a few minutes)", flush=True)
     with app.app_context():
-        sites = app.extensions["moderation.sites"]
+        sites = services(app).sites
         site_ids = [sites.create(site_name(i)).site.id for i in range(SITES)]
         db.session.remove()
     progress(f"{SITES} sites")
@@ -301,7 +302,7 @@ def seed(app: Flask, url: str) -> float:
         connection.commit()
         progress("queue_counts")
     with app.app_context():
-        accounts = app.extensions["moderation.accounts"]
+        accounts = services(app).accounts
         accounts.create(ADMIN, PASSWORD, "admin")
         accounts.create(MODERATOR, PASSWORD, "moderator", (site_name(0), site_name(1)))
         db.session.remove()
@@ -363,7 +364,7 @@ class Clients:
     def __init__(self, app: Flask) -> None:
         from service.extensions import db
         with app.app_context():
-            accounts = app.extensions["moderation.accounts"]
+            accounts = services(app).accounts
             self.admin_token = accounts.issue_token(ADMIN)
             db.session.remove()
         self.admin = self._signed_in(app, ADMIN)

@@ -31,9 +31,10 @@ def seed(app) -> tuple[dict[str, str], int]:
     from sqlalchemy import insert, select
 
     from service.comments.models import Article, Author, Comment
+    from service.container import services
     from service.extensions import db, utcnow
     with app.app_context():
-        issued = app.extensions["moderation.sites"].create("reader")
+        issued = services(app).sites.create("reader")
         site = issued.site
         article = Article(site_id=site.id, external_id="big-story")
         author = Author(site_id=site.id, external_id="reader-1", name="Reader")

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Self
 
 from bench.common import ROOT, percentile
+from service.container import services
 
 BIN = Path(sys.executable).parent
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_webhooks"
@@ -200,7 +201,7 @@ def seed(app, webhook_url: str, count: int) -> tuple[list[int], str]:
     from service.comments.models import Article, Author, Comment, CommentStatus
     from service.extensions import db
     with app.app_context():
-        site = app.extensions["moderation.sites"].create(SITE, webhook_url=webhook_url).site
+        site = services(app).sites.create(SITE, webhook_url=webhook_url).site
         articles = [Article(site_id=site.id, external_id=f"article-{i}", title=f"Article {i}")
                     for i in range(20)]
         authors = [Author(site_id=site.id, external_id=f"reader-{i}", name=f"Reader {i}")
@@ -220,7 +221,7 @@ def seed(app, webhook_url: str, count: int) -> tuple[list[int], str]:
             if i % 200 == 199:
                 db.session.commit()
         db.session.commit()
-        accounts = app.extensions["moderation.accounts"]
+        accounts = services(app).accounts
         accounts.create(MODERATOR, PASSWORD, "moderator", (SITE,))
         token = accounts.issue_token(MODERATOR)
         db.session.remove()

@@ -50,6 +50,11 @@ _DOMAIN_STATUS: dict[type[DomainError], int] = {
     NotFound: 404, Conflict: 409, InvalidInput: 422, Unavailable: 503, Forbidden: 403,
 }
 
+
+def status_of(error: DomainError) -> int:
+    """The HTTP status of a domain error: the one mapping, for the JSON API and the pages."""
+    return _DOMAIN_STATUS.get(type(error), 400)
+
 DATABASE_UNAVAILABLE = "The database is unavailable; retry shortly."
 DATABASE_RETRY_AFTER = "5"  # seconds: a restart or failover, not a long outage
 # SQLSTATE classes of a lost or refusing server: connection exception, insufficient
@@ -129,7 +134,7 @@ class ModerationApi(Api):
         return payload, code, headers
 
     def handle_domain_error(self, error: DomainError):
-        code = _DOMAIN_STATUS.get(type(error), 400)
+        code = status_of(error)
         exception = HTTPException()
         exception.code = code
         exception.data = {"message": str(error)}
@@ -336,6 +341,15 @@ def text_fault(text: str) -> str | None:
         text.encode("utf-8")
     except UnicodeEncodeError:
         return "encoding"
+    return None
+
+
+def whole_number(value: str | None) -> int | None:
+    """An id or count typed in a form or query as ASCII digits, else None (``"²".isdigit()``
+    is true, and int() refuses it; more than 18 digits is no id)."""
+    value = (value or "").strip()
+    if value.isascii() and value.isdigit() and len(value) <= 18:
+        return int(value)
     return None
 
 

@@ -19,7 +19,7 @@ from werkzeug.wrappers import Response
 
 from classifier import LABELS
 from classifier.policy import POLICY_KEYS, PRESETS, Rule
-from service.api import clean_field, refuse_impossible_path_values
+from service.api import clean_field, refuse_impossible_path_values, status_of, whole_number
 from service.container import services
 from service.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, Unavailable
 from service.extensions import csrf, utcnow
@@ -40,8 +40,6 @@ TARGET_NAMES = {"min_rejected_precision": "Minimum precision of auto-rejected co
                 "max_approved_harmful": "Maximum harmful share of auto-approved comments"}
 CHART_TITLES = {"precision_recall": "Precision and recall", "scores": "Score distributions",
                 "calibration": "Calibration"}
-ERROR_STATUS = {NotFound: 404, Conflict: 409, InvalidInput: 422, Forbidden: 403,
-                Unavailable: 503}
 EXAMPLES_PER_PAGE = 50
 MAX_SEARCH = 200
 
@@ -79,12 +77,8 @@ def _admins_only() -> None:
 
 @bp.errorhandler(DomainError)
 def _domain_error(error: DomainError) -> tuple[str, int]:
-    code = _status_of(error)
+    code = status_of(error)
     return render_template("error.html", message=str(error), code=code), code
-
-
-def _status_of(error: DomainError) -> int:
-    return ERROR_STATUS.get(type(error), 400)
 
 
 # -- model versions and jobs ------------------------------------------------------------------
@@ -126,7 +120,7 @@ def rollback() -> Any:
                                     reason=_form_text("reason", MAX_REASON))
     except (Conflict, InvalidInput) as error:
         flash(str(error), "error")
-        return _models_page({"rollback_reason": typed}, _status_of(error))
+        return _models_page({"rollback_reason": typed}, status_of(error))
     flash(f"Rolled back: model {entry.version} is active again, instead of "
           f"{entry.previous_version}.", "info")
     return redirect(url_for(".models"))
@@ -228,7 +222,7 @@ def promote(version: str) -> Any:
     except (Conflict, InvalidInput) as error:
         flash(str(error), "error")
         return _model_page(version, {"reason": typed, "rescore_pending": rescore},
-                           _status_of(error))
+                           status_of(error))
     flash(f"Model {version} is active" + (" (promoted over the gate)."
                                           if entry.action == "override" else "."), "info")
     if rescore:
@@ -295,7 +289,7 @@ def _example_query(values: Mapping[str, str], sources: list[str]) -> ExampleQuer
     if subset not in SUBSETS:
         raise InvalidInput({"subset": [f"one of {', '.join(SUBSETS)}"]})
     before = values.get("before_id")
-    before_id = _whole_number(before)
+    before_id = whole_number(before)
     if before and before_id is None:
         raise InvalidInput({"before_id": ["must be a whole number"]})
     return ExampleQuery(source=source, label=label, search=clean_field("q", values.get("q"),
@@ -357,7 +351,7 @@ def _thresholds_page(typed: Mapping[str, str], targets: dict[str, float] | None,
                 services().scoring.current(fresh=True), **targets)
         except (Conflict, Unavailable) as error:
             flash(str(error), "error")
-            status = max(status, _status_of(error))
+            status = max(status, status_of(error))
     return render_template("admin/thresholds.html", typed=typed, proposals=proposals,
                            target_names=TARGET_NAMES, applying=applying or {}), status
 
@@ -379,7 +373,7 @@ def apply_thresholds() -> Any:
             targets = {name: _fraction(name, value) for name, value in typed.items()}
         except InvalidInput:
             pass
-        return _thresholds_page(typed, targets, _status_of(error), applying)
+        return _thresholds_page(typed, targets, status_of(error), applying)
     flash(f"{site} now approves below {approve_below:g} and rejects from {reject_at:g}.",
           "info")
     return redirect(url_for(".thresholds", **typed))
@@ -417,7 +411,7 @@ def apply_policy(name: str) -> Any:
             flash(f"{name}'s rules are saved.", "info")
     except (InvalidInput, NotFound) as error:
         flash(str(error), "error")
-        return _policy_page(name, typed, _status_of(error))
+        return _policy_page(name, typed, status_of(error))
     return redirect(url_for(".site_policy", name=name))
 
 
@@ -457,9 +451,3 @@ def _typed(name: str) -> str:
     cannot be shown, and is the one thing dropped)."""
     return (request.form.get(name) or "").replace("\x00", "")
 
-
-def _whole_number(value: str | None) -> int | None:
-    value = (value or "").strip()
-    if value.isascii() and value.isdigit() and len(value) <= 18:
-        return int(value)
-    return None

@@ -23,7 +23,7 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from classifier import LABELS
-from service.api import clean_field
+from service.api import clean_field, status_of, whole_number
 from service.container import services
 from service.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from service.extensions import csrf
@@ -58,7 +58,7 @@ def _last_decision() -> dict:
 
 @bp.errorhandler(DomainError)
 def _domain_error(error: DomainError) -> tuple[str, int]:
-    code = {NotFound: 404, Conflict: 409, InvalidInput: 422, Forbidden: 403}.get(type(error), 400)
+    code = status_of(error)
     return render_template("error.html", message=str(error), code=code), code
 
 
@@ -77,7 +77,7 @@ def queue() -> str:
 @bp.post("/bulk")
 def bulk() -> Response:
     query = _query_from(request.form)
-    ids = [number for number in map(_whole_number, request.form.getlist("ids"))
+    ids = [number for number in map(whole_number, request.form.getlist("ids"))
            if number is not None]
     if not ids:
         flash("Select at least one comment.", "error")
@@ -123,7 +123,7 @@ def decide(comment_id: int) -> Response | tuple[Response, int]:
             comment = service.decide(current_user, comment_id, action,
                                      reason=_form_text("reason", 200), note=_form_text("note"))
         except (Conflict, InvalidInput, NotFound) as error:
-            code = {Conflict: 409, NotFound: 404}.get(type(error), 422)
+            code = status_of(error)
             return jsonify(message=str(error)), code
         return jsonify(id=comment.id, status=comment.status,
                        message=f"{PAST_TENSE[action]} comment {comment_id}.",
@@ -179,7 +179,7 @@ def feature(comment_id: int) -> Response:
 def articles() -> str:
     """Each article's queues: counts, latest activity, and closing it to new comments."""
     site = clean_field("site", request.args.get("site"), 100)
-    page = _whole_number(request.args.get("page") or "1")
+    page = whole_number(request.args.get("page") or "1")
     if page is None:
         raise InvalidInput({"page": ["must be a whole number"]})
     rows, more = review().articles(current_user, site=site, page=page)
@@ -212,10 +212,10 @@ def author(author_id: int) -> str:
 @bp.post("/authors/<int:author_id>/standing")
 def standing(author_id: int) -> Response:
     author = review().set_standing(current_user, author_id, _form_text("standing", 20) or "",
-                                   days=_whole_number(request.form.get("days", "")),
+                                   days=whole_number(request.form.get("days", "")),
                                    note=_form_text("note"))
     flash(f"Author {author_id} is now {author.standing}.", "info")
-    back = _whole_number(request.form.get("comment_id", ""))
+    back = whole_number(request.form.get("comment_id", ""))
     if back is not None:
         filters = _query_from(request.form).filters()
         return redirect(url_for(".item", comment_id=back, **filters))
@@ -311,7 +311,7 @@ def _query_from(values, cursor: str | None = None) -> QueueQuery:
     def text(name: str) -> str | None:
         return clean_field(name, values.get(name), 500)
 
-    limit = _whole_number(values.get("limit") or "50")
+    limit = whole_number(values.get("limit") or "50")
     if limit is None:
         raise InvalidInput({"limit": ["must be a whole number"]})
     cursor = clean_field("cursor", cursor, 500)
@@ -328,10 +328,3 @@ def _wants_json() -> bool:
 def _form_text(name: str, max_length: int = MAX_NOTE) -> str | None:
     return clean_field(name, request.form.get(name), max_length)
 
-
-def _whole_number(value: str | None) -> int | None:
-    """An id or count typed as ASCII digits (``"²".isdigit()`` is true; int() refuses it)."""
-    value = (value or "").strip()
-    if value.isascii() and value.isdigit() and len(value) <= 18:
-        return int(value)
-    return None

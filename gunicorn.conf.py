@@ -138,6 +138,8 @@ def child_exit(server, worker) -> None:
 
 def post_worker_init(worker) -> None:
     """Load the active model before the worker takes requests, so the first one is not slow."""
-    scoring = worker.wsgi.extensions.get("moderation.scoring")
+    from service.container import EXTENSION
+    services = worker.wsgi.extensions.get(EXTENSION)  # None: another app (bench's bare one)
+    scoring = services.scoring if services is not None else None
     if scoring is not None and scoring.ready:
         worker.log.info("worker %s scores with model %s", worker.pid, scoring.current().version)

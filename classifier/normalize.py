@@ -55,11 +55,16 @@ _ORDINAL_OR_UNIT = re.compile(r"\d+(?:st|nd|rd|th|s|am|pm|k|m|bn|km|kg|mm|cm|ml|
 
 _TLDS = ("com", "net", "org", "biz", "info", "io", "co", "xyz", "ru", "top", "site", "online",
          "shop", "club", "ly", "me", "tk", "us", "uk", "in")
-_URL = re.compile(r"(?:https?://|www\.)\S+|\b(?:[a-z0-9][a-z0-9-]*\.)+(?:" + "|".join(_TLDS)
-                  + r")(?:\.(?:" + "|".join(_TLDS) + r"))?\b(?:/\S*)?")
+# A link that says it is one (read before e-mail addresses: "https://x@shop.biz" is a link),
+# then a bare domain ("bbc.co.uk/news"; after them: "jo@example.org" is an address). The
+# second is possessive and anchored on what may not precede a host: linear on any word.
+_LINK = re.compile(r"(?:https?://|www\.)\S+")
+_BARE_DOMAIN = re.compile(r"(?<![a-z0-9.-])(?:[a-z0-9][a-z0-9-]*+\.)++(?:" + "|".join(_TLDS)
+                          + r")(?:\.(?:" + "|".join(_TLDS) + r"))?\b(?:/\S*)?")
 _EMAIL = re.compile(r"[\w.+-]++@[\w-]++(?:\.[\w-]++)+")
 _NOT_LETTERS = re.compile(r"[^a-z]+")
-_HOST = re.compile(r"(?:https?://)?([^/?#:\s]*)")
+# The host of a link (after any "user:password@"), and the character that ends it.
+_HOST = re.compile(r"(?:https?://)?(?:[^/?#\s@]*+@)?([a-z0-9.-]*+)(.?)")
 # Parts of a host name that say nothing about whose site it is.
 _NOT_A_NAME = frozenset({"www", "m", "en", "mobile", "amp", "gov", "edu", "ac", "tv", "be",
                          "de", "fr", "eu", "ca", "au", *_TLDS})
@@ -337,7 +342,7 @@ def normalize_in_full(raw: str) -> tuple[str, ...]:
         raw = _CHARACTER_REFERENCE.sub(_decoded, raw)
     if len(raw) > MAX_WORD:
         if _LINK_START.match(raw.lower()):
-            return tuple(_link_marker(raw.lower()).split())
+            return tuple(_link_marker(raw.lower(), cut=True).split())
         raw = raw[:MAX_WORD]
     if raw.isascii():
         word = raw.lower()
@@ -345,7 +350,8 @@ def normalize_in_full(raw: str) -> tuple[str, ...]:
         word = unicodedata.normalize("NFKC", raw).translate(_INVISIBLE).translate(_CONFUSABLES)
         word = _strip_accents(word).lower()
     if "@" in word or "." in word or "/" in word:
-        word = _URL.sub(_link_marker, _EMAIL.sub(" xxemail ", word))
+        word = _BARE_DOMAIN.sub(_link_marker,
+                                _EMAIL.sub(" xxemail ", _LINK.sub(_link_marker, word)))
     if _ANY_DIGIT.search(word):
         word = _IP_ADDRESS.sub(" xxip ", word)
         word = _PHONE.sub(_phone_marker, _MONEY.sub(" xxmoney ", word))
@@ -357,13 +363,19 @@ def normalize_in_full(raw: str) -> tuple[str, ...]:
     return tuple(word.split())
 
 
-def _link_marker(link: re.Match | str) -> str:
+def _link_marker(link: re.Match | str, *, cut: bool = False) -> str:
     """``xxurl`` and the name the link's site goes by ("wikipedia" for en.wikipedia.org,
     "bbc" for bbc.co.uk): a reader citing a source and a spammer pushing a shop both post
-    links, and ``xxurl`` alone cannot tell them apart."""
+    links, and ``xxurl`` alone cannot tell them apart. The name is the host's part before
+    its ending (whatever the ending); none when the host runs past the end of a word that
+    was ``cut`` (padding must not let "wikipedia.org.www.www..." stand for a shop)."""
     text = link if isinstance(link, str) else link.group(0)
-    host = _HOST.match(text).group(1)  # type: ignore[union-attr]
-    names = [part for part in host.split(".") if part and part not in _NOT_A_NAME]
+    match = _HOST.match(text)
+    assert match is not None  # every part of the pattern may be empty
+    host, after = match.group(1), match.group(2)
+    if cut and not after:
+        return " xxurl "
+    names = [part for part in host.strip(".").split(".")[:-1] if part and part not in _NOT_A_NAME]
     name = _NOT_LETTERS.sub("", names[-1])[:MAX_WORD] if names else ""
     return f" xxurl {name} "
 

@@ -29,7 +29,7 @@ from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from classifier.shared import FEATURES_VERSION
+from classifier.shared import FEATURES_VERSION, Classifier
 
 if TYPE_CHECKING:  # loaded with the first model: scikit-learn takes a second to import
     from classifier.model import CommentClassifier
@@ -56,7 +56,7 @@ class ModelNotFound(LookupError):
 @dataclass(frozen=True)
 class LoadedModel:
     version: str
-    model: "CommentClassifier"
+    model: Classifier  # a CommentClassifier; the service uses only what the Protocol names
     metadata: dict[str, Any]
 
 

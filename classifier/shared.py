@@ -5,7 +5,7 @@ start-up; scikit-learn loads only where a model is trained or used."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Iterable, Protocol, Sequence
 
 import numpy as np
 
@@ -65,3 +65,30 @@ class Span:
     end: int
     text: str
     weight: float
+
+
+class Classifier(Protocol):
+    """What the service asks of a trained model to decide and explain. ``CommentClassifier``
+    is the one this package trains; the service types against this, not against it."""
+
+    labels: Sequence[str]
+
+    def predict_proba(self, X: Iterable[str]) -> np.ndarray:
+        """A row per text: a probability per label, then the combined score."""
+
+    def predict_scores(self, X: Iterable[str]) -> list[CommentScore]:
+        """The combined score and each label's probability, per text."""
+
+    def explain(self, text: str, *, min_probability: float = 0.25,
+                per_label: int = 5) -> list[Span]:
+        """The spans of ``text`` that raised its likely labels most."""
+
+    def explain_many(self, texts: Sequence[str], *, min_probability: float = 0.25,
+                     per_label: int = 5) -> list[list[Span]]:
+        """``explain`` for several texts at once."""
+
+    def known_word_share(self, text: str) -> tuple[float, int]:
+        """The share of ``text``'s words the model knows, and how many words it has."""
+
+    def warm_up(self) -> Any:
+        """Fill the per-word caches before the first request."""

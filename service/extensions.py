@@ -44,7 +44,10 @@ class UtcDateTime(TypeDecorator):
     def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+        # In UTC whatever the database session's time zone: the API shows times as the
+        # submission answered them (+00:00).
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None \
+            else value.astimezone(timezone.utc)
 
 
 class Clock(Protocol):

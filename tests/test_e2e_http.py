@@ -57,9 +57,9 @@ def server(app_config, served_model_dir, tmp_path):
 
     flask("db", "upgrade")
     site = json.loads(flask("sites", "create", "e2e", "--json"))
+    log = (tmp_path / "gunicorn.log").open("w")
     process = subprocess.Popen([str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"],
-                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True)
+                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -69,18 +69,29 @@ def server(app_config, served_model_dir, tmp_path):
                     break
             except requests.RequestException:
                 pass
-            assert process.poll() is None, process.stderr.read()
+            assert process.poll() is None, (tmp_path / "gunicorn.log").read_text()
             assert time.monotonic() < deadline, "gunicorn did not become ready"
             time.sleep(0.2)
         yield base, {"Authorization": f"Bearer {site['api_key']}"}, flask
     finally:
         process.terminate()
         process.wait(timeout=30)
+        log.close()
         with app.app_context():
             db.drop_all()
             with db.engine.begin() as connection:
                 connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
             db.engine.dispose()
+
+
+def test_every_worker_loads_the_model_before_its_first_request(server, tmp_path):
+    base, headers, _ = server
+    assert requests.get(f"{base}/readyz", timeout=5).status_code == 200
+    deadline = time.monotonic() + 30  # both workers have started by now; their lines follow
+    while (lines := (tmp_path / "gunicorn.log").read_text().count("scores with model")) < 2:
+        assert time.monotonic() < deadline, (tmp_path / "gunicorn.log").read_text()
+        time.sleep(0.2)
+    assert lines == 2
 
 
 def test_submit_score_and_read_back_over_http(server):

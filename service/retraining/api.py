@@ -67,7 +67,6 @@ def _admin_only() -> None:
         abort(404, message=f"no job {job_id}")
 
 
-
 @blp.route("/models")
 class Models(MethodView):
     @blp.doc(security=USER_SECURITY)

@@ -6,16 +6,14 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
 from classifier import CommentScore, LoadedModel, ModelNotFound, ModelRegistry, ModelRejected, Span
 from classifier.language import TRAINED_LANGUAGES, detect_language
 from classifier.policy import HOLD, REJECT, Policy
+from classifier.shared import Classifier
 from service.comments.models import CommentStatus
 from service.errors import Unavailable
-
-if TYPE_CHECKING:
-    from classifier import CommentClassifier
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +56,7 @@ _STATUS_OF = {None: CommentStatus.APPROVED, HOLD: CommentStatus.PENDING_REVIEW,
               REJECT: CommentStatus.REJECTED}
 
 
-def comment_language(model: CommentClassifier, text: str) -> tuple[str, bool]:
+def comment_language(model: Classifier, text: str) -> tuple[str, bool]:
     """The comment's language, and whether the model was not trained on it.
 
     CLD2's reliable guess decides; for text it cannot place (short, or mixed), a model

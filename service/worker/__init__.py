@@ -8,11 +8,15 @@ database session, of its own, until SIGTERM or Ctrl-C."""
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from dataclasses import dataclass
 from typing import Callable
 
 from flask import Flask
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -57,12 +61,27 @@ def in_context(app: Flask, target: Callable[..., None], *args: object) -> None:
 
 
 def run_loops(app: Flask, chosen: list[Loop], options: WorkerOptions,
-              stop: threading.Event) -> None:
-    """Run ``chosen`` side by side until ``stop`` is set, then give each a minute to end."""
-    threads = [threading.Thread(target=in_context, args=(app, loop.run, stop, options),
-                                name=loop.name, daemon=True) for loop in chosen]
+              stop: threading.Event) -> list[str]:
+    """Run ``chosen`` side by side until ``stop`` is set, then give them a minute in all to
+    end. A loop that fails sets ``stop`` for the others: the process then exits, and its
+    supervisor (make run's shell, the container runtime) starts it again, rather than a
+    worker living on with a loop dead. Returns the names of the loops that failed."""
+    failed: list[str] = []
+
+    def guarded(loop: Loop) -> None:
+        try:
+            in_context(app, loop.run, stop, options)
+        except BaseException:
+            log.exception("the %s loop failed; stopping the worker", loop.name)
+            failed.append(loop.name)
+            stop.set()
+
+    threads = [threading.Thread(target=guarded, args=(loop,), name=loop.name, daemon=True)
+               for loop in chosen]
     for thread in threads:
         thread.start()
     stop.wait()
+    deadline = time.monotonic() + 60
     for thread in threads:
-        thread.join(timeout=60)
+        thread.join(timeout=max(0.0, deadline - time.monotonic()))
+    return failed

@@ -45,6 +45,8 @@ def worker_command(once: bool, batch_size: int, lease_seconds: int, poll_seconds
                             batch_size=batch_size, lease_seconds=lease_seconds,
                             poll_seconds=poll_seconds, lanes=lanes)
     if once:
+        if only and only != ("delivery",):
+            raise click.UsageError("--once delivers what is due; it runs no other loop")
         from service.publishing.loops import deliver_due
         click.echo(f"{deliver_due(options)} event(s) handled.")
         return
@@ -54,4 +56,7 @@ def worker_command(once: bool, batch_size: int, lease_seconds: int, poll_seconds
     declared = loops()
     chosen = [declared[loop] for loop in LOOP_NAMES if loop in (only or LOOP_NAMES)]
     log.info("%s running: %s", options.name, ", ".join(loop.name for loop in chosen))
-    run_loops(current_app._get_current_object(), chosen, options, stop)
+    failed = run_loops(current_app._get_current_object(), chosen, options, stop)
+    if failed:
+        raise click.ClickException(f"{', '.join(failed)} failed (see the log above); "
+                                   "start the worker again")

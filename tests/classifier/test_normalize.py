@@ -80,6 +80,14 @@ def test_contact_details_and_money_become_markers(text, marker):
     ("https://www.ons.gov.uk/economy/inflationandpriceindices/bulletins/2026", "xxurl ons"),
     # Abbreviations are no links.
     ("e.g. this, i.e. that, at 5 a.m.", "e.g. this, i.e. that, at 5 a.m."),
+    # Punctuation around a link, and endings of every kind, are not the name.
+    ("(https://en.wikipedia.org)", "( xxurl wikipedia"),
+    ("https://www.bbc.co.uk,", "xxurl bbc"),
+    ("https://quickcash.win and https://example.nl", "xxurl quickcash and xxurl example"),
+    # A shop cannot pass for an encyclopedia: neither by "user@" in front of its host, nor
+    # by padding the host past the part of a word that is read.
+    ("https://wikipedia.org:x@quickcash.biz/offer", "xxurl quickcash"),
+    ("https://en.wikipedia.org.www.www.www.www.quickcash.biz/buy", "xxurl"),
 ])
 def test_a_link_is_marked_with_its_sites_name(text, expected):
     assert normalize(text) == expected

@@ -2,7 +2,6 @@
 to where it was, audited; the host site's event is withdrawn if it never went out, else
 corrected; the decision's training example is forgotten."""
 
-
 from sqlalchemy import select, update
 
 from service.extensions import db

@@ -35,3 +35,24 @@ def test_the_chosen_loops_run_side_by_side_in_app_contexts_until_stopped(app):
     runner.join(timeout=10)
     assert not runner.is_alive()
     assert seen == {"first": (app.name, "w-1"), "second": (app.name, "w-1")}
+
+
+def test_a_loop_that_fails_stops_the_others_and_is_named(app):
+    stop = threading.Event()
+
+    def fails(stop_event, options):
+        raise RuntimeError("the receiver table is gone")
+
+    def waits(stop_event, options):
+        stop_event.wait()
+
+    failed = run_loops(app, [Loop("broken", "fails", fails), Loop("patient", "waits", waits)],
+                       WorkerOptions(name="w-2"), stop)
+    assert failed == ["broken"] and stop.is_set()
+
+
+def test_once_runs_no_loop_but_delivery(app):
+    result = app.test_cli_runner().invoke(args=["worker", "--once", "--only", "jobs"])
+    assert result.exit_code == 2 and "--once delivers what is due" in result.output
+    assert app.test_cli_runner().invoke(args=["worker", "--once"]).output.endswith(
+        "0 event(s) handled.\n")

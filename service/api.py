@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import marshmallow as ma
 from flask import Flask, Request, current_app, g, render_template, request
@@ -342,6 +342,19 @@ def text_fault(text: str) -> str | None:
     except UnicodeEncodeError:
         return "encoding"
     return None
+
+
+def load_form(schema: ma.Schema, values: Mapping[str, str]) -> dict[str, Any]:
+    """A web page's query or form read by the JSON API's schema for the same input: one set
+    of rules for both. Blank fields are left out (a browser sends every field of a form,
+    filled or not) and fields the schema does not know are ignored; a refusal is
+    :class:`InvalidInput` (422), like the API's."""
+    filled = {name: value for name in schema.fields
+              if isinstance(value := values.get(name), str) and value.strip()}
+    try:
+        return schema.load(filled, unknown=ma.EXCLUDE)
+    except ma.ValidationError as error:
+        raise InvalidInput(error.normalized_messages()) from None
 
 
 def whole_number(value: str | None) -> int | None:

@@ -36,8 +36,9 @@ from service.review.schemas import (
     QueueArgs,
     QueuePageOut,
     StandingIn,
+    queue_query,
 )
-from service.review.services import QueueQuery, ReviewService
+from service.review.services import ReviewService
 
 MODERATOR_SECURITY = USER_SECURITY
 
@@ -68,11 +69,7 @@ class Queue(MethodView):
     @blp.response(200, QueuePageOut)
     def get(self, args):
         """One page of a queue, most likely harmful first (or oldest first)."""
-        query = QueueQuery(queue=args["queue"], order=args["order"], site=args.get("site"),
-                           article=args.get("article"), label=args.get("label"),
-                           author=args.get("author"), text=args.get("q"), limit=args["limit"],
-                           cursor=args.get("cursor"))
-        page = review().queue(g.user, query)
+        page = review().queue(g.user, queue_query(args))
         return {"items": page.items, "next_cursor": page.next_cursor,
                 "counts": review().counts(g.user)}
 

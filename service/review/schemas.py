@@ -5,7 +5,15 @@ from marshmallow import validate
 
 from classifier import LABELS
 from service.api import CleanString
-from service.review.services import MAX_BULK, MAX_LIMIT, MAX_NOTE, MAX_SEARCH, ORDERS, QUEUES
+from service.review.services import (
+    MAX_BULK,
+    MAX_LIMIT,
+    MAX_NOTE,
+    MAX_SEARCH,
+    ORDERS,
+    QUEUES,
+    QueueQuery,
+)
 from service.scoring.schemas import SpanOut
 from service.submission.schemas import MAX_ID, CommentOut
 
@@ -29,6 +37,14 @@ class QueueArgs(ma.Schema):
     limit = ma.fields.Integer(load_default=50, validate=validate.Range(1, MAX_LIMIT))
     cursor = CleanString(validate=validate.Length(1, 200),
                          metadata={"description": "`next_cursor` of the previous page."})
+
+
+def queue_query(args: dict) -> QueueQuery:
+    """The review service's query from :class:`QueueArgs` as loaded (API and pages alike)."""
+    return QueueQuery(queue=args["queue"], order=args["order"], site=args.get("site"),
+                      article=args.get("article"), label=args.get("label"),
+                      author=args.get("author"), text=args.get("q"), limit=args["limit"],
+                      cursor=args.get("cursor"))
 
 
 class ModerationCommentOut(CommentOut):

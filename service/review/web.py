@@ -23,12 +23,13 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from classifier import LABELS
-from service.api import clean_field, status_of, whole_number
+from service.api import clean_field, load_form, status_of, whole_number
 from service.container import services
 from service.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from service.extensions import csrf
 from service.publishing.models import DeliveryStatus
 from service.review.charts import bar_chart
+from service.review.schemas import ArticleArgs, QueueArgs, queue_query
 from service.review.services import DECISIONS, MAX_NOTE, ORDERS, QUEUES, QueueQuery, ReviewService
 
 bp = Blueprint("moderation", __name__, url_prefix="/moderation")
@@ -178,11 +179,9 @@ def feature(comment_id: int) -> Response:
 @bp.get("/articles")
 def articles() -> str:
     """Each article's queues: counts, latest activity, and closing it to new comments."""
-    site = clean_field("site", request.args.get("site"), 100)
-    page = whole_number(request.args.get("page") or "1")
-    if page is None:
-        raise InvalidInput({"page": ["must be a whole number"]})
-    rows, more = review().articles(current_user, site=site, page=page)
+    args = load_form(ArticleArgs(), request.args)  # the API's rules for the same query
+    site, page = args.get("site"), args["page"]
+    rows, more = review().articles(current_user, site=site, page=page, limit=args["limit"])
     return render_template("articles.html", rows=rows, more=more, page=page, chosen=site,
                            queues=QUEUES, sites=review().visible_sites(current_user))
 
@@ -308,17 +307,9 @@ def dashboard_chart(name: str) -> Response:
 
 
 def _query_from(values, cursor: str | None = None) -> QueueQuery:
-    def text(name: str) -> str | None:
-        return clean_field(name, values.get(name), 500)
-
-    limit = whole_number(values.get("limit") or "50")
-    if limit is None:
-        raise InvalidInput({"limit": ["must be a whole number"]})
-    cursor = clean_field("cursor", cursor, 500)
-    return QueueQuery(queue=text("queue") or "pending", order=text("order") or "priority",
-                      site=text("site"), article=text("article"), label=text("label"),
-                      author=text("author"), text=text("q"), limit=limit, cursor=cursor)
-
+    """The queue's filters from the page's query or form, read by the API's QueueArgs."""
+    filled = {**values, "cursor": cursor} if cursor else values
+    return queue_query(load_form(QueueArgs(), filled))
 
 
 def _wants_json() -> bool:

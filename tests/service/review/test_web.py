@@ -160,6 +160,23 @@ def test_bad_input_in_pages_is_answered_with_a_page_not_a_crash(client, held_sit
     assert "Select at least one comment." in odd_ids.get_data(as_text=True)
 
 
+def test_pages_and_the_api_refuse_the_same_filters(client, held_site, moderator):
+    """One set of rules (the API's schemas) reads the queue's and the articles' filters."""
+    sign_in(client, moderator)
+    for url, api, query in (
+            ("/moderation/", "/v1/moderation/queue", {"queue": "everything"}),
+            ("/moderation/", "/v1/moderation/queue", {"limit": "100000"}),
+            ("/moderation/", "/v1/moderation/queue", {"site": "s" * 101}),
+            ("/moderation/articles", "/v1/moderation/articles", {"page": "0"})):
+        shown = client.get(url, query_string=query)
+        answered = client.get(api, query_string=query, headers=moderator.headers)
+        assert (shown.status_code, answered.status_code) == (422, 422), query
+        field = next(iter(query))
+        assert field in shown.get_data(as_text=True) and field in answered.json["errors"]["query"]
+    # Blank fields, as a browser sends an unfilled form, are no filter at all.
+    assert client.get("/moderation/", query_string={"site": "", "q": " "}).status_code == 200
+
+
 def test_a_missing_csrf_token_is_explained_on_a_page(client, held_site, moderator):
     sign_in(client, moderator)
     response = client.post("/moderation/bulk", data={"ids": "1", "action": "approve"})

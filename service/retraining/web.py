@@ -19,7 +19,12 @@ from werkzeug.wrappers import Response
 
 from classifier import LABELS
 from classifier.policy import POLICY_KEYS, PRESETS, Rule
-from service.api import clean_field, refuse_impossible_path_values, status_of, whole_number
+from service.api import (
+    clean_field,
+    load_form,
+    refuse_impossible_path_values,
+    status_of,
+)
 from service.container import services
 from service.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, Unavailable
 from service.extensions import csrf, utcnow
@@ -27,6 +32,7 @@ from service.retraining.api import MAX_JOB_ID
 from service.retraining.jobs import JobService
 from service.retraining.models import FINISHED, JobKind, JobStatus
 from service.retraining.pipeline import REAL_FOR_GAIN
+from service.retraining.schemas import ExampleArgs
 from service.retraining.services import SUBSETS, ExampleQuery, ExampleStore
 from service.retraining.shadow import ShadowService
 from service.retraining.versions import CHARTS, MAX_REASON, VersionService
@@ -279,22 +285,13 @@ def _examples_page(query: ExampleQuery | None, sources: list[str],
 
 
 def _example_query(values: Mapping[str, str], sources: list[str]) -> ExampleQuery:
-    source = clean_field("source", values.get("source"), 200)
-    if source is not None and source not in sources:
+    """The examples page's filters, read by the API's ExampleArgs (a page of its own size)."""
+    args = load_form(ExampleArgs(), values)
+    if args.get("source") is not None and args["source"] not in sources:
         raise InvalidInput({"source": ["no example comes from there"]})
-    label = clean_field("label", values.get("label"), 40)
-    if label is not None and label not in (*LABELS, "none"):
-        raise InvalidInput({"label": [f"one of {', '.join(LABELS)} or none"]})
-    subset = clean_field("subset", values.get("subset"), 20) or "all"
-    if subset not in SUBSETS:
-        raise InvalidInput({"subset": [f"one of {', '.join(SUBSETS)}"]})
-    before = values.get("before_id")
-    before_id = whole_number(before)
-    if before and before_id is None:
-        raise InvalidInput({"before_id": ["must be a whole number"]})
-    return ExampleQuery(source=source, label=label, search=clean_field("q", values.get("q"),
-                                                                  MAX_SEARCH),
-                        subset=subset, before_id=before_id, limit=EXAMPLES_PER_PAGE)
+    return ExampleQuery(source=args.get("source"), label=args.get("label"), search=args.get("q"),
+                        subset=args["subset"], before_id=args.get("before_id"),
+                        limit=EXAMPLES_PER_PAGE)
 
 
 @bp.post("/examples/<int:example_id>/labels")

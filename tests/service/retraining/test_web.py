@@ -259,7 +259,8 @@ def test_correct_and_exclude_examples_with_hostile_text_escaped(cli_app, signed_
                                                      subset="excluded")
 
     bad = page(client, "/moderation/admin/examples", 422, subset="secret", q="kept")
-    assert "subset: one of all, training, evaluation, excluded" in bad and 'value="kept"' in bad
+    assert "subset: Must be one of: all, training, evaluation, excluded." in bad \
+        and 'value="kept"' in bad
 
 
 def test_a_post_without_a_csrf_token_is_refused(cli_app, signed_in):

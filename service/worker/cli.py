@@ -56,7 +56,8 @@ def worker_command(once: bool, batch_size: int, lease_seconds: int, poll_seconds
     declared = loops()
     chosen = [declared[loop] for loop in LOOP_NAMES if loop in (only or LOOP_NAMES)]
     log.info("%s running: %s", options.name, ", ".join(loop.name for loop in chosen))
-    failed = run_loops(current_app._get_current_object(), chosen, options, stop)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # the proxy's app
+    failed = run_loops(app, chosen, options, stop)
     if failed:
         raise click.ClickException(f"{', '.join(failed)} failed (see the log above); "
                                    "start the worker again")

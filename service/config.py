@@ -77,7 +77,7 @@ class Settings:
 
     @property
     def webhook_policy(self):
-        from service.publishing.transport import UrlPolicy
+        from service.webhook_urls import UrlPolicy
         return UrlPolicy(allow_http=self.webhook_allow_http,
                          allow_private=self.webhook_allow_private)
 

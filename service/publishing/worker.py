@@ -27,8 +27,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.extensions import utcnow
 from service.publishing.models import DeliveryStatus, Event
 from service.publishing.signing import webhook_headers
-from service.publishing.transport import Response, UnsafeUrl, UrlPolicy, post
+from service.publishing.transport import Response, post
 from service.sites.models import Site
+from service.webhook_urls import UnsafeUrl, UrlPolicy
 
 log = logging.getLogger(__name__)
 

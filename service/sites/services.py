@@ -16,8 +16,8 @@ from classifier.policy import PRESETS, Policy, Rule, preset
 from service.credentials import CredentialKind, verify
 from service.errors import Conflict, InvalidInput, NotFound
 from service.extensions import utcnow
-from service.publishing.transport import UnsafeUrl, UrlPolicy, check_url, normalize_url
 from service.sites.models import Site
+from service.webhook_urls import UnsafeUrl, UrlPolicy, check_url, normalize_url
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}")
 _REASON = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _-]{0,39}")

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from service.publishing.transport import UrlPolicy, post
+from service.publishing.transport import post
+from service.webhook_urls import UrlPolicy
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ from sqlalchemy import select, update
 
 from service.extensions import db
 from service.publishing.models import DeliveryStatus, Event
-from service.publishing.transport import UnsafeUrl, normalize_url
 from service.publishing.worker import DeliveryWorker
 from service.sites.models import Site
+from service.webhook_urls import UnsafeUrl, normalize_url
 from tests.conftest import make_site, submit
 
 
@@ -102,6 +102,6 @@ def test_a_url_that_cannot_be_sent_pauses_its_site_and_no_other(app, client, rec
 ])
 def test_ipv6_forms_that_carry_an_ipv4_address_are_not_public(address):
     # The policy's own check only: no connection is ever opened to such an address.
-    from service.publishing.transport import _public
+    from service.webhook_urls import _public
     assert not _public(address)
     assert _public("2606:4700:4700::1111")  # an ordinary global IPv6 address still is

@@ -2,7 +2,7 @@
 
 import pytest
 
-from service.publishing.transport import UnsafeUrl, UrlPolicy, check_url
+from service.webhook_urls import UnsafeUrl, UrlPolicy, check_url
 
 STRICT = UrlPolicy()
 

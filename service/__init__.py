@@ -194,6 +194,7 @@ def _register_endpoints(app: Flask, api: ModerationApi) -> None:
     from service.privacy import views as privacy_views
     from service.privacy.cli import privacy_cli
     from service.publishing import views as publishing_views
+    from service.publishing import web as publishing_web
     from service.quickstart import quickstart_command
     from service.retraining import api as retraining_api
     from service.retraining import models as retraining_models  # noqa: F401 (table)
@@ -226,6 +227,7 @@ def _register_endpoints(app: Flask, api: ModerationApi) -> None:
     app.register_blueprint(meta.bp)
     app.register_blueprint(accounts_web.bp)
     app.register_blueprint(review_web.bp)
+    app.register_blueprint(publishing_web.bp)
     app.register_blueprint(retraining_web.bp)
     app.add_url_rule("/", "index", lambda: redirect(url_for("moderation.queue")))
     app.cli.add_command(users_cli)

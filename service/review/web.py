@@ -7,8 +7,6 @@ through Jinja's autoescaping.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from flask import (
     Blueprint,
     flash,
@@ -25,9 +23,8 @@ from werkzeug.wrappers import Response
 from classifier import LABELS
 from service.api import clean_field, load_form, status_of, whole_number
 from service.container import services
-from service.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from service.errors import Conflict, DomainError, InvalidInput, NotFound
 from service.extensions import csrf
-from service.publishing.models import DeliveryStatus
 from service.review.charts import bar_chart
 from service.review.schemas import ArticleArgs, QueueArgs, queue_query
 from service.review.services import DECISIONS, MAX_NOTE, ORDERS, QUEUES, QueueQuery, ReviewService
@@ -219,64 +216,6 @@ def standing(author_id: int) -> Response:
         filters = _query_from(request.form).filters()
         return redirect(url_for(".item", comment_id=back, **filters))
     return redirect(url_for(".queue"))
-
-
-@bp.get("/deliveries")
-def deliveries() -> str:
-    """Admins: each site's webhook endpoint and its recent deliveries."""
-    _require_admin()
-    publishing = services().publishing
-    site_name = clean_field("site", request.args.get("site"), 100)
-    status = clean_field("status", request.args.get("status"), 20)
-    sites = review().visible_sites(current_user)
-    chosen = next((site for site in sites if site.name == site_name), None)
-    return render_template(
-        "deliveries.html", sites=sites, counts=publishing.delivery_counts(),
-        events=publishing.deliveries(site_id=chosen.id if chosen else None, status=status),
-        site_names={site.id: site.name for site in sites}, chosen=chosen, status=status,
-        statuses=[s.value for s in DeliveryStatus])
-
-
-@bp.post("/deliveries/<int:event_id>/retry")
-def retry_delivery(event_id: int) -> Response:
-    _require_admin()
-    services().publishing.retry(event_id)
-    flash(f"Delivery {event_id} will be attempted again now.", "info")
-    return redirect(url_for(".deliveries"))
-
-
-@bp.post("/sites/<int:site_id>/webhook")
-def site_webhook(site_id: int) -> Response:
-    """Admins: pause, resume, or replay everything since a time."""
-    _require_admin()
-    site = next((s for s in review().visible_sites(current_user) if s.id == site_id), None)
-    if site is None:
-        raise NotFound(f"no site {site_id}")
-    publishing = services().publishing
-    action = _form_text("action", 20)
-    if action == "pause":
-        publishing.pause(site)
-        flash(f"Deliveries to {site.name} paused.", "info")
-    elif action == "resume":
-        publishing.resume(site)
-        flash(f"Deliveries to {site.name} resumed.", "info")
-    elif action == "replay":
-        since = _form_text("since", 40) or ""
-        try:
-            moment = datetime.fromisoformat(since).replace(tzinfo=timezone.utc)
-        except ValueError:
-            raise InvalidInput({"since": ["a date and time, such as 2026-11-27T09:00"]}) from None
-        count = publishing.replay(site, moment)
-        flash(f"{count} event(s) of {site.name} since {moment:%Y-%m-%d %H:%M} UTC queued "
-              "again.", "info")
-    else:
-        raise InvalidInput({"action": ["must be pause, resume or replay"]})
-    return redirect(url_for(".deliveries", site=site.name))
-
-
-def _require_admin() -> None:
-    if not current_user.is_admin:
-        raise Forbidden("Only admins manage deliveries.")
 
 
 @bp.get("/dashboard")

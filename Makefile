@@ -49,9 +49,12 @@ setup: $(VENV)/.runtime
 	  'WEBHOOK_ALLOW_PRIVATE=$(WEBHOOK_ALLOW_PRIVATE)' > $@
 
 ## run: set everything up, then serve on 127.0.0.1:$$PORT (8000) with gunicorn and deliver
-## webhooks with a worker beside it; Ctrl-C stops both
+## webhooks with a worker beside it (started again if it stops on an error); Ctrl-C stops both
 run: .env setup
-	@$(FLASK) worker & worker=$$!; \
+	@( trap 'kill $$child 2>/dev/null; wait $$child; exit 0' INT TERM; \
+	   while :; do $(FLASK) worker & child=$$!; wait $$child; \
+	     echo "make run: the worker stopped; starting it again in 5 s" >&2; \
+	     sleep 5 & child=$$!; wait $$child; done ) & worker=$$!; \
 	  trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	  $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 

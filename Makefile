@@ -59,12 +59,17 @@ run: .env setup
 	  $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
 ## test: install what the tests need and run the whole suite (the browser tests drive
-## Debian's chromium: installed here when missing and possible, skipped when not)
+## Debian's chromium, the deployment test reads deploy/compose.yaml with Debian's
+## docker-compose: installed here when missing and possible, those tests skipped when not)
 test: $(VENV)/.dev
 	@command -v chromium >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y chromium \
 	  || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; } \
 	  || echo "chromium could not be installed: the browser tests will be skipped" \
 	          "(as root: apt-get install -y chromium)"
+	@command -v docker-compose >/dev/null \
+	  || DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker-compose >/dev/null \
+	  || echo "docker-compose could not be installed: the compose file will not be checked" \
+	          "(as root: apt-get install -y docker-compose)"
 	$(BIN)/python -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 ## lint: ruff, mypy and the import layers as pyproject.toml sets them (CI runs it before the tests)

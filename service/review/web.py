@@ -26,7 +26,7 @@ from service.container import services
 from service.errors import Conflict, DomainError, InvalidInput, NotFound
 from service.extensions import csrf
 from service.review.charts import bar_chart
-from service.review.schemas import ArticleArgs, QueueArgs, queue_query
+from service.review.schemas import ArticleArgs, DecisionIn, QueueArgs, queue_query
 from service.review.services import DECISIONS, MAX_NOTE, ORDERS, QUEUES, QueueQuery, ReviewService
 
 bp = Blueprint("moderation", __name__, url_prefix="/moderation")
@@ -80,15 +80,15 @@ def bulk() -> Response:
     if not ids:
         flash("Select at least one comment.", "error")
         return redirect(url_for(".queue", **query.filters()))
-    action = _form_text("action", 20) or ""
     try:
-        result = review().decide_many(current_user, ids, action,
-                                      reason=_form_text("reason", 200), note=_form_text("note"))
+        decision = _decision()
+        result = review().decide_many(current_user, ids, decision["action"],
+                                      reason=decision.get("reason"), note=decision.get("note"))
     except InvalidInput as error:  # no reason chosen, say: back to the queue, nothing lost
         flash(str(error), "error")
         return redirect(url_for(".queue", **query.filters()))
     if result.decided:
-        flash(f"{PAST_TENSE.get(action, 'Decided')} {len(result.decided)} comment(s).", "info")
+        flash(f"{PAST_TENSE[decision['action']]} {len(result.decided)} comment(s).", "info")
     if result.failed:
         # One message, however many failed: the session cookie that carries it is small.
         shown = "; ".join(f"comment {comment_id}: {message}"
@@ -115,26 +115,27 @@ def decide(comment_id: int) -> Response | tuple[Response, int]:
     queue page's keys, from a row of the list, which then updates in place."""
     query = _query_from(request.form)
     service = review()
-    action = _form_text("action", 20) or ""
     if _wants_json():
         try:
-            comment = service.decide(current_user, comment_id, action,
-                                     reason=_form_text("reason", 200), note=_form_text("note"))
+            decision = _decision()
+            comment = service.decide(current_user, comment_id, decision["action"],
+                                     reason=decision.get("reason"), note=decision.get("note"))
         except (Conflict, InvalidInput, NotFound) as error:
             code = status_of(error)
             return jsonify(message=str(error)), code
         return jsonify(id=comment.id, status=comment.status,
-                       message=f"{PAST_TENSE[action]} comment {comment_id}.",
+                       message=f"{PAST_TENSE[decision['action']]} comment {comment_id}.",
                        counts=review().counts(current_user))
     comment = service.get(current_user, comment_id)
     _, next_id = service.neighbours(current_user, query, comment)
     try:
-        service.decide(current_user, comment_id, action, reason=_form_text("reason", 200),
-                       note=_form_text("note"))
+        decision = _decision()
+        service.decide(current_user, comment_id, decision["action"],
+                       reason=decision.get("reason"), note=decision.get("note"))
     except (Conflict, InvalidInput) as error:
         flash(str(error), "error")
         return redirect(url_for(".item", comment_id=comment_id, **query.filters()))
-    flash(f"{PAST_TENSE[action]} comment {comment_id}.", "info")
+    flash(f"{PAST_TENSE[decision['action']]} comment {comment_id}.", "info")
     if next_id is not None:
         return redirect(url_for(".item", comment_id=next_id, **query.filters()))
     return redirect(url_for(".queue", **query.filters()))
@@ -249,6 +250,11 @@ def _query_from(values, cursor: str | None = None) -> QueueQuery:
     """The queue's filters from the page's query or form, read by the API's QueueArgs."""
     filled = {**values, "cursor": cursor} if cursor else values
     return queue_query(load_form(QueueArgs(), filled))
+
+
+def _decision() -> dict:
+    """The decision a form posts (action, reason, note), read by the API's DecisionIn."""
+    return load_form(DecisionIn(), request.form)
 
 
 def _wants_json() -> bool:

@@ -55,6 +55,12 @@ def status_of(error: DomainError) -> int:
     """The HTTP status of a domain error: the one mapping, for the JSON API and the pages."""
     return _DOMAIN_STATUS.get(type(error), 400)
 
+
+def domain_error_page(error: DomainError) -> tuple[str, int]:
+    """A domain error as a page (the web UIs' blueprints register it): its message, its status."""
+    code = status_of(error)
+    return render_template("error.html", message=str(error), code=code), code
+
 DATABASE_UNAVAILABLE = "The database is unavailable; retry shortly."
 DATABASE_RETRY_AFTER = "5"  # seconds: a restart or failover, not a long outage
 # SQLSTATE classes of a lost or refusing server: connection exception, insufficient

@@ -9,7 +9,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from service.api import clean_field, refuse_impossible_path_values, status_of
+from service.api import clean_field, domain_error_page, refuse_impossible_path_values
 from service.container import services
 from service.errors import DomainError, Forbidden, InvalidInput, NotFound
 from service.extensions import csrf
@@ -30,10 +30,7 @@ def _admins_only() -> None:
     g.counts = services().review.counts(current_user)
 
 
-@bp.errorhandler(DomainError)
-def _domain_error(error: DomainError) -> tuple[str, int]:
-    code = status_of(error)
-    return render_template("error.html", message=str(error), code=code), code
+bp.register_error_handler(DomainError, domain_error_page)
 
 
 @bp.get("/deliveries")

@@ -21,6 +21,7 @@ from classifier import LABELS
 from classifier.policy import POLICY_KEYS, PRESETS, Rule
 from service.api import (
     clean_field,
+    domain_error_page,
     load_form,
     refuse_impossible_path_values,
     status_of,
@@ -81,10 +82,7 @@ def _admins_only() -> None:
     g.counts = services().review.counts(current_user)
 
 
-@bp.errorhandler(DomainError)
-def _domain_error(error: DomainError) -> tuple[str, int]:
-    code = status_of(error)
-    return render_template("error.html", message=str(error), code=code), code
+bp.register_error_handler(DomainError, domain_error_page)
 
 
 # -- model versions and jobs ------------------------------------------------------------------

@@ -21,7 +21,7 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from classifier import LABELS
-from service.api import clean_field, load_form, status_of, whole_number
+from service.api import clean_field, domain_error_page, load_form, status_of, whole_number
 from service.container import services
 from service.errors import Conflict, DomainError, InvalidInput, NotFound
 from service.extensions import csrf
@@ -54,10 +54,7 @@ def _last_decision() -> dict:
     return {"last_decision": lambda: review().last_undoable(current_user)}
 
 
-@bp.errorhandler(DomainError)
-def _domain_error(error: DomainError) -> tuple[str, int]:
-    code = status_of(error)
-    return render_template("error.html", message=str(error), code=code), code
+bp.register_error_handler(DomainError, domain_error_page)
 
 
 @bp.get("/")
